@@ -1,0 +1,60 @@
+# Medreg: `make run` for a local portal with demo data, `make test` for lint and the test suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+BENCH_WORKERS ?= 300000
+BENCH_ORGS    ?= 6000
+
+.PHONY: run test lint bench up down install install-dev demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install only when the pinned requirements change.
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_directories
+	$(BIN)/python manage.py seed_demo
+
+run: demo
+	@echo "Serving http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+test: lint
+	$(BIN)/pytest
+
+# Benchmarks print their figures with the machine and data size. They need PostgreSQL:
+# DATABASE_URL=postgres://postgres@127.0.0.1:5432/medreg_bench make bench
+bench: install-dev
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_directories
+	$(BIN)/python manage.py bench --workers $(BENCH_WORKERS) --organizations $(BENCH_ORGS)
+
+# The full production-like stack: PostgreSQL, Redis, gunicorn, Celery worker and beat.
+up:
+	docker compose up --build
+
+down:
+	docker compose down
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

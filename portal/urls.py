@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+admin.site.site_header = "Медрег — служба поддержки"
+admin.site.site_title = "Медрег"
+admin.site.index_title = "Администрирование регистра"
+
+portal_patterns = (
+    [
+        path("", views.landing, name="landing"),
+    ],
+    "portal",
+)
+
+urlpatterns = [
+    path("", include(portal_patterns)),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("accounts.urls")),
+    path("admin/", admin.site.urls),
+]

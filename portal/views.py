@@ -1,0 +1,56 @@
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from registry import selectors
+
+logger = logging.getLogger(__name__)
+
+
+@require_GET
+def landing(request):
+    return render(request, "portal/landing.html", {"stats": selectors.registry_stats()})
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """Liveness and readiness for the load balancer: the database and, if configured, the broker."""
+    checks: dict[str, str] = {}
+    healthy = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        checks["database"] = "ok"
+    except Exception:  # any driver error means "not ready"; details go to the log only
+        logger.exception("healthz: database check failed")
+        checks["database"] = "error"
+        healthy = False
+    if settings.CELERY_BROKER_URL:
+        try:
+            from portal.celery import app
+
+            with app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+            checks["broker"] = "ok"
+        except Exception:
+            logger.exception("healthz: broker check failed")
+            checks["broker"] = "error"
+            healthy = False
+    else:
+        checks["broker"] = "inline"
+    try:
+        cache.set("healthz", "1", 5)
+        checks["cache"] = "ok" if cache.get("healthz") == "1" else "error"
+    except Exception:
+        logger.exception("healthz: cache check failed")
+        checks["cache"] = "error"
+    healthy = healthy and checks["cache"] == "ok"
+    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)

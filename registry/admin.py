@@ -1,0 +1,156 @@
+from django.contrib import admin
+
+from . import models
+
+
+class DirectoryAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "is_active", "sort_order")
+    list_filter = ("is_active",)
+    search_fields = ("code", "name")
+    ordering = ("sort_order", "code")
+
+
+for directory in models.DIRECTORY_MODELS:
+    admin.site.register(directory, DirectoryAdmin)
+
+
+class LicenseInline(admin.TabularInline):
+    model = models.OrganizationLicense
+    extra = 0
+    fields = ("number", "issued_on", "valid_until", "authority", "status")
+    show_change_link = True
+
+
+@admin.register(models.MedicalOrganization)
+class MedicalOrganizationAdmin(admin.ModelAdmin):
+    list_display = ("short_name", "ogrn", "inn", "region", "org_type", "status")
+    list_filter = ("status", "org_type", "region")
+    search_fields = ("short_name", "full_name", "=ogrn", "=inn")
+    list_select_related = ("region", "org_type")
+    readonly_fields = ("search_name", "created_at", "updated_at")
+    autocomplete_fields = ("region", "org_type")
+    inlines = [LicenseInline]
+    show_full_result_count = False
+
+
+@admin.register(models.OrganizationLicense)
+class OrganizationLicenseAdmin(admin.ModelAdmin):
+    list_display = ("number", "organization", "issued_on", "valid_until", "status")
+    list_filter = ("status",)
+    search_fields = ("=number", "organization__short_name")
+    list_select_related = ("organization",)
+    autocomplete_fields = ("organization",)
+    readonly_fields = ("updated_at",)
+
+
+class EmploymentInline(admin.TabularInline):
+    model = models.Employment
+    extra = 0
+    fields = ("organization", "position", "specialty", "rate", "kind", "started_on", "ended_on")
+    autocomplete_fields = ("organization", "position", "specialty")
+
+
+class AdmissionDocumentInline(admin.TabularInline):
+    model = models.AdmissionDocument
+    extra = 0
+    fields = ("kind", "accreditation_kind", "specialty", "number", "issued_on", "valid_until", "status")
+    autocomplete_fields = ("specialty",)
+
+
+class EducationInline(admin.TabularInline):
+    model = models.Education
+    extra = 0
+    autocomplete_fields = ("specialty",)
+
+
+class CategoryInline(admin.TabularInline):
+    model = models.CategoryAssignment
+    extra = 0
+    autocomplete_fields = ("specialty",)
+
+
+@admin.register(models.MedicalWorker)
+class MedicalWorkerAdmin(admin.ModelAdmin):
+    list_display = (
+        "registry_number",
+        "full_name",
+        "primary_specialty",
+        "region",
+        "admission_status",
+        "identity_status",
+        "registered_on",
+    )
+    list_filter = ("admission_status", "identity_status", "category", "region")
+    # Exact matches on identifiers use the unique indexes; the name search is a prefix on the
+    # normalized name, which the (search_name, id) index serves even at 3 million rows.
+    search_fields = ("=registry_number", "=snils", "=inn", "^search_name")
+    list_select_related = ("primary_specialty", "region")
+    autocomplete_fields = ("user", "region", "primary_specialty")
+    # Derived and audit-sensitive fields are set by services, never by hand.
+    readonly_fields = (
+        "registry_number",
+        "search_name",
+        "admission_status",
+        "admission_valid_until",
+        "category",
+        "has_confirmed_documents",
+        "identity_status",
+        "last_confirmed_at",
+        "public_consent_at",
+        "created_at",
+        "updated_at",
+    )
+    inlines = [EmploymentInline, AdmissionDocumentInline, EducationInline, CategoryInline]
+    show_full_result_count = False
+    date_hierarchy = None
+
+
+@admin.register(models.Employment)
+class EmploymentAdmin(admin.ModelAdmin):
+    list_display = ("worker", "organization", "position", "rate", "kind", "started_on", "ended_on")
+    list_filter = ("kind",)
+    search_fields = ("=worker__registry_number", "=worker__snils", "organization__short_name")
+    list_select_related = ("worker", "organization", "position")
+    autocomplete_fields = ("worker", "organization", "position", "specialty")
+    show_full_result_count = False
+
+
+@admin.register(models.Education)
+class EducationAdmin(admin.ModelAdmin):
+    list_display = ("worker", "level", "institution", "diploma_number", "issued_on")
+    list_filter = ("level",)
+    search_fields = ("=worker__registry_number", "=diploma_number", "institution")
+    list_select_related = ("worker", "level")
+    autocomplete_fields = ("worker", "specialty")
+    show_full_result_count = False
+
+
+@admin.register(models.AdmissionDocument)
+class AdmissionDocumentAdmin(admin.ModelAdmin):
+    list_display = ("number", "kind", "worker", "specialty", "issued_on", "valid_until", "status")
+    list_filter = ("kind", "status", "accreditation_kind")
+    search_fields = ("=number", "=worker__registry_number")
+    list_select_related = ("worker", "specialty")
+    autocomplete_fields = ("worker", "specialty")
+    readonly_fields = ("updated_at",)
+    show_full_result_count = False
+
+
+@admin.register(models.CategoryAssignment)
+class CategoryAssignmentAdmin(admin.ModelAdmin):
+    list_display = ("worker", "category", "specialty", "awarded_on", "valid_until")
+    list_filter = ("category",)
+    search_fields = ("=worker__registry_number",)
+    list_select_related = ("worker", "category", "specialty")
+    autocomplete_fields = ("worker", "specialty")
+    show_full_result_count = False
+
+
+@admin.register(models.ContinuingEducation)
+class ContinuingEducationAdmin(admin.ModelAdmin):
+    list_display = ("worker", "topic", "hours", "completed_on", "kind")
+    list_filter = ("kind",)
+    search_fields = ("=worker__registry_number", "topic")
+    list_select_related = ("worker",)
+    autocomplete_fields = ("worker", "specialty")
+    show_full_result_count = False

@@ -1,0 +1,70 @@
+"""Read-side queries shared by views, admin and the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from .models import (
+    ADMISSION_STATUS_RANK,
+    AdmissionDocument,
+    AdmissionStatus,
+    MedicalOrganization,
+    MedicalWorker,
+    Region,
+    Specialty,
+)
+
+STATS_CACHE_SECONDS = 600
+
+
+def registry_stats() -> dict[str, int]:
+    """Headline counts for the landing page, cached: exact counts over millions of rows are not free."""
+    stats = cache.get("registry:stats")
+    if stats is None:
+        stats = {
+            "workers": MedicalWorker.objects.count(),
+            "organizations": MedicalOrganization.objects.filter(status=MedicalOrganization.Status.ACTIVE).count(),
+            "admitted": MedicalWorker.objects.filter(
+                admission_status__in=[AdmissionStatus.ACTIVE, AdmissionStatus.EXPIRING]
+            ).count(),
+            "regions": Region.objects.filter(workers__isnull=False).distinct().count(),
+        }
+        cache.set("registry:stats", stats, STATS_CACHE_SECONDS)
+    return stats
+
+
+@dataclass(frozen=True)
+class SpecialtyAdmission:
+    specialty: Specialty
+    status: AdmissionStatus
+    valid_until: dt.date | None
+    document: AdmissionDocument | None
+
+
+def best_document(documents, today: dt.date) -> AdmissionDocument | None:
+    """The document that gives the best admission: best status first, then the latest expiry."""
+    documents = list(documents)
+    if not documents:
+        return None
+    return min(
+        documents,
+        key=lambda d: (ADMISSION_STATUS_RANK[d.admission_status(today)], -d.valid_until.toordinal()),
+    )
+
+
+def worker_admissions(worker: MedicalWorker, today: dt.date | None = None) -> list[SpecialtyAdmission]:
+    """Admission status per specialty, derived from the worker's documents (one query)."""
+    today = today or timezone.localdate()
+    by_specialty: dict[int, list[AdmissionDocument]] = {}
+    for doc in worker.admission_documents.select_related("specialty", "accreditation_kind"):
+        by_specialty.setdefault(doc.specialty_id, []).append(doc)
+    result = []
+    for docs in by_specialty.values():
+        doc = best_document(docs, today)
+        result.append(SpecialtyAdmission(doc.specialty, doc.admission_status(today), doc.valid_until, doc))
+    result.sort(key=lambda a: (ADMISSION_STATUS_RANK[a.status], a.specialty.name))
+    return result
