@@ -43,10 +43,8 @@ test: lint
 	$(BIN)/pytest
 
 # Benchmarks print their figures with the machine and data size. They need PostgreSQL:
-# DATABASE_URL=postgres://postgres@127.0.0.1:5432/medreg_bench make bench
+# BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/medreg_bench) is dropped and recreated.
 bench: install-dev
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py load_directories
 	$(BIN)/python manage.py bench --workers $(BENCH_WORKERS) --organizations $(BENCH_ORGS)
 
 # The full production-like stack: PostgreSQL, Redis, gunicorn, Celery worker and beat.

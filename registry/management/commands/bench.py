@@ -1,0 +1,106 @@
+"""`make bench`: benchmarks on a fresh PostgreSQL database, printed with the machine and data size.
+
+The benchmark database is dropped and recreated, so it never touches the working database. Each
+step runs as a child process with DATABASE_URL pointing at it, exactly as an operator would run it.
+Later issues add their own figures (search, import, export) to STEPS.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from psycopg import sql
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/medreg_bench"
+
+
+class Command(BaseCommand):
+    help = "Run the benchmarks on a fresh PostgreSQL database (BENCH_DATABASE_URL) and print the figures."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--workers", type=int, default=300_000)
+        parser.add_argument("--organizations", type=int, default=6_000)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--keep", action="store_true", help="Reuse the database if it already holds data.")
+
+    def handle(self, *args, **options):
+        url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+        parts = urlsplit(url)
+        if not parts.scheme.startswith("postgres"):
+            raise CommandError("BENCH_DATABASE_URL must point at PostgreSQL: the figures are for the production stack.")
+        dbname = parts.path.lstrip("/")
+        if not options["keep"]:
+            self._recreate(parts, dbname)
+
+        env = {**os.environ, "DATABASE_URL": url}
+        env.pop("REDIS_URL", None)
+        self._print_machine(url)
+        self._run(env, "migrate", ["migrate", "--noinput", "-v0"])
+        self._run(env, "load_directories", ["load_directories"])
+        started = time.perf_counter()
+        self._run(
+            env,
+            "generate_registry",
+            [
+                "generate_registry",
+                "--workers", str(options["workers"]),
+                "--organizations", str(options["organizations"]),
+                "--seed", str(options["seed"]),
+            ],
+        )
+        elapsed = time.perf_counter() - started
+        self.stdout.write(
+            f"generate_registry: {options['workers']:,} workers, {options['organizations']:,} organizations "
+            f"in {elapsed:.1f} s = {options['workers'] / elapsed:,.0f} workers/s end to end"
+        )
+        self._print_sizes(url)
+
+    def _recreate(self, parts, dbname: str) -> None:
+        admin_url = urlunsplit(parts._replace(path="/postgres"))
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+
+    def _run(self, env: dict, label: str, argv: list[str]) -> None:
+        self.stdout.write(f"-- {label}")
+        self.stdout.flush()
+        done = subprocess.run([sys.executable, "manage.py", *argv], env=env, cwd=settings.BASE_DIR, check=False)
+        if done.returncode:
+            raise CommandError(f"{label} failed with exit code {done.returncode}")
+
+    def _print_machine(self, url: str) -> None:
+        cpu = "unknown CPU"
+        cpuinfo = Path("/proc/cpuinfo")
+        if cpuinfo.exists():
+            for line in cpuinfo.read_text().splitlines():
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        with psycopg.connect(url) as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+        self.stdout.write(
+            f"Machine: {os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB RAM, {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}, PostgreSQL {version}"
+        )
+
+    def _print_sizes(self, url: str) -> None:
+        query = """
+            SELECT relname, n_live_tup, pg_size_pretty(pg_total_relation_size(relid))
+            FROM pg_stat_user_tables WHERE relname LIKE 'registry_%%' ORDER BY pg_total_relation_size(relid) DESC
+        """
+        with psycopg.connect(url) as conn:
+            conn.execute("ANALYZE")
+            rows = conn.execute(query).fetchall()
+        self.stdout.write("Data size (rows, table + indexes):")
+        for name, count, size in rows:
+            self.stdout.write(f"  {name:<40} {count:>12,}  {size}")
