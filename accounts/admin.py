@@ -10,6 +10,7 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ("kind", "is_staff", "is_active")
     search_fields = ("username", "snils", "last_name", "email")
     readonly_fields = ("last_login", "date_joined", "phone_confirmed_at")
-    fieldsets = BaseUserAdmin.fieldsets + (
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,
         ("Медрег", {"fields": ("kind", "snils", "middle_name", "phone", "phone_confirmed_at")}),
     )

@@ -40,7 +40,7 @@ PRODUCTION = ENVIRONMENT == "production"
 
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 
-_DEV_SECRET = "dev-insecure-secret-key-do-not-use-in-production-0123456789"
+_DEV_SECRET = "dev-insecure-secret-key-do-not-use-in-production-0123456789"  # noqa: S105
 SECRET_KEY = env_str("SECRET_KEY", "" if PRODUCTION else _DEV_SECRET)
 if PRODUCTION and (not SECRET_KEY or SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured(

@@ -6,7 +6,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = "import django; django.setup(); from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
+SCRIPT = (
+    "import django; django.setup(); from django.conf import settings; "
+    "print(settings.DATABASES['default']['ENGINE'])"
+)
 
 
 def _run(**env):

@@ -73,7 +73,10 @@ class Command(BaseCommand):
     def _run(self, env: dict, label: str, argv: list[str]) -> None:
         self.stdout.write(f"-- {label}")
         self.stdout.flush()
-        done = subprocess.run([sys.executable, "manage.py", *argv], env=env, cwd=settings.BASE_DIR, check=False)
+        # Our own manage.py with fixed arguments.
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "manage.py", *argv], env=env, cwd=settings.BASE_DIR, check=False
+        )
         if done.returncode:
             raise CommandError(f"{label} failed with exit code {done.returncode}")
 

@@ -87,7 +87,7 @@ WORKERS = [
     DemoWorker("182930415", "Михайлов", "Сергей", "Петрович", "M", dt.date(1983, 3, 8), 2, "лечебное дело",
                "фельдшер", 80),
     DemoWorker("192031425", "Новикова", "Татьяна", "Алексеевна", "F", dt.date(1976, 12, 5), 1,
-               "акушерство и гинекология", "акушер", 1700, category="высш"),
+               "акушерство и гинекология", "акушер-гинеколог", 1700, category="высш"),
     DemoWorker("102132435", "Фёдоров", "Артём", "Ильич", "M", dt.date(1999, 5, 22), 0, "анестезиология",
                "анестезиолог", 1800),
 ]
@@ -297,7 +297,8 @@ def _pick(model, name_fragment: str):
     # Matched in Python: SQLite's LIKE folds case for ASCII only, and directories are small.
     fragment = name_fragment.lower()
     entries = model.objects.filter(is_active=True).order_by("sort_order", "id")
-    entry = next((e for e in entries if fragment in e.name.lower()), None)
+    # The shortest matching name is the plain one: «Хирургия», not «Детская хирургия».
+    entry = min((e for e in entries if fragment in e.name.lower()), key=lambda e: len(e.name), default=None)
     if entry is None:
         raise CommandError(f"{model._meta.verbose_name}: no entry matching «{name_fragment}» in the directory.")
     return entry

@@ -1,0 +1,45 @@
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from accounts.models import User
+from registry.models import AdmissionStatus, Employment, MedicalOrganization, MedicalWorker
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts():
+    return (MedicalOrganization.objects.count(), MedicalWorker.objects.count(), Employment.objects.count(),
+            User.objects.count())
+
+
+def test_seed_demo_is_idempotent_and_varied(capsys):
+    call_command("load_directories")
+    call_command("seed_demo")
+    first = _counts()
+    call_command("seed_demo")
+    assert _counts() == first
+    statuses = set(MedicalWorker.objects.values_list("admission_status", flat=True))
+    assert {AdmissionStatus.ACTIVE, AdmissionStatus.EXPIRING, AdmissionStatus.EXPIRED,
+            AdmissionStatus.SUSPENDED, AdmissionStatus.NONE} <= statuses
+    out = capsys.readouterr().out
+    assert "112-233-445 95" in out and "support" in out
+
+
+def test_demo_worker_can_log_in_with_printed_password(client):
+    call_command("load_directories")
+    call_command("seed_demo")
+    response = client.post("/accounts/login/", {"kind": "worker", "username": "112-233-445 95",
+                                                 "password": "Medreg-demo-2026"})
+    assert response.status_code == 302
+
+
+def test_seed_demo_needs_directories():
+    with pytest.raises(CommandError, match="load_directories"):
+        call_command("seed_demo")
+
+
+def test_seed_demo_refuses_in_production(settings):
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="production"):
+        call_command("seed_demo")
