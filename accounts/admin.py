@@ -1,16 +1,62 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import User
+from . import services
+from .models import AuditEntry, LoginThrottle, SmsOutbox, User
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ("username", "full_name", "kind", "snils", "is_staff", "is_active", "last_login")
+    list_display = ("username", "full_name", "kind", "is_staff", "is_active", "phone_confirmed_at", "last_login")
     list_filter = ("kind", "is_staff", "is_active")
-    search_fields = ("username", "snils", "last_name", "email")
+    search_fields = ("=username", "=snils", "last_name", "email")
     readonly_fields = ("last_login", "date_joined", "phone_confirmed_at")
     fieldsets = (
         *BaseUserAdmin.fieldsets,
-        ("Медрег", {"fields": ("kind", "snils", "middle_name", "phone", "phone_confirmed_at")}),
+        ("Медрег", {"fields": ("kind", "snils", "middle_name", "birth_date", "phone", "phone_confirmed_at")}),
     )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Journals are written by services only: staff read, nobody edits or deletes."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "event", "subject", "actor", "ip")
+    list_filter = ("event",)
+    search_fields = ("=subject__username", "=actor__username", "=ip")
+    list_select_related = ("subject", "actor")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(SmsOutbox)
+class SmsOutboxAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "phone", "text")
+    search_fields = ("=phone",)
+
+
+@admin.register(LoginThrottle)
+class LoginThrottleAdmin(admin.ModelAdmin):
+    list_display = ("key", "failures", "locked_until", "lockouts", "last_lockout_at")
+    readonly_fields = ("key", "failures", "window_started_at", "locked_until", "lockouts", "last_lockout_at")
+    actions = ["unlock"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Снять блокировку входа")
+    def unlock(self, request, queryset):
+        for throttle in queryset:
+            services.throttle_reset(key=throttle.key)
+        messages.success(request, f"Блокировка снята: {queryset.count()}.")

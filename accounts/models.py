@@ -1,15 +1,25 @@
-"""Accounts. Medical workers log in by SNILS; support staff by their staff login.
+"""Accounts, one-time codes, lockout, sessions and the audit journal.
 
-Workers' `username` is their SNILS digits, so Django's authentication machinery (unique
-USERNAME_FIELD, admin, password reset) works unchanged while the login form accepts SNILS in
-any common formatting.
+Medical workers log in by SNILS; support staff by their staff login. Workers' `username` is
+their SNILS digits, so Django's authentication machinery (unique USERNAME_FIELD, admin, password
+reset) works unchanged while the login form accepts SNILS in any common formatting.
 """
 
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from registry import validators
+
+
+def _new_session_token() -> str:
+    return secrets.token_hex(16)
 
 
 class User(AbstractUser):
@@ -22,8 +32,11 @@ class User(AbstractUser):
         "СНИЛС", max_length=11, null=True, blank=True, unique=True, validators=[validators.validate_snils]
     )
     middle_name = models.CharField("отчество", max_length=150, blank=True)
+    birth_date = models.DateField("дата рождения", null=True, blank=True)
     phone = models.CharField("телефон", max_length=20, blank=True)
     phone_confirmed_at = models.DateTimeField("телефон подтверждён", null=True, blank=True)
+    # Part of the session auth hash: rotating it ends every session ("выйти на всех устройствах").
+    session_token = models.CharField(max_length=32, default=_new_session_token, editable=False)
 
     objects = UserManager()
 
@@ -40,3 +53,176 @@ class User(AbstractUser):
     @property
     def full_name(self) -> str:
         return " ".join(p for p in (self.last_name, self.first_name, self.middle_name) if p) or self.username
+
+    @property
+    def phone_confirmed(self) -> bool:
+        return bool(self.phone and self.phone_confirmed_at)
+
+    @property
+    def masked_phone(self) -> str:
+        digits = "".join(c for c in self.phone if c.isdigit())
+        return f"+7 *** ***-**-{digits[-2:]}" if len(digits) >= 4 else ""
+
+    def get_session_auth_hash(self) -> str:
+        from django.utils.crypto import salted_hmac
+
+        return salted_hmac(
+            "medreg.accounts.session", f"{self.password}:{self.session_token}", algorithm="sha256"
+        ).hexdigest()
+
+
+class LoginThrottle(models.Model):
+    """Failed attempts and lockout per login key (an HMAC of the SNILS or staff login).
+
+    Keyed on what was typed, not on the account or the IP: an unknown SNILS locks exactly like a
+    known one, so lockout does not reveal which SNILS have accounts, and changing IP does not help.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lockouts = models.PositiveIntegerField(default=0)
+    last_lockout_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "счётчик неудачных входов"
+        verbose_name_plural = "счётчики неудачных входов"
+
+    def __str__(self) -> str:
+        return f"{self.key[:12]}…"
+
+    def is_locked(self, now=None) -> bool:
+        return bool(self.locked_until and self.locked_until > (now or timezone.now()))
+
+
+class OneTimeCode(models.Model):
+    """A 6-digit code sent by SMS. Only its hash is stored."""
+
+    class Purpose(models.TextChoices):
+        LOGIN = "login", "Вход"
+        PHONE_CONFIRM = "phone_confirm", "Подтверждение телефона"
+        PASSWORD_RESET = "password_reset", "Восстановление пароля"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="one_time_codes")
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    phone = models.CharField(max_length=20)
+    code_hash = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "одноразовый код"
+        verbose_name_plural = "одноразовые коды"
+        indexes = [models.Index(fields=["user", "purpose", "created_at"], name="otp_user_purpose_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} {self.created_at:%d.%m.%Y %H:%M}"
+
+
+class TotpDevice(models.Model):
+    """An authenticator app bound to the account (RFC 6238, 30-second steps)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, related_name="totp_device")
+    secret = models.CharField(max_length=64)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The last accepted time step: a code is accepted once, even within its 30-second window.
+    last_used_step = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "приложение-аутентификатор"
+        verbose_name_plural = "приложения-аутентификаторы"
+
+    def __str__(self) -> str:
+        return f"TOTP {self.user_id}"
+
+
+class SmsOutbox(models.Model):
+    """Messages sent by the database SMS backend (development and demo); staff read them in admin."""
+
+    phone = models.CharField("телефон", max_length=20)
+    text = models.TextField("текст")
+    created_at = models.DateTimeField("отправлено", default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "SMS (исходящее)"
+        verbose_name_plural = "SMS (исходящие)"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.phone} {self.created_at:%d.%m.%Y %H:%M}"
+
+
+class Consent(models.Model):
+    """Consent to personal-data processing (152-ФЗ), with the exact text version agreed to."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="consents")
+    kind = models.CharField("вид согласия", max_length=32, default="personal_data")
+    text_version = models.CharField("версия текста", max_length=32)
+    given_at = models.DateTimeField("дата согласия", default=timezone.now)
+    ip = models.GenericIPAddressField("IP-адрес", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "согласие"
+        verbose_name_plural = "согласия"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.text_version}"
+
+
+class AuditEntry(models.Model):
+    """The audit journal. Append-only: the admin cannot change it, and database triggers refuse
+    UPDATE (and DELETE on PostgreSQL) of its rows."""
+
+    class Event(models.TextChoices):
+        LOGIN = "login", "Вход в систему"
+        LOGIN_FAILED = "login_failed", "Неудачная попытка входа"
+        LOCKOUT = "lockout", "Блокировка после неудачных попыток"
+        LOGOUT = "logout", "Выход"
+        LOGOUT_EVERYWHERE = "logout_everywhere", "Выход на всех устройствах"
+        SESSION_EXPIRED = "session_expired", "Сеанс завершён по таймауту"
+        CODE_SENT = "code_sent", "Отправлен одноразовый код"
+        CODE_FAILED = "code_failed", "Неверный одноразовый код"
+        PHONE_CONFIRMED = "phone_confirmed", "Телефон подтверждён"
+        TOTP_ENROLLED = "totp_enrolled", "Подключено приложение-аутентификатор"
+        TOTP_REMOVED = "totp_removed", "Отключено приложение-аутентификатор"
+        PASSWORD_CHANGED = "password_changed", "Пароль изменён"
+        PASSWORD_RESET_REQUESTED = "password_reset_requested", "Запрошено восстановление пароля"
+        PASSWORD_RESET = "password_reset", "Пароль восстановлен"
+        REGISTERED = "registered", "Регистрация учётной записи"
+        CERTIFICATE_LOGIN = "certificate_login", "Вход по электронной подписи"
+        CERTIFICATE_REFUSED = "certificate_refused", "Отказ во входе по электронной подписи"
+        DATA_VIEWED = "data_viewed", "Просмотр персональных данных"
+        DATA_CHANGED = "data_changed", "Изменение данных"
+        EXPORT = "export", "Выгрузка данных"
+
+    created_at = models.DateTimeField("время", default=timezone.now, db_index=True)
+    event = models.CharField("событие", max_length=32, choices=Event.choices)
+    # Whose data or account the entry is about; the owner sees entries where they are the subject.
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name="чья запись",
+        related_name="audit_entries",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, verbose_name="кто", related_name="+"
+    )
+    ip = models.GenericIPAddressField("IP-адрес", null=True, blank=True)
+    user_agent = models.CharField("браузер", max_length=300, blank=True)
+    object_type = models.CharField("объект", max_length=64, blank=True)
+    object_id = models.CharField("идентификатор объекта", max_length=64, blank=True)
+    details = models.JSONField("подробности", default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "запись журнала аудита"
+        verbose_name_plural = "журнал аудита"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["subject", "-created_at"], name="audit_subject_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%d.%m.%Y %H:%M} {self.get_event_display()}"

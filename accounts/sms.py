@@ -1,8 +1,8 @@
 """Pluggable SMS delivery, shaped like Django's e-mail backends.
 
-settings.SMS_BACKEND names the class. Console prints (development), Locmem keeps messages in
-`outbox` (tests), HttpGateway posts JSON to an SMS provider with a timeout (production). A
-database outbox visible to staff arrives with the login issue.
+settings.SMS_BACKEND names the class. Console prints, Database keeps an outbox that staff read
+in admin (development and demo), Locmem keeps messages in `outbox` (tests), HttpGateway posts
+JSON to an SMS provider with a timeout (production).
 """
 
 from __future__ import annotations
@@ -39,6 +39,17 @@ class ConsoleBackend(BaseBackend):
     def send(self, message: SmsMessage) -> None:
         sys.stdout.write(f"SMS to {message.phone}: {message.text}\n")
         sys.stdout.flush()
+
+
+class DatabaseBackend(BaseBackend):
+    """Development and demo: keep the message in the SmsOutbox table (staff see it in admin)
+    and print it, so a developer can log in without a real SMS gateway."""
+
+    def send(self, message: SmsMessage) -> None:
+        from .models import SmsOutbox
+
+        SmsOutbox.objects.create(phone=message.phone, text=message.text)
+        ConsoleBackend().send(message)
 
 
 outbox: list[SmsMessage] = []

@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -164,17 +165,27 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Passwords, sessions, cookies -----------------------------------------------------------
+# Length and a breach list, no composition rules (NIST SP 800-63B): a long all-digit or all-lower-case
+# password is fine unless it is a known one. Our list replaces Django's CommonPasswordValidator.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("username", "snils", "last_name", "first_name", "middle_name", "email")},
+    },
+    {"NAME": "accounts.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "accounts.password_validation.CommonPasswordListValidator"},
+    {"NAME": "accounts.password_validation.MaximumLengthValidator", "OPTIONS": {"max_length": 128}},
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "portal:landing"
 LOGOUT_REDIRECT_URL = "portal:landing"
 
+# Absolute session lifetime 12 hours; the 30-minute idle limit is enforced by
+# accounts.middleware.SessionTimeoutMiddleware.
 SESSION_COOKIE_AGE = 12 * 60 * 60
+SESSION_IDLE_TIMEOUT = 30 * 60
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if REDIS_URL else "django.contrib.sessions.backends.db"
+PASSWORD_RESET_TIMEOUT = 2 * 60 * 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -203,6 +214,9 @@ if not DOCUMENT_ENCRYPTION_KEYS:
 MEDIA_ROOT = VAR_DIR / "media"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+# Certificate login trusts exactly the CA certificates (PEM files: roots and intermediates of
+# accredited certification centres) in this directory; see accounts/certificates.py.
+TRUSTED_CA_CERTIFICATES_DIR = Path(os.environ.get("TRUSTED_CA_CERTIFICATES_DIR", VAR_DIR / "trusted_ca"))
 
 # --- E-mail and SMS -------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -213,7 +227,7 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Медрег <noreply@medreg.local>")
 # Dotted path of an SMS backend class (accounts.sms); console in development.
-SMS_BACKEND = env_str("SMS_BACKEND", "accounts.sms.ConsoleBackend")
+SMS_BACKEND = env_str("SMS_BACKEND", "accounts.sms.HttpGatewayBackend" if PRODUCTION else "accounts.sms.DatabaseBackend")
 SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL")
 SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN")
 

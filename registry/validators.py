@@ -409,3 +409,22 @@ def normalize_person_name(text: str | None) -> str:
     # NFC first: a pasted "ё" may be "е" + combining diaeresis, which replace() would miss.
     text = unicodedata.normalize("NFC", str(text)).lower().replace("ё", "е")
     return " ".join(text.split())
+
+
+# --- Mobile phone --------------------------------------------------------------------------------
+
+MSG_PHONE = "%(field)s: укажите мобильный номер в формате +7 9XX XXX-XX-XX"
+
+
+def normalize_mobile_phone(value: object, *, field: str = "Телефон") -> str:
+    """A Russian mobile number as +79XXXXXXXXX; accepts +7/8 prefixes, spaces, dashes, brackets."""
+    text = _prepare_text(value, field=field)
+    cleaned = text.replace("(", " ").replace(")", " ")
+    if cleaned.startswith("+"):
+        cleaned = cleaned[1:]
+    digits = normalize_digits(cleaned, field=field)
+    if len(digits) == 11 and digits[0] in "78":
+        digits = digits[1:]
+    if len(digits) != 10 or digits[0] != "9":
+        raise _error(MSG_PHONE, "format", field)
+    return f"+7{digits}"

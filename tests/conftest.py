@@ -25,6 +25,27 @@ def _isolated_documents(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture
+def on_commit_immediate(monkeypatch):
+    """Run on_commit callbacks at once. Tests run inside a transaction that never commits, so
+    messages a service sends after commit (SMS, e-mail, tasks) would otherwise never leave."""
+    from django.db import transaction
+
+    monkeypatch.setattr(transaction, "on_commit", lambda func, using=None, robust=False: func())
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 at Django's production cost makes every login in a test take ~0.3 s; tests that are
+    # about hashing itself patch or restore it explicitly.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    PBKDF2PasswordHasher.iterations = 1000
+
+
 # --- Personas -----------------------------------------------------------------------------------
 
 

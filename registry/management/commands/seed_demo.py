@@ -63,6 +63,8 @@ class DemoWorker:
     identity: str = models.MedicalWorker.IdentityStatus.CONFIRMED
     category: str | None = None
     login: bool = False
+    # The first demo worker has a confirmed phone; the second shows the first-login phone binding.
+    phone_confirmed: bool = False
 
     @property
     def snils(self) -> str:
@@ -71,7 +73,8 @@ class DemoWorker:
 
 WORKERS = [
     DemoWorker("112233445", "Иванова", "Мария", "Петровна", "F", dt.date(1985, 4, 12), 0, "терапия",
-               "терапевт участковый", 900, category="высш", login=True),
+               "терапевт участковый", 900, category="высш", login=True,
+               phone_confirmed=True),
     DemoWorker("123456789", "Смирнов", "Алексей", "Викторович", "M", dt.date(1979, 11, 3), 0, "хирургия",
                "хирург", 45, category="перв", login=True),
     DemoWorker("132457689", "Кузнецова", "Ольга", "Игоревна", "F", dt.date(1990, 2, 27), 2, "сестринское дело",
@@ -246,7 +249,9 @@ class Command(BaseCommand):
                     "first_name": spec.first,
                     "middle_name": spec.middle,
                     "email": worker.email,
-                    "phone": worker.phone,
+                    "birth_date": spec.birth,
+                    "phone": worker.phone if spec.phone_confirmed else "",
+                    "phone_confirmed_at": timezone.now() if spec.phone_confirmed else None,
                 },
             )
             user.set_password(DEMO_PASSWORD_WORKER)
@@ -271,6 +276,8 @@ class Command(BaseCommand):
                 "last_name": "Сотрудникова",
                 "first_name": "Светлана",
                 "email": "support@example.org",
+                "phone": "+79160000099",
+                "phone_confirmed_at": timezone.now(),
             },
         )
         user.set_password(DEMO_PASSWORD_STAFF)
@@ -289,6 +296,8 @@ class Command(BaseCommand):
                           f"  пароль {DEMO_PASSWORD_WORKER}  ({spec.last} {spec.first})")
         out.write(f"  Сотрудник поддержки   логин {staff.username}  пароль {DEMO_PASSWORD_STAFF}"
                   "  (then /admin/)")
+        out.write("One-time SMS codes are printed by the server and kept in admin → «SMS (исходящие)».")
+        out.write("Смирнов has no confirmed phone yet: his first login asks to bind one.")
         out.write("")
 
 

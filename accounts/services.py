@@ -1,0 +1,513 @@
+"""Login, one-time codes, lockout, recovery and the audit journal.
+
+Every state change here locks its row, checks the current state, saves with update_fields and
+writes the audit journal; messages leave only after commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+
+import pyotp
+from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from . import sms
+from .models import AuditEntry, LoginThrottle, OneTimeCode, TotpDevice, User
+
+logger = logging.getLogger(__name__)
+
+LOCKOUT_THRESHOLD = 5
+LOCKOUT_WINDOW = dt.timedelta(minutes=15)
+LOCKOUT_BASE = dt.timedelta(minutes=15)
+LOCKOUT_MAX = dt.timedelta(hours=24)
+# A lockout more than a day after the previous one starts again from 15 minutes.
+LOCKOUT_MEMORY = dt.timedelta(hours=24)
+
+CODE_TTL = dt.timedelta(minutes=5)
+CODE_MAX_ATTEMPTS = 5
+CODE_SENDS_PER_HOUR = 5
+CODE_RESEND_AFTER = dt.timedelta(seconds=60)
+
+PENDING_KEY = "accounts.pending_login"
+PENDING_TTL = dt.timedelta(minutes=10)
+SESSION_AUTH_AT = "accounts.auth_at"
+SESSION_LAST_SEEN = "accounts.last_seen"
+
+
+# --- Errors ------------------------------------------------------------------------------------
+
+
+class AuthError(Exception):
+    """A refusal the user can act on; `message` is shown as is."""
+
+    def __init__(self, message: str, *, code: str = "error"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class InvalidCredentials(AuthError):
+    def __init__(self):
+        super().__init__(
+            "Неверный СНИЛС (логин) или пароль. Проверьте раскладку клавиатуры и попробуйте ещё раз.",
+            code="invalid_login",
+        )
+
+
+class AccountLocked(AuthError):
+    def __init__(self, locked_until: dt.datetime):
+        local = timezone.localtime(locked_until)
+        super().__init__(
+            f"Слишком много неудачных попыток: вход заблокирован до {local:%H:%M} ({local:%d.%m.%Y}, мск). "
+            "Чтобы восстановить доступ раньше, воспользуйтесь восстановлением пароля по SMS или e-mail.",
+            code="locked",
+        )
+        self.locked_until = locked_until
+
+
+class CodeError(AuthError):
+    pass
+
+
+class RateLimited(AuthError):
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message, code="rate_limited")
+        self.retry_after = retry_after
+
+
+# --- Audit journal ------------------------------------------------------------------------------
+
+
+def client_ip(request) -> str | None:
+    # REMOTE_ADDR only: X-Forwarded-For is set by the client unless a trusted proxy rewrites it;
+    # the deployment's proxy passes the real address as REMOTE_ADDR (see README, Deployment).
+    return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+def audit_record(
+    *,
+    event: str,
+    subject: User | None = None,
+    actor: User | None = None,
+    request=None,
+    object_type: str = "",
+    object_id: str = "",
+    details: dict | None = None,
+) -> AuditEntry:
+    """Append one entry to the audit journal."""
+    if actor is None and request is not None and getattr(request, "user", None) and request.user.is_authenticated:
+        actor = request.user
+    return AuditEntry.objects.create(
+        event=event,
+        subject=subject,
+        actor=actor,
+        ip=client_ip(request),
+        user_agent=(request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else ""),
+        object_type=object_type,
+        object_id=str(object_id),
+        details=details or {},
+    )
+
+
+# --- Lockout ------------------------------------------------------------------------------------
+
+
+def login_key(login: str) -> str:
+    """Throttle key for what was typed as login; an HMAC so the table holds no SNILS."""
+    return hmac.new(settings.SECRET_KEY.encode(), f"login:{login}".encode(), hashlib.sha256).hexdigest()
+
+
+def _throttle_for_update(key: str) -> LoginThrottle:
+    LoginThrottle.objects.get_or_create(key=key)
+    return LoginThrottle.objects.select_for_update().get(key=key)
+
+
+def throttle_check(*, key: str) -> None:
+    throttle = LoginThrottle.objects.filter(key=key).first()
+    if throttle is not None and throttle.is_locked():
+        raise AccountLocked(throttle.locked_until)
+
+
+def throttle_fail(*, key: str, user: User | None, request=None) -> dt.datetime | None:
+    """Count a failed password or code; returns the lock end when this failure locks the login."""
+    now = timezone.now()
+    with transaction.atomic():
+        throttle = _throttle_for_update(key)
+        if throttle.window_started_at is None or now - throttle.window_started_at > LOCKOUT_WINDOW:
+            throttle.window_started_at, throttle.failures = now, 0
+        throttle.failures += 1
+        locked_until = None
+        if throttle.failures >= LOCKOUT_THRESHOLD:
+            if throttle.last_lockout_at is None or now - throttle.last_lockout_at > LOCKOUT_MEMORY:
+                throttle.lockouts = 0
+            throttle.lockouts += 1
+            locked_until = now + min(LOCKOUT_BASE * 2 ** (throttle.lockouts - 1), LOCKOUT_MAX)
+            throttle.locked_until, throttle.last_lockout_at = locked_until, now
+            throttle.failures, throttle.window_started_at = 0, None
+        throttle.save()
+        if locked_until is not None:
+            audit_record(
+                event=AuditEntry.Event.LOCKOUT,
+                subject=user,
+                request=request,
+                details={"until": locked_until.isoformat(), "lockouts": throttle.lockouts},
+            )
+            if user is not None:
+                transaction.on_commit(lambda: _notify_lockout(user, locked_until))
+    return locked_until
+
+
+def throttle_reset(*, key: str) -> None:
+    LoginThrottle.objects.filter(key=key).update(failures=0, window_started_at=None, locked_until=None)
+
+
+def _notify_lockout(user: User, locked_until: dt.datetime) -> None:
+    local = timezone.localtime(locked_until)
+    text = (
+        f"Медрег: вход в ваш кабинет заблокирован до {local:%H:%M} после неудачных попыток. "
+        "Если это были не вы, смените пароль."
+    )
+    _notify(user, subject="Вход в личный кабинет заблокирован", text=text)
+
+
+def _notify(user: User, *, subject: str, text: str, channels=("sms", "email")) -> None:
+    """Tell the owner through every channel given; a failed channel must not break the caller."""
+    if "sms" in channels and user.phone_confirmed:
+        try:
+            sms.send_sms(phone=user.phone, text=text)
+        except sms.SmsDeliveryError:
+            logger.warning("notification SMS to user %s failed", user.pk)
+    if "email" in channels and user.email:
+        try:
+            send_mail(subject, text, None, [user.email])
+        except OSError:
+            logger.warning("notification e-mail to user %s failed", user.pk)
+
+
+# --- Step 1: password ---------------------------------------------------------------------------
+
+
+def password_check(*, request, login: str, password: str, kind: str) -> User:
+    """Check login + password under the lockout rules; the answer for an unknown login and a wrong
+    password is the same exception, and costs the same password hashing."""
+    key = login_key(login)
+    throttle_check(key=key)
+    user = User.objects.filter(username=login, kind=kind).first()
+    if user is None or not user.is_active:
+        # Hash anyway, so an unknown login takes as long as a wrong password.
+        User().set_password(password)
+        ok = False
+    else:
+        ok = user.check_password(password)
+    if not ok:
+        audit_record(
+            event=AuditEntry.Event.LOGIN_FAILED, subject=user, request=request, details={"reason": "password"}
+        )
+        locked_until = throttle_fail(key=key, user=user, request=request)
+        if locked_until is not None:
+            raise AccountLocked(locked_until)
+        raise InvalidCredentials()
+    return user
+
+
+def pending_begin(*, request, user: User) -> None:
+    """Password accepted: remember the user for the second step, not yet logged in."""
+    request.session.cycle_key()
+    request.session[PENDING_KEY] = {"user_id": user.pk, "at": timezone.now().isoformat()}
+
+
+def pending_user(request) -> User | None:
+    data = request.session.get(PENDING_KEY)
+    if not data:
+        return None
+    started = dt.datetime.fromisoformat(data["at"])
+    if timezone.now() - started > PENDING_TTL:
+        request.session.pop(PENDING_KEY, None)
+        return None
+    return User.objects.filter(pk=data["user_id"], is_active=True).first()
+
+
+# --- One-time codes -----------------------------------------------------------------------------
+
+
+def _code_hash(code_id: int, code: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), f"otp:{code_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class SentCode:
+    phone_masked: str
+    resend_after: int
+
+
+def sms_code_send(*, user: User, purpose: str, request=None, phone: str | None = None) -> SentCode:
+    """Send a fresh 6-digit code; earlier unused codes for the same purpose stop working."""
+    phone = phone or user.phone
+    if not phone:
+        raise CodeError("К учётной записи не привязан телефон.", code="no_phone")
+    now = timezone.now()
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()  # serialises sends for this user
+        recent = OneTimeCode.objects.filter(user=user, created_at__gt=now - dt.timedelta(hours=1))
+        if recent.count() >= CODE_SENDS_PER_HOUR:
+            oldest = recent.order_by("created_at").first()
+            wait = int((oldest.created_at + dt.timedelta(hours=1) - now).total_seconds()) + 1
+            raise RateLimited(
+                f"Код можно запросить не больше {CODE_SENDS_PER_HOUR} раз в час. "
+                f"Попробуйте через {max(1, wait // 60)} мин.",
+                retry_after=wait,
+            )
+        last = recent.filter(purpose=purpose).order_by("-created_at").first()
+        if last is not None and now - last.created_at < CODE_RESEND_AFTER:
+            wait = int((last.created_at + CODE_RESEND_AFTER - now).total_seconds()) + 1
+            raise RateLimited(f"Новый код можно запросить через {wait} с.", retry_after=wait)
+        OneTimeCode.objects.filter(user=user, purpose=purpose, used_at__isnull=True).update(used_at=now)
+        code = f"{secrets.randbelow(10**6):06d}"
+        otp = OneTimeCode.objects.create(
+            user=user, purpose=purpose, phone=phone, code_hash="", expires_at=now + CODE_TTL
+        )
+        otp.code_hash = _code_hash(otp.pk, code)
+        otp.save(update_fields=["code_hash"])
+        audit_record(
+            event=AuditEntry.Event.CODE_SENT, subject=user, request=request, details={"purpose": purpose}
+        )
+        text = f"Медрег: код {code}. Никому его не сообщайте. Действует 5 минут."
+        transaction.on_commit(lambda: sms.send_sms(phone=phone, text=text))
+    return SentCode(phone_masked=_mask(phone), resend_after=int(CODE_RESEND_AFTER.total_seconds()))
+
+
+def sms_code_verify(*, user: User, purpose: str, code: str, request=None) -> OneTimeCode:
+    """Accept the latest code for the purpose once; wrong codes count toward the lockout."""
+    code = "".join(ch for ch in (code or "") if ch.isdigit())
+    now = timezone.now()
+    failure: CodeError | None = None
+    with transaction.atomic():
+        otp = (
+            OneTimeCode.objects.select_for_update()
+            .filter(user=user, purpose=purpose, used_at__isnull=True)
+            .order_by("-created_at")
+            .first()
+        )
+        if otp is None or otp.expires_at <= now:
+            raise CodeError("Срок действия кода истёк или код не запрашивался. Запросите новый код.", code="expired")
+        if otp.attempts >= CODE_MAX_ATTEMPTS:
+            raise CodeError("Превышено число попыток ввода кода. Запросите новый код.", code="attempts")
+        if len(code) == 6 and hmac.compare_digest(otp.code_hash, _code_hash(otp.pk, code)):
+            otp.used_at = now
+            otp.save(update_fields=["used_at"])
+            return otp
+        otp.attempts += 1
+        otp.save(update_fields=["attempts"])
+        left = CODE_MAX_ATTEMPTS - otp.attempts
+        audit_record(
+            event=AuditEntry.Event.CODE_FAILED, subject=user, request=request, details={"purpose": purpose}
+        )
+        failure = CodeError(
+            f"Неверный код. Осталось попыток: {left}." if left else "Неверный код. Запросите новый код.",
+            code="wrong",
+        )
+    locked_until = throttle_fail(key=login_key(user.username), user=user, request=request)
+    if locked_until is not None:
+        raise AccountLocked(locked_until)
+    raise failure
+
+
+def _mask(phone: str) -> str:
+    digits = "".join(c for c in phone if c.isdigit())
+    return f"+7 *** ***-**-{digits[-2:]}" if len(digits) >= 4 else "***"
+
+
+# --- Authenticator app (TOTP) -------------------------------------------------------------------
+
+TOTP_ISSUER = "Медрег"
+
+
+def totp_new_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_provisioning_uri(*, user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
+
+
+def _totp_matching_step(secret: str, code: str, now: dt.datetime) -> int | None:
+    """The time step (±1 for clock drift) whose code matches, or None."""
+    code = "".join(ch for ch in (code or "") if ch.isdigit())
+    if len(code) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def totp_enrol(*, user: User, secret: str, code: str, request=None) -> TotpDevice:
+    """Bind an authenticator app after the user proves it shows the right code."""
+    step = _totp_matching_step(secret, code, timezone.now())
+    if step is None:
+        raise CodeError("Код из приложения не подошёл. Проверьте время на телефоне и введите новый код.")
+    with transaction.atomic():
+        device, _ = TotpDevice.objects.update_or_create(
+            user=user, defaults={"secret": secret, "confirmed_at": timezone.now(), "last_used_step": step}
+        )
+        audit_record(event=AuditEntry.Event.TOTP_ENROLLED, subject=user, request=request)
+    return device
+
+
+def totp_remove(*, user: User, request=None) -> None:
+    with transaction.atomic():
+        deleted, _ = TotpDevice.objects.filter(user=user).delete()
+        if deleted:
+            audit_record(event=AuditEntry.Event.TOTP_REMOVED, subject=user, request=request)
+
+
+def totp_verify(*, user: User, code: str, request=None) -> None:
+    """Accept a code from the app once: a conditional UPDATE on the last used step makes two
+    concurrent logins with the same code impossible."""
+    device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).first()
+    if device is None:
+        raise CodeError("Приложение-аутентификатор не подключено. Войдите с кодом из SMS.", code="no_device")
+    step = _totp_matching_step(device.secret, code, timezone.now())
+    if step is not None:
+        claimed = TotpDevice.objects.filter(pk=device.pk, last_used_step__lt=step).update(last_used_step=step)
+        if claimed:
+            return
+    audit_record(event=AuditEntry.Event.CODE_FAILED, subject=user, request=request, details={"purpose": "totp"})
+    locked_until = throttle_fail(key=login_key(user.username), user=user, request=request)
+    if locked_until is not None:
+        raise AccountLocked(locked_until)
+    raise CodeError(
+        "Неверный или уже использованный код из приложения. Дождитесь следующего кода и введите его.", code="wrong"
+    )
+
+
+# --- Completing login, sessions ------------------------------------------------------------------
+
+
+def login_complete(*, request, user: User, method: str) -> None:
+    """Both factors passed: log in with a new session id, start the session clocks, write the journal."""
+    request.session.pop(PENDING_KEY, None)
+    auth.login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    now = timezone.now().timestamp()
+    request.session[SESSION_AUTH_AT] = now
+    request.session[SESSION_LAST_SEEN] = now
+    throttle_reset(key=login_key(user.username))
+    audit_record(event=AuditEntry.Event.LOGIN, subject=user, actor=user, request=request, details={"method": method})
+
+
+def logout(*, request) -> None:
+    user = request.user if request.user.is_authenticated else None
+    if user is not None:
+        audit_record(event=AuditEntry.Event.LOGOUT, subject=user, actor=user, request=request)
+    auth.logout(request)
+
+
+def logout_everywhere(*, request) -> None:
+    """End every session of the user, this one included, by rotating the session token."""
+    user = request.user
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.session_token = secrets.token_hex(16)
+        locked.save(update_fields=["session_token"])
+        audit_record(event=AuditEntry.Event.LOGOUT_EVERYWHERE, subject=locked, actor=locked, request=request)
+    auth.logout(request)
+
+
+# --- Phone binding ------------------------------------------------------------------------------
+
+
+def phone_confirm(*, user: User, phone: str, code: str, request=None) -> None:
+    """Bind the phone the code was sent to."""
+    otp = sms_code_verify(user=user, purpose=OneTimeCode.Purpose.PHONE_CONFIRM, code=code, request=request)
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.phone, locked.phone_confirmed_at = otp.phone, timezone.now()
+        locked.save(update_fields=["phone", "phone_confirmed_at"])
+        audit_record(event=AuditEntry.Event.PHONE_CONFIRMED, subject=locked, request=request)
+    user.phone, user.phone_confirmed_at = locked.phone, locked.phone_confirmed_at
+
+
+# --- Password change and recovery ---------------------------------------------------------------
+
+
+def password_change(*, request, user: User, new_password: str) -> None:
+    """Change the password; other sessions end (the session hash includes the password)."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.set_password(new_password)
+        locked.save(update_fields=["password"])
+        audit_record(event=AuditEntry.Event.PASSWORD_CHANGED, subject=locked, actor=locked, request=request)
+    auth.update_session_auth_hash(request, locked)
+    transaction.on_commit(
+        lambda: _notify(locked, subject="Пароль изменён", text="Медрег: пароль от личного кабинета изменён.")
+    )
+
+
+def password_reset_request(*, request, login: str, channel: str) -> User | None:
+    """Start recovery. The caller shows the same answer whatever happens here, so the page does not
+    reveal which SNILS have accounts; the user is returned for the SMS step only."""
+    user = User.objects.filter(username=login, is_active=True).first()
+    audit_record(
+        event=AuditEntry.Event.PASSWORD_RESET_REQUESTED, subject=user, request=request, details={"channel": channel}
+    )
+    if user is None:
+        return None
+    if channel == "sms":
+        if not user.phone_confirmed:
+            return None
+        try:
+            sms_code_send(user=user, purpose=OneTimeCode.Purpose.PASSWORD_RESET, request=request)
+        except RateLimited:
+            return user  # an earlier code is still valid; do not say so to an anonymous visitor
+        return user
+    if channel == "email" and user.email:
+        uid = urlsafe_base64_encode(force_bytes(user.pk))
+        token = default_token_generator.make_token(user)
+        link = request.build_absolute_uri(reverse("accounts:recover_email", args=[uid, token]))
+        text = (
+            "Здравствуйте!\n\nДля восстановления пароля от личного кабинета Медрег перейдите по ссылке "
+            f"(действует {settings.PASSWORD_RESET_TIMEOUT // 3600} ч):\n{link}\n\n"
+            "Если вы не запрашивали восстановление, ничего не делайте: пароль останется прежним."
+        )
+        transaction.on_commit(lambda: send_mail("Восстановление пароля — Медрег", text, None, [user.email]))
+    return None
+
+
+def password_reset_complete(*, request, user: User, new_password: str, channel: str) -> None:
+    """Set the new password and end every session; the owner is told through the other channel."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.set_password(new_password)
+        locked.session_token = secrets.token_hex(16)
+        locked.save(update_fields=["password", "session_token"])
+        LoginThrottle.objects.filter(key=login_key(locked.username)).update(
+            failures=0, window_started_at=None, locked_until=None
+        )
+        audit_record(
+            event=AuditEntry.Event.PASSWORD_RESET, subject=locked, request=request, details={"channel": channel}
+        )
+    other = ("email",) if channel == "sms" else ("sms",)
+    transaction.on_commit(
+        lambda: _notify(
+            locked,
+            subject="Пароль восстановлен",
+            text="Медрег: пароль от личного кабинета восстановлен, все сеансы завершены. "
+            "Если это были не вы, обратитесь в службу поддержки.",
+            channels=other,
+        )
+    )
