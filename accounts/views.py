@@ -67,7 +67,7 @@ def login_view(request):
         if not user.phone_confirmed:
             return redirect("accounts:login_phone")
         if not TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists():
-            _send_login_code(request, user)
+            _send_login_code(request, user, announce=False)  # the next page says where it went
         return redirect("accounts:login_verify")
     return render(
         request,
@@ -76,10 +76,11 @@ def login_view(request):
     )
 
 
-def _send_login_code(request, user: User) -> None:
+def _send_login_code(request, user: User, *, announce: bool = True) -> None:
     try:
         sent = services.sms_code_send(user=user, purpose=OneTimeCode.Purpose.LOGIN, request=request)
-        messages.info(request, f"Код отправлен на номер {sent.phone_masked}.")
+        if announce:
+            messages.info(request, f"Новый код отправлен на номер {sent.phone_masked}.")
     except services.AuthError as exc:
         messages.error(request, exc.message)
 
