@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_certificate, views_registration
 
 app_name = "accounts"
 
@@ -8,6 +8,8 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("login/verify/", views.login_verify, name="login_verify"),
     path("login/phone/", views.login_phone, name="login_phone"),
+    path("login/certificate/", views_certificate.certificate_login, name="certificate_login"),
+    path("register/", views_registration.register, name="register"),
     path("logout/", views.logout_view, name="logout"),
     path("logout/everywhere/", views.logout_everywhere_view, name="logout_everywhere"),
     path("recover/", views.recover, name="recover"),

@@ -227,7 +227,9 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Медрег <noreply@medreg.local>")
 # Dotted path of an SMS backend class (accounts.sms); console in development.
-SMS_BACKEND = env_str("SMS_BACKEND", "accounts.sms.HttpGatewayBackend" if PRODUCTION else "accounts.sms.DatabaseBackend")
+SMS_BACKEND = env_str(
+    "SMS_BACKEND", "accounts.sms.HttpGatewayBackend" if PRODUCTION else "accounts.sms.DatabaseBackend"
+)
 SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL")
 SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN")
 
