@@ -16,6 +16,8 @@ portal_patterns = (
 
 urlpatterns = [
     path("", include(portal_patterns)),
+    # The admin's own login form checks only a password; staff go through the two-factor login.
+    path("admin/login/", views.admin_login_redirect),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),

@@ -507,3 +507,12 @@ def test_audit_journal_is_read_only_in_admin(client):
     assert client.get(reverse("admin:accounts_auditentry_changelist")).status_code == 200
     assert client.get(reverse("admin:accounts_auditentry_add")).status_code == 403
     assert client.post(reverse("admin:accounts_auditentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_admin_login_form_cannot_bypass_the_second_factor(client):
+    staff = StaffFactory(phone="+79160000099", phone_confirmed_at=timezone.now())
+    response = client.post("/admin/login/?next=/admin/", {"username": staff.username, "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"].startswith(LOGIN)
+    assert logged_in_id(client) is None
+    assert client.get("/admin/", follow=True).redirect_chain[-1][0].startswith(LOGIN)
