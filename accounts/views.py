@@ -16,6 +16,8 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal import ratelimit
+
 from . import services
 from .forms import (
     CodeForm,
@@ -58,7 +60,13 @@ def login_view(request):
     if request.user.is_authenticated:
         return _after_login(request, request.user)
     form = LoginForm(request.POST or None, request=request)
-    if request.method == "POST" and form.is_valid():
+    # Per account the lockout applies; per address this stops one host trying many SNILS.
+    wait = request.method == "POST" and ratelimit.hit(
+        scope="login", ident=services.client_ip(request) or "", limit=100, period=900
+    )
+    if wait:
+        form.add_error(None, f"Слишком много попыток входа с вашего адреса. Попробуйте через {wait // 60 + 1} мин.")
+    elif request.method == "POST" and form.is_valid():
         user = form.user
         next_url = _safe_next(request, request.POST.get("next"))
         services.pending_begin(request=request, user=user)
@@ -231,7 +239,14 @@ RECOVER_SENT = (
 @require_http_methods(["GET", "POST"])
 def recover(request):
     form = RecoverForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    wait = request.method == "POST" and ratelimit.hit(
+        scope="recover", ident=services.client_ip(request) or "", limit=20, period=3600
+    )
+    if wait:
+        form.add_error(
+            None, f"Слишком много запросов восстановления с вашего адреса. Попробуйте через {wait // 60 + 1} мин."
+        )
+    elif request.method == "POST" and form.is_valid():
         login, channel = form.cleaned_data["username"], form.cleaned_data["channel"]
         services.password_reset_request(request=request, login=login, channel=channel)
         messages.info(request, RECOVER_SENT)

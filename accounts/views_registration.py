@@ -6,9 +6,14 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
+from portal import ratelimit
+
 from .consent import CONSENT_PARAGRAPHS, CONSENT_TITLE, CURRENT_CONSENT_VERSION
 from .forms_registration import RegistrationForm
 from .registration import RegistrationError, account_register
+from .services import client_ip
+
+REGISTER_LIMIT = {"limit": 10, "period": 3600}
 
 
 @sensitive_post_parameters("password1", "password2")
@@ -20,7 +25,9 @@ def register(request):
         return redirect("admin:index" if request.user.is_staff else resolve_url(settings.LOGIN_REDIRECT_URL))
 
     form = RegistrationForm(request.POST if request.method == "POST" else None)
-    if form.is_bound and form.is_valid():
+    if form.is_bound and (wait := ratelimit.hit(scope="register", ident=client_ip(request) or "", **REGISTER_LIMIT)):
+        form.add_error(None, f"Слишком много регистраций с вашего адреса. Попробуйте через {wait // 60 + 1} мин.")
+    elif form.is_bound and form.is_valid():
         try:
             account_register(**form.registration_data(), request=request)
         except RegistrationError as exc:

@@ -25,6 +25,16 @@ def _isolated_documents(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Rate-limit counters and cached stats live in the cache; one test must not inherit another's.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def on_commit_immediate(monkeypatch):
     """Run on_commit callbacks at once. Tests run inside a transaction that never commits, so

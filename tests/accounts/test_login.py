@@ -516,3 +516,14 @@ def test_admin_login_form_cannot_bypass_the_second_factor(client):
     assert response.status_code == 302 and response["Location"].startswith(LOGIN)
     assert logged_in_id(client) is None
     assert client.get("/admin/", follow=True).redirect_chain[-1][0].startswith(LOGIN)
+
+
+@pytest.mark.django_db
+def test_one_address_trying_many_snils_is_slowed_down():
+    client = Client(REMOTE_ADDR="198.51.100.9")
+    for n in range(100):
+        password_step(client, snils_from_number(500_000_000 + n), "wrong-password-here")
+    response = password_step(client, snils_from_number(600_000_000), "wrong-password-here")
+    assert "с вашего адреса" in response.content.decode()
+    other = password_step(Client(REMOTE_ADDR="198.51.100.10"), snils_from_number(600_000_000))
+    assert "с вашего адреса" not in other.content.decode()
