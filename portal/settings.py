@@ -211,6 +211,8 @@ if not DOCUMENT_ENCRYPTION_KEYS:
         raise ImproperlyConfigured("DOCUMENT_ENCRYPTION_KEYS must be set when DJANGO_ENV=production.")
     # A fixed development key: documents stored by the demo are not secret.
     DOCUMENT_ENCRYPTION_KEYS = ["bWVkcmVnLWRldi1vbmx5LWtleS1ub3Qtc2VjcmV0ISE="]
+# Total size of the documents one account may keep (plaintext bytes).
+DOCUMENT_QUOTA_BYTES = int(os.environ.get("DOCUMENT_QUOTA_BYTES", str(200 * 1024 * 1024)))
 MEDIA_ROOT = VAR_DIR / "media"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
@@ -254,6 +256,31 @@ STORAGES = {
         )
     },
 }
+# Encrypted documents (verification.documents) go through the storage alias "documents". Moving
+# them to S3-compatible storage is configuration only: install django-storages[s3], set
+# DOCUMENT_STORAGE_BACKEND=storages.backends.s3.S3Storage, DOCUMENT_S3_BUCKET and, for a
+# non-AWS service, DOCUMENT_S3_ENDPOINT_URL / DOCUMENT_S3_REGION; credentials come from boto3's
+# usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. The blobs are encrypted before they leave.
+DOCUMENT_STORAGE_BACKEND = env_str("DOCUMENT_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
+if DOCUMENT_STORAGE_BACKEND.endswith("FileSystemStorage"):
+    _document_storage_options = {
+        "location": str(DOCUMENT_STORAGE_DIR),
+        "file_permissions_mode": 0o600,
+        "directory_permissions_mode": 0o700,
+    }
+elif ".s3" in DOCUMENT_STORAGE_BACKEND:
+    _document_storage_options = {
+        "bucket_name": env_str("DOCUMENT_S3_BUCKET"),
+        "endpoint_url": env_str("DOCUMENT_S3_ENDPOINT_URL") or None,
+        "region_name": env_str("DOCUMENT_S3_REGION") or None,
+        "location": env_str("DOCUMENT_S3_PREFIX", "documents"),
+        "default_acl": "private",
+        "querystring_auth": True,
+        "file_overwrite": False,
+    }
+else:
+    _document_storage_options = {}
+STORAGES["documents"] = {"BACKEND": DOCUMENT_STORAGE_BACKEND, "OPTIONS": _document_storage_options}
 
 # --- Tables ---------------------------------------------------------------------------------
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
@@ -263,6 +290,7 @@ ADMISSION_EXPIRING_DAYS = 90
 ADMISSION_VALIDITY_YEARS = 5
 CME_CYCLE_HOURS = int(os.environ.get("CME_CYCLE_HOURS", "144"))
 SUPPORT_PHONE = os.environ.get("SUPPORT_PHONE", "8 800 000-00-00")
+SUPPORT_HOURS = os.environ.get("SUPPORT_HOURS", "ежедневно с 8:00 до 20:00 по московскому времени")
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

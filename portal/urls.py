@@ -20,5 +20,6 @@ urlpatterns = [
     path("admin/login/", views.admin_login_redirect),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
+    path("support/", include("support.urls")),
     path("admin/", admin.site.urls),
 ]
