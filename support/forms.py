@@ -30,7 +30,7 @@ class TicketForm(forms.Form):
         label="Номер учётной записи или регистровый номер", max_length=40, required=False,
         help_text="Если знаете: например, МР 123456789-4.",
     )
-    topic = forms.ChoiceField(label="Тема обращения", choices=Topic.choices)
+    topic = forms.ChoiceField(label="Тема обращения", choices=[("", "— выберите тему —"), *Topic.choices])
     description = forms.CharField(
         label="Опишите проблему",
         max_length=MAX_MESSAGE_LENGTH,
