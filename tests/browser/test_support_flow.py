@@ -1,0 +1,58 @@
+"""A worker files a ticket with a screenshot, staff answer it in admin, the worker sees the answer
+and the new status."""
+
+import io
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from PIL import Image
+
+from support.models import Ticket
+from tests.factories import StaffFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _logged_in_page(browser, live_server, user):
+    """A browser context carrying a session of `user` (the login flow itself has its own test)."""
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+    context.set_default_timeout(10_000)
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
+    return context.new_page()
+
+
+def test_ticket_with_screenshot_answered_in_admin(_chromium, live_server, tmp_path, screenshot_dir):
+    worker = UserFactory(email="worker@example.org", phone="+79161234567", phone_confirmed_at=timezone.now())
+    staff = StaffFactory(is_superuser=True)
+    shot = tmp_path / "screen.png"
+    Image.new("RGB", (400, 300), (230, 240, 255)).save(shot)
+
+    page = _logged_in_page(_chromium, live_server, worker)
+    page.goto(f"{live_server.url}/support/tickets/new/")
+    page.get_by_label("Тема обращения").select_option("data_error")
+    page.get_by_label("Опишите проблему").fill("В регистре указана неверная категория.")
+    page.get_by_label("Скриншот (необязательно)").set_input_files(str(shot))
+    page.get_by_role("button", name="Отправить обращение").click()
+    page.wait_for_url("**/support/tickets/SUP-*/")
+    ticket = Ticket.objects.get()
+    assert ticket.number in page.content()
+    assert page.locator("[data-ticket-status]").inner_text() == "Новое"
+    assert page.get_by_text("Вложение: screen.png").is_visible()
+    page.screenshot(path=str(screenshot_dir / "support-ticket-created.png"), full_page=True)
+
+    admin = _logged_in_page(_chromium, live_server, staff)
+    admin.goto(f"{live_server.url}/admin/support/ticket/{ticket.pk}/change/")
+    admin.fill("textarea[name=reply]", "Исправили категорию, проверьте, пожалуйста.")
+    admin.click("input[name=_save]")
+    admin.wait_for_url("**/admin/support/ticket/")
+    admin.screenshot(path=str(screenshot_dir / "support-admin-queue.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/support/tickets/")
+    assert page.get_by_text("новый ответ").is_visible()
+    page.get_by_role("link", name=ticket.number).click()
+    assert page.get_by_text("Исправили категорию, проверьте, пожалуйста.").is_visible()
+    assert page.locator("[data-ticket-status]").inner_text() == "Ожидает ответа пользователя"
+    page.screenshot(path=str(screenshot_dir / "support-ticket-answered.png"), full_page=True)
