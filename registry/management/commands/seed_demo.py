@@ -96,6 +96,17 @@ WORKERS = [
 ]
 
 
+CANNED_ANSWERS = [
+    ("Сброс блокировки", "account_locked",
+     "Здравствуйте! Блокировка снята. Если пароль забыт, восстановите его на странице входа по SMS или e-mail."),
+    ("Запрос подтверждающего документа", "data_error",
+     "Здравствуйте! Чтобы исправить сведения, приложите, пожалуйста, скан документа, подтверждающего верные данные."),
+    ("Данные передаёт работодатель", "no_access",
+     "Здравствуйте! Сведения о месте работы передаёт в регистр ваша медицинская организация. "
+     "Обратитесь в отдел кадров; после передачи данные появятся в течение нескольких дней."),
+]
+
+
 class Command(BaseCommand):
     help = "Load demo organizations, workers and logins (idempotent). Refuses to run in production."
 
@@ -112,6 +123,7 @@ class Command(BaseCommand):
             orgs = [self._organization(row, today) for row in ORGANIZATIONS]
             workers = [self._worker(spec, orgs, today) for spec in WORKERS]
             staff = self._staff()
+            self._support(workers)
         services.worker_refresh_derived(worker_ids=[w.id for w in workers], today=today)
         self._print_logins(workers, staff)
 
@@ -284,6 +296,25 @@ class Command(BaseCommand):
         user.save(update_fields=["password"])
         user.groups.add(group)
         return user
+
+    def _support(self, workers):
+        """Canned answers for staff and one open demo ticket in the queue."""
+        from support.models import CannedAnswer, Ticket
+        from support.services import TicketInput, ticket_create
+
+        for title, topic, body in CANNED_ANSWERS:
+            CannedAnswer.objects.update_or_create(title=title, defaults={"topic": topic, "body": body})
+        owner = workers[1].user
+        if owner is not None and not Ticket.objects.filter(user=owner).exists():
+            ticket_create(
+                data=TicketInput(
+                    full_name=owner.full_name,
+                    topic="data_error",
+                    description="В регистре у меня указана детская хирургия вместо хирургии. Прошу исправить.",
+                    inn_or_snils=owner.snils,
+                ),
+                user=owner,
+            )
 
     def _print_logins(self, workers, staff):
         out = self.stdout
