@@ -56,3 +56,24 @@ def test_ticket_with_screenshot_answered_in_admin(_chromium, live_server, tmp_pa
     assert page.get_by_text("Исправили категорию, проверьте, пожалуйста.").is_visible()
     assert page.locator("[data-ticket-status]").inner_text() == "Ожидает ответа пользователя"
     page.screenshot(path=str(screenshot_dir / "support-ticket-answered.png"), full_page=True)
+
+
+def test_chat_shows_staff_reply_without_reload(_chromium, live_server, screenshot_dir):
+    from support import services
+    from support.models import ChatConversation
+
+    worker = UserFactory()
+    staff = StaffFactory()
+    page = _logged_in_page(_chromium, live_server, worker)
+    page.goto(f"{live_server.url}/support/chat/")
+    page.get_by_label("Сообщение").fill("Здравствуйте, не вижу свою категорию")
+    page.get_by_role("button", name="Отправить").click()
+    page.get_by_text("Здравствуйте, не вижу свою категорию").wait_for()
+    assert page.get_by_label("Сообщение").input_value() == ""  # the form was swapped in fresh
+
+    conversation = ChatConversation.objects.get(user=worker)
+    services.chat_staff_reply(conversation=conversation, staff=staff, body="Сейчас проверим вашу запись")
+    # No navigation: the polling request brings the reply in.
+    page.get_by_text("Сейчас проверим вашу запись").wait_for(timeout=10_000)
+    assert page.locator(".chat__msg").count() == 2
+    page.screenshot(path=str(screenshot_dir / "support-chat.png"), full_page=True)
