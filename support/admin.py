@@ -196,8 +196,23 @@ def _reply_status(ticket: Ticket, chosen: str) -> str | None:
     return ticket.status
 
 
+class ServiceFailureMixin:
+    """When a service refuses in save_model, keep the user on the form: no "changed" log entry
+    and no redirect to the list, as if nothing had been saved (nothing was)."""
+
+    def log_change(self, request, obj, message):
+        if getattr(request, _FAILED_ATTR, False):
+            return None
+        return super().log_change(request, obj, message)
+
+    def response_change(self, request, obj):
+        if getattr(request, _FAILED_ATTR, False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(ServiceFailureMixin, admin.ModelAdmin):
     form = TicketAdminForm
     list_display = (
         "number",
@@ -455,16 +470,6 @@ class TicketAdmin(admin.ModelAdmin):
             setattr(request, _FAILED_ATTR, True)
             messages.error(request, f"Изменения не сохранены: {exc.message}")
 
-    def log_change(self, request, obj, message):
-        if getattr(request, _FAILED_ATTR, False):
-            return None
-        return super().log_change(request, obj, message)
-
-    def response_change(self, request, obj):
-        if getattr(request, _FAILED_ATTR, False):
-            return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
-
     def get_urls(self):
         # Before the default URLs: their "<path:object_id>/" would swallow these.
         return [
@@ -592,7 +597,7 @@ class ChatAdminForm(forms.ModelForm):
 
 
 @admin.register(ChatConversation)
-class ChatConversationAdmin(admin.ModelAdmin):
+class ChatConversationAdmin(ServiceFailureMixin, admin.ModelAdmin):
     form = ChatAdminForm
     list_display = ("__str__", "user_name", "status", "waiting_for_staff", "last_message_at", "ticket")
     list_filter = ("status", "waiting_for_staff")
@@ -679,16 +684,6 @@ class ChatConversationAdmin(admin.ModelAdmin):
         except SupportError as exc:
             setattr(request, _FAILED_ATTR, True)
             messages.error(request, f"Ответ не отправлен: {exc.message}")
-
-    def log_change(self, request, obj, message):
-        if getattr(request, _FAILED_ATTR, False):
-            return None
-        return super().log_change(request, obj, message)
-
-    def response_change(self, request, obj):
-        if getattr(request, _FAILED_ATTR, False):
-            return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
 
     @admin.action(description="Создать обращение из чата", permissions=["change"])
     def make_ticket(self, request, queryset):
