@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from . import services
-from .models import AuditEntry, LoginThrottle, SmsOutbox, User
+from .models import AuditEntry, Consent, LoginThrottle, OneTimeCode, SmsOutbox, TotpDevice, User
 
 
 @admin.register(User)
@@ -60,3 +60,46 @@ class LoginThrottleAdmin(admin.ModelAdmin):
         for throttle in queryset:
             services.throttle_reset(key=throttle.key)
         messages.success(request, f"Блокировка снята: {queryset.count()}.")
+
+
+@admin.register(Consent)
+class ConsentAdmin(ReadOnlyAdmin):
+    list_display = ("user", "kind", "text_version", "given_at", "ip")
+    list_filter = ("kind", "text_version")
+    search_fields = ("=user__username",)
+    list_select_related = ("user",)
+
+
+@admin.register(OneTimeCode)
+class OneTimeCodeAdmin(ReadOnlyAdmin):
+    """When codes were sent and used, for support; the code itself is stored only as a hash."""
+
+    list_display = ("user", "purpose", "created_at", "expires_at", "attempts", "used_at")
+    list_filter = ("purpose",)
+    search_fields = ("=user__username",)
+    list_select_related = ("user",)
+    exclude = ("code_hash",)
+
+
+@admin.register(TotpDevice)
+class TotpDeviceAdmin(admin.ModelAdmin):
+    """Staff may remove a lost authenticator (the user then logs in by SMS); the secret is never shown."""
+
+    list_display = ("user", "confirmed_at")
+    search_fields = ("=user__username",)
+    list_select_related = ("user",)
+    exclude = ("secret", "last_used_step")
+    readonly_fields = ("user", "confirmed_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        services.totp_remove(user=obj.user, request=request)
+
+    def delete_queryset(self, request, queryset):
+        for device in queryset.select_related("user"):
+            services.totp_remove(user=device.user, request=request)
