@@ -87,7 +87,7 @@ def test_generates_the_requested_rows_with_valid_identifiers(directories):
         validators.validate_license_number(licence.number)
     # Model validation covers field choices, lengths and every check constraint.
     for model in GENERATED_MODELS:
-        for obj in model.objects.all()[:400]:
+        for obj in model.objects.all()[:150]:
             obj.full_clean(validate_constraints=True)
 
 
@@ -170,6 +170,16 @@ def test_append_continues_numbering_without_clashes(directories):
     assert WorkerFactory().id > last_id
 
 
+def test_append_without_organizations_employs_workers_at_the_stored_ones(directories):
+    generate(workers=50, organizations=5)
+    stored = set(models.MedicalOrganization.objects.values_list("id", flat=True))
+
+    generate(workers=40, organizations=0, seed=12, append=True)
+
+    assert models.MedicalWorker.objects.count() == 90
+    assert set(models.Employment.objects.values_list("organization_id", flat=True)) <= stored
+
+
 def test_append_steps_around_identifiers_entered_by_hand(directories):
     # A person registered by hand holds the SNILS and INN our counter would give the 6th new worker.
     hand = WorkerFactory(
@@ -201,7 +211,7 @@ def test_failure_midway_keeps_only_whole_batches(directories, monkeypatch):
 
     monkeypatch.setattr(synthetic, "generate_worker_block", failing)
     with pytest.raises(RuntimeError, match="disk full"):
-        generate(workers=300, organizations=20, batch=100, jobs=1)
+        generate(workers=300, organizations=20, batch=100, jobs=0)
 
     assert models.MedicalWorker.objects.count() == 100
     worker_ids = set(models.MedicalWorker.objects.values_list("id", flat=True))
@@ -282,3 +292,32 @@ def test_copy_encoder_writes_nulls_booleans_and_dates():
     )
     rows = [(1, "Иванов", dt.date(2024, 2, 29), True), (2, "Петров", None, False)]
     assert encode(rows).decode() == "1\tИванов\t2024-02-29\tt\t\\N\tx\n2\tПетров\t\\N\tf\t\\N\tx\n"
+
+
+def test_next_run_repairs_indexes_left_dropped_by_an_interrupted_one(directories):
+    if connection.vendor != "postgresql":
+        pytest.skip("indexes are dropped on PostgreSQL only")
+    from registry.management.commands.generate_registry import Command
+
+    dropped = Command()._drop_secondary()  # what a run killed during the load leaves behind
+    assert any(obj["name"] == "worker_search_name_trgm" for obj in dropped)
+
+    generate(workers=0)
+
+    assert_indexes_restored()
+
+
+def test_a_second_concurrent_run_is_refused(directories):
+    if connection.vendor != "postgresql":
+        pytest.skip("the run lock is a PostgreSQL advisory lock")
+    import psycopg
+
+    from registry.management.commands.generate_registry import ADVISORY_LOCK
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK])
+        with pytest.raises(CommandError, match="another run"):
+            generate(workers=10, organizations=2)
