@@ -14,6 +14,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from registry import models, services, synthetic, validators
+from tests.conftest import skip_or_fail
 from tests.factories import WorkerFactory
 
 pytestmark = pytest.mark.django_db
@@ -232,7 +233,7 @@ def assert_indexes_restored():
 
 def test_postgres_load_puts_back_every_index_and_foreign_key(directories):
     if connection.vendor != "postgresql":
-        pytest.skip("the COPY path and index rebuild run on PostgreSQL only")
+        skip_or_fail("the COPY path and index rebuild run on PostgreSQL only")
     query = """
         SELECT indexname FROM pg_indexes WHERE tablename LIKE 'registry_%%'
         UNION ALL SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text LIKE 'registry_%%'
@@ -296,7 +297,7 @@ def test_copy_encoder_writes_nulls_booleans_and_dates():
 
 def test_next_run_repairs_indexes_left_dropped_by_an_interrupted_one(directories):
     if connection.vendor != "postgresql":
-        pytest.skip("indexes are dropped on PostgreSQL only")
+        skip_or_fail("indexes are dropped on PostgreSQL only")
     from registry.management.commands.generate_registry import Command
 
     dropped = Command()._drop_secondary()  # what a run killed during the load leaves behind
@@ -309,7 +310,7 @@ def test_next_run_repairs_indexes_left_dropped_by_an_interrupted_one(directories
 
 def test_a_second_concurrent_run_is_refused(directories):
     if connection.vendor != "postgresql":
-        pytest.skip("the run lock is a PostgreSQL advisory lock")
+        skip_or_fail("the run lock is a PostgreSQL advisory lock")
     import psycopg
 
     from registry.management.commands.generate_registry import ADVISORY_LOCK

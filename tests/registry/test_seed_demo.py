@@ -43,3 +43,14 @@ def test_seed_demo_refuses_in_production(settings):
     settings.PRODUCTION = True
     with pytest.raises(CommandError, match="production"):
         call_command("seed_demo")
+
+
+def test_demo_support_agent_reads_journal_and_outbox_but_cannot_edit_users(client):
+    call_command("load_directories")
+    call_command("seed_demo")
+    agent = User.objects.get(username="support")
+    client.force_login(agent)
+    assert client.get("/admin/accounts/auditentry/").status_code == 200
+    assert client.get("/admin/accounts/smsoutbox/").status_code == 200
+    assert client.get("/admin/support/ticket/").status_code == 200
+    assert not agent.has_perm("accounts.change_user")

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -278,6 +279,10 @@ class Command(BaseCommand):
         perms = Permission.objects.filter(
             content_type__app_label__in=["registry", "verification", "support"],
             codename__regex=r"^(view|change)_",
+        ) | Permission.objects.filter(
+            # Accounts: read the journals and outbox, unlock logins, remove a lost authenticator.
+            Q(codename__startswith="view_") | Q(codename__in=["change_loginthrottle", "delete_totpdevice"]),
+            content_type__app_label="accounts",
         )
         group.permissions.set(perms)
         user, _ = User.objects.update_or_create(
