@@ -340,7 +340,9 @@ def totp_new_secret() -> str:
 
 
 def totp_provisioning_uri(*, user: User, secret: str) -> str:
-    return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
+    # The label shows in the app on the phone: a name, not the SNILS that serves as login.
+    label = " ".join(p for p in (user.last_name, user.first_name) if p) or "учётная запись"
+    return pyotp.TOTP(secret).provisioning_uri(name=label, issuer_name=TOTP_ISSUER)
 
 
 def _totp_matching_step(secret: str, code: str, now: dt.datetime) -> int | None:
