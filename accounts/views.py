@@ -165,14 +165,20 @@ def login_verify(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login_phone(request):
-    """First login: bind and confirm a mobile phone before anything else."""
+    """First login: confirm a mobile phone before anything else.
+
+    A phone given at registration is the one confirmed: someone who learnt the password must not
+    be able to bind their own phone instead. Only an account created without a phone (by staff or
+    an import) gets to enter one here.
+    """
     user = _pending_or_restart(request)
     if user is None:
         return redirect("accounts:login")
+    phone_on_file = user.phone or None
     phone_form, code_form = PhoneForm(initial={"phone": user.phone}), CodeForm()
     phone = request.session.get(PHONE_KEY)
     if request.method == "POST" and request.POST.get("action") == "send":
-        phone_form = PhoneForm(request.POST)
+        phone_form = PhoneForm({"phone": phone_on_file} if phone_on_file else request.POST)
         if phone_form.is_valid():
             phone = phone_form.cleaned_data["phone"]
             try:
@@ -204,7 +210,12 @@ def login_phone(request):
     return render(
         request,
         "accounts/login_phone.html",
-        {"phone_form": phone_form, "code_form": code_form, "phone_pending": phone},
+        {
+            "phone_form": phone_form,
+            "code_form": code_form,
+            "phone_pending": phone,
+            "phone_on_file": user.masked_phone if phone_on_file else "",
+        },
     )
 
 

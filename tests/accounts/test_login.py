@@ -527,3 +527,16 @@ def test_one_address_trying_many_snils_is_slowed_down():
     assert "с вашего адреса" in response.content.decode()
     other = password_step(Client(REMOTE_ADDR="198.51.100.10"), snils_from_number(600_000_000))
     assert "с вашего адреса" not in other.content.decode()
+
+
+@pytest.mark.django_db
+def test_first_login_confirms_the_registered_phone_and_cannot_swap_it(client):
+    user = UserFactory(phone="+79161112233", phone_confirmed_at=None)
+    password_step(client, user.username)
+    page = client.get(reverse("accounts:login_phone")).content.decode()
+    assert "+7 *** ***-**-33" in page and 'name="phone"' not in page
+    client.post(reverse("accounts:login_phone"), {"action": "send", "phone": "+79990000000"})
+    assert sms.outbox[-1].phone == "+79161112233"  # the attacker's number is ignored
+    client.post(reverse("accounts:login_phone"), {"action": "confirm", "code": last_code()})
+    user.refresh_from_db()
+    assert user.phone == "+79161112233" and user.phone_confirmed_at is not None
