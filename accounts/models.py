@@ -50,9 +50,13 @@ class User(AbstractUser):
             ),
         ]
 
+    def __str__(self) -> str:
+        # Workers' username is their SNILS: labels in admin, logs and messages use the name instead.
+        return self.full_name or (self.username if self.kind == self.Kind.STAFF else f"Пользователь № {self.pk}")
+
     @property
     def full_name(self) -> str:
-        return " ".join(p for p in (self.last_name, self.first_name, self.middle_name) if p) or self.username
+        return " ".join(p for p in (self.last_name, self.first_name, self.middle_name) if p)
 
     @property
     def phone_confirmed(self) -> bool:

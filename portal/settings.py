@@ -293,6 +293,8 @@ DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 ADMISSION_EXPIRING_DAYS = 90
 ADMISSION_VALIDITY_YEARS = 5
 CME_CYCLE_HOURS = int(os.environ.get("CME_CYCLE_HOURS", "144"))
+# Absolute links in e-mail and SMS.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 SUPPORT_PHONE = os.environ.get("SUPPORT_PHONE", "8 800 000-00-00")
 SUPPORT_HOURS = os.environ.get("SUPPORT_HOURS", "ежедневно с 8:00 до 20:00 по московскому времени")
 

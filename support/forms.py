@@ -9,7 +9,7 @@ from .models import Topic
 from .services import MAX_MESSAGE_LENGTH
 
 NAME_RE = re.compile(r"^[A-Za-zА-Яа-яЁё][A-Za-zА-Яа-яЁё' .\-]*$")
-NUMBER_RE = re.compile(r"^SUP-\d{4}-\d{6}$")
+NUMBER_RE = re.compile(r"^SUP-\d{4}-\d{6,9}$")
 
 
 def clean_ticket_number(raw: str, label: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -83,6 +84,8 @@ class TicketInput:
 def _visible_to(ticket: Ticket, *, user: User | None, email: str, phone: str) -> bool:
     if user is not None and user.is_authenticated:
         return ticket.user_id == user.pk
+    if ticket.user_id is not None:
+        return False  # a cabinet ticket is reached from the cabinet only, never by its contacts
     return bool(
         (email and ticket.contact_email and ticket.contact_email.lower() == email.lower())
         or (phone and ticket.contact_phone and ticket.contact_phone == phone)
@@ -118,6 +121,17 @@ def ticket_create(*, data: TicketInput, user: User | None, screenshot=None, requ
         except UploadRejected as exc:
             raise SupportError(exc.message, field="screenshot") from None
 
+    try:
+        return _ticket_create_rows(data=data, user=user, follows=follows, attachment=attachment, request=request)
+    except BaseException:
+        if attachment is not None:
+            from verification.documents import document_discard
+
+            document_discard(document=attachment)
+        raise
+
+
+def _ticket_create_rows(*, data: TicketInput, user, follows, attachment, request) -> Ticket:
     now = timezone.now()
     with transaction.atomic():
         worker = MedicalWorker.objects.filter(user=user).only("id").first() if user else None
@@ -295,7 +309,7 @@ def ticket_reply_staff(
                 raise SupportError("Недопустимая смена статуса.", field="status")
             _change_status(ticket, target, by=staff)
         if not internal:
-            link = reverse("support:ticket_detail", args=[ticket.number])
+            link = settings.SITE_URL.rstrip("/") + reverse("support:ticket_detail", args=[ticket.number])
             transaction.on_commit(
                 lambda: _send(
                     ticket,
@@ -324,6 +338,13 @@ def ticket_merge(*, duplicate: Ticket, into: Ticket, by: User) -> Ticket:
             raise SupportError("Одно из обращений уже объединено с другим.")
         if into.status == Ticket.Status.CLOSED:
             raise SupportError("Нельзя объединить с закрытым обращением.")
+        same_person = (duplicate.user_id is not None and duplicate.user_id == into.user_id) or (
+            duplicate.user_id is None and into.user_id is None
+            and ((duplicate.contact_email and duplicate.contact_email.lower() == into.contact_email.lower())
+                 or (duplicate.contact_phone and duplicate.contact_phone == into.contact_phone))
+        )
+        if not same_person:
+            raise SupportError("Объединять можно только обращения одного и того же заявителя.")
         duplicate.merged_into = into
         duplicate.save(update_fields=["merged_into", "updated_at"])
         TicketMessage.objects.create(
@@ -361,6 +382,9 @@ def ticket_lookup(*, number: str, contact: str) -> Ticket | None:
 def chat_post(*, user: User, body: str) -> ChatMessage:
     body = _clean_body(body)
     with transaction.atomic():
+        # Lock the user: with no conversation yet there is no row to lock, and two first messages
+        # at once must not both create one.
+        User.objects.select_for_update().only("pk").get(pk=user.pk)
         conversation = (
             ChatConversation.objects.select_for_update().filter(user=user, status=ChatConversation.Status.OPEN).first()
         )
@@ -408,7 +432,7 @@ def chat_to_ticket(*, conversation: ChatConversation, by: User, topic: str = "ot
             number=ticket_number_next(year=timezone.localdate().year),
             user=user,
             worker=MedicalWorker.objects.filter(user=user).only("id").first(),
-            full_name=user.full_name,
+            full_name=user.full_name or "—",
             inn_or_snils=user.snils or "",
             topic=topic,
             description=first_user_text,

@@ -15,7 +15,7 @@ from portal import ratelimit
 from registry.models import MedicalWorker
 
 from . import services
-from .forms import ChatForm, LookupForm, ReplyForm, TicketForm
+from .forms import NUMBER_RE, ChatForm, LookupForm, ReplyForm, TicketForm
 from .models import ChatConversation, Ticket, TicketMessage
 
 ANON_TICKETS_KEY = "support.anon_tickets"
@@ -31,9 +31,14 @@ def help_page(request):
 def _ticket_for(request, number: str) -> Ticket:
     """The ticket if this visitor may see it: its owner, or an anonymous visitor who proved the
     contact in this session. Anyone else gets 404, exactly as for a number that does not exist."""
+    if not NUMBER_RE.match(number):
+        raise Http404  # also keeps NUL bytes and other junk away from the database
     ticket = get_object_or_404(Ticket.objects.select_related("follows", "merged_into"), number=number)
-    if request.user.is_authenticated and ticket.user_id == request.user.pk:
-        return ticket
+    if request.user.is_authenticated:
+        # A session's anonymous tickets do not carry over to whoever logs in on the same browser.
+        if ticket.user_id == request.user.pk:
+            return ticket
+        raise Http404
     if ticket.user_id is None and ticket.pk in request.session.get(ANON_TICKETS_KEY, []):
         return ticket
     raise Http404
@@ -210,8 +215,10 @@ def chat_send(request):
     else:
         error = form.errors["body"][0]
     if request.htmx:
-        raw_after = request.POST.get("after", "0")
-        after = int(raw_after) if raw_after.isdigit() else 0
+        try:
+            after = max(0, int(request.POST.get("after", "0")))
+        except ValueError:
+            after = 0
         conversation = _open_chat(request.user)
         new = list(conversation.messages.filter(id__gt=after).order_by("id")) if conversation else []
         return render(

@@ -420,3 +420,69 @@ def test_anonymous_author_downloads_own_screenshot_in_the_proven_session(client)
     url = reverse("support:ticket_attachment", args=[ticket.number, ticket.messages.get().pk])
     assert client.get(url).status_code == 200
     assert Client().get(url).status_code == 404
+
+
+# --- Review findings ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_anonymous_tickets_of_a_session_do_not_carry_over_to_a_logged_in_user(client, user):
+    client.post(NEW, anonymous_form())
+    ticket = Ticket.objects.get()
+    assert client.get(reverse("support:ticket_detail", args=[ticket.number])).status_code == 200
+    client.force_login(user)
+    assert client.get(reverse("support:ticket_detail", args=[ticket.number])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_anonymous_follow_up_cannot_link_a_cabinet_ticket_by_its_email(client, user):
+    cabinet_ticket = make_ticket(user)
+    response = client.post(NEW, anonymous_form(contact_email=user.email, follows_number=cabinet_ticket.number))
+    assert "не найдено" in response.context["form"].errors["follows_number"][0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("number", ["SUP-2026-%00", "SUP-2026-0000001'--", "x" * 300])
+def test_junk_ticket_numbers_are_404(client, number):
+    assert client.get(f"/support/tickets/{number}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_unicode_digit_in_chat_after_is_not_a_500(client, user):
+    client.force_login(user)
+    response = client.post(reverse("support:chat_send"), {"body": "Привет", "after": "²"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_failed_ticket_leaves_no_stored_screenshot(client, user, monkeypatch):
+    from verification.models import StoredDocument
+
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services, "ticket_number_next", broken)
+    shot = SimpleUploadedFile("screen.png", png_bytes(), content_type="image/png")
+    with pytest.raises(RuntimeError):
+        services.ticket_create(data=services.TicketInput(full_name="А Б", topic="other", description="x",
+                                                         contact_email="a@b.ru"), user=None, screenshot=shot)
+    assert not StoredDocument.objects.exists()
+
+
+@pytest.mark.django_db
+def test_tickets_of_different_people_cannot_be_merged(user, staff):
+    with pytest.raises(services.SupportError, match="одного и того же"):
+        services.ticket_merge(duplicate=make_ticket(UserFactory()), into=make_ticket(user), by=staff)
+
+
+@pytest.mark.django_db
+def test_staff_reply_email_links_to_the_ticket_with_an_absolute_url(user, staff, settings):
+    settings.SITE_URL = "https://registry.example.org"
+    ticket = make_ticket(user)
+    services.ticket_reply_staff(ticket=ticket, staff=staff, body="Ответ")
+    assert f"https://registry.example.org/support/tickets/{ticket.number}/" in mail.outbox[-1].body
+
+
+@pytest.mark.django_db
+def test_worker_accounts_are_labelled_by_name_not_snils(user):
+    assert user.snils not in str(user)
