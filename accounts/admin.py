@@ -11,6 +11,16 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ("kind", "is_staff", "is_active")
     search_fields = ("=username", "=snils", "last_name", "email")
     readonly_fields = ("last_login", "date_joined", "phone_confirmed_at")
+    def user_change_password(self, request, id, form_url=""):
+        """Staff setting someone's password is written to that user's journal."""
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            subject = User.objects.filter(pk=id).first()
+            services.audit_record(
+                event=AuditEntry.Event.PASSWORD_CHANGED, subject=subject, request=request, details={"by": "admin"}
+            )
+        return response
+
     fieldsets = (
         *BaseUserAdmin.fieldsets,
         ("Медрег", {"fields": ("kind", "snils", "middle_name", "birth_date", "phone", "phone_confirmed_at")}),

@@ -157,12 +157,42 @@ class PasswordChangeForm(NewPasswordMixin):
     )
     field_order = ["old_password", "new_password1", "new_password2"]
 
-    def __init__(self, *args, user=None, **kwargs):
+    def __init__(self, *args, user=None, request=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.password_user = user
+        self.request = request
 
     def clean_old_password(self):
         old = self.cleaned_data["old_password"]
-        if not self.password_user.check_password(old):
+        try:
+            ok = services.current_password_check(request=self.request, user=self.password_user, password=old)
+        except services.AccountLocked as exc:
+            raise ValidationError(exc.message) from None
+        if not ok:
             raise ValidationError("Текущий пароль введён неверно.")
         return old
+
+
+class ConfirmPasswordForm(forms.Form):
+    """Asks for the current password before a security-sensitive change."""
+
+    password = forms.CharField(
+        label="Текущий пароль",
+        strip=False,
+        max_length=256,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user=None, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user, self.request = user, request
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        try:
+            ok = services.current_password_check(request=self.request, user=self.user, password=password)
+        except services.AccountLocked as exc:
+            raise ValidationError(exc.message) from None
+        if not ok:
+            raise ValidationError("Текущий пароль введён неверно.")
+        return password

@@ -204,8 +204,12 @@ def password_check(*, request, login: str, password: str, kind: str) -> User:
     """Check login + password under the lockout rules; the answer for an unknown login and a wrong
     password is the same exception, and costs the same password hashing."""
     key = login_key(login)
-    throttle_check(key=key)
     user = User.objects.filter(username=login, kind=kind).first()
+    try:
+        throttle_check(key=key)
+    except AccountLocked:
+        audit_record(event=AuditEntry.Event.LOGIN_FAILED, subject=user, request=request, details={"reason": "locked"})
+        raise
     if user is None or not user.is_active:
         # Hash anyway, so an unknown login takes as long as a wrong password.
         User().set_password(password)
@@ -226,7 +230,12 @@ def password_check(*, request, login: str, password: str, kind: str) -> User:
 def pending_begin(*, request, user: User) -> None:
     """Password accepted: remember the user for the second step, not yet logged in."""
     request.session.cycle_key()
-    request.session[PENDING_KEY] = {"user_id": user.pk, "at": timezone.now().isoformat()}
+    request.session[PENDING_KEY] = {
+        "user_id": user.pk,
+        "at": timezone.now().isoformat(),
+        # A password reset or "log out everywhere" meanwhile ends the half-finished login too.
+        "auth_hash": user.get_session_auth_hash(),
+    }
 
 
 def pending_user(request) -> User | None:
@@ -237,7 +246,11 @@ def pending_user(request) -> User | None:
     if timezone.now() - started > PENDING_TTL:
         request.session.pop(PENDING_KEY, None)
         return None
-    return User.objects.filter(pk=data["user_id"], is_active=True).first()
+    user = User.objects.filter(pk=data["user_id"], is_active=True).first()
+    if user is None or not hmac.compare_digest(data.get("auth_hash", ""), user.get_session_auth_hash()):
+        request.session.pop(PENDING_KEY, None)
+        return None
+    return user
 
 
 # --- One-time codes -----------------------------------------------------------------------------
@@ -261,7 +274,16 @@ def sms_code_send(*, user: User, purpose: str, request=None, phone: str | None =
     now = timezone.now()
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()  # serialises sends for this user
-        recent = OneTimeCode.objects.filter(user=user, created_at__gt=now - dt.timedelta(hours=1))
+        # Recovery has its own quota: anyone can ask for a reset, and that must not use up the
+        # owner's login codes.
+        group = (
+            [OneTimeCode.Purpose.PASSWORD_RESET]
+            if purpose == OneTimeCode.Purpose.PASSWORD_RESET
+            else [OneTimeCode.Purpose.LOGIN, OneTimeCode.Purpose.PHONE_CONFIRM]
+        )
+        recent = OneTimeCode.objects.filter(
+            user=user, purpose__in=group, created_at__gt=now - dt.timedelta(hours=1)
+        )
         if recent.count() >= CODE_SENDS_PER_HOUR:
             oldest = recent.order_by("created_at").first()
             wait = int((oldest.created_at + dt.timedelta(hours=1) - now).total_seconds()) + 1
@@ -285,12 +307,25 @@ def sms_code_send(*, user: User, purpose: str, request=None, phone: str | None =
             event=AuditEntry.Event.CODE_SENT, subject=user, request=request, details={"purpose": purpose}
         )
         text = f"Медрег: код {code}. Никому его не сообщайте. Действует 5 минут."
-        transaction.on_commit(lambda: sms.send_sms(phone=phone, text=text))
+        transaction.on_commit(lambda: _send_code(phone=phone, text=text, user_id=user.pk))
     return SentCode(phone_masked=_mask(phone), resend_after=int(CODE_RESEND_AFTER.total_seconds()))
+
+
+def _send_code(*, phone: str, text: str, user_id: int) -> None:
+    # After commit: a gateway failure must not turn the page into a 500 (nor tell an anonymous
+    # visitor that the account exists). The user asks for the code again.
+    try:
+        sms.send_sms(phone=phone, text=text)
+    except sms.SmsDeliveryError:
+        logger.warning("one-time code SMS for user %s was not delivered", user_id)
 
 
 def sms_code_verify(*, user: User, purpose: str, code: str, request=None) -> OneTimeCode:
     """Accept the latest code for the purpose once; wrong codes count toward the lockout."""
+    if purpose != OneTimeCode.Purpose.PASSWORD_RESET:
+        # A locked login takes no codes either. Recovery is the way out of a lockout, so reset codes
+        # are still checked; they have their own limits (5 tries a code, 5 codes an hour).
+        throttle_check(key=login_key(user.username))
     code = "".join(ch for ch in (code or "") if ch.isdigit())
     now = timezone.now()
     failure: CodeError | None = None
@@ -381,6 +416,7 @@ def totp_remove(*, user: User, request=None) -> None:
 def totp_verify(*, user: User, code: str, request=None) -> None:
     """Accept a code from the app once: a conditional UPDATE on the last used step makes two
     concurrent logins with the same code impossible."""
+    throttle_check(key=login_key(user.username))
     device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).first()
     if device is None:
         raise CodeError("Приложение-аутентификатор не подключено. Войдите с кодом из SMS.", code="no_device")
@@ -445,6 +481,19 @@ def phone_confirm(*, user: User, phone: str, code: str, request=None) -> None:
 
 
 # --- Password change and recovery ---------------------------------------------------------------
+
+
+def current_password_check(*, request, user: User, password: str) -> bool:
+    """Re-authentication on the security page; wrong answers count toward the lockout."""
+    key = login_key(user.username)
+    throttle_check(key=key)
+    if user.check_password(password):
+        return True
+    audit_record(event=AuditEntry.Event.LOGIN_FAILED, subject=user, request=request,
+                 details={"reason": "current_password"})
+    if throttle_fail(key=key, user=user, request=request) is not None:
+        raise AccountLocked(LoginThrottle.objects.get(key=key).locked_until)
+    return False
 
 
 def password_change(*, request, user: User, new_password: str) -> None:

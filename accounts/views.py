@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.tokens import default_token_generator
@@ -21,6 +22,7 @@ from portal import ratelimit
 from . import services
 from .forms import (
     CodeForm,
+    ConfirmPasswordForm,
     LoginForm,
     PasswordChangeForm,
     PhoneForm,
@@ -175,6 +177,15 @@ def login_phone(request):
     if user is None:
         return redirect("accounts:login")
     phone_on_file = user.phone or None
+    if phone_on_file is None:
+        # With no phone on file, binding one here would rest on the password alone.
+        request.session.pop(services.PENDING_KEY, None)
+        messages.error(
+            request,
+            "К учётной записи не привязан номер телефона, поэтому войти нельзя: второй фактор некуда отправить. "
+            f"Обратитесь в службу поддержки ({settings.SUPPORT_PHONE}), чтобы указать номер после проверки личности.",
+        )
+        return redirect("accounts:login")
     phone_form, code_form = PhoneForm(initial={"phone": user.phone}), CodeForm()
     phone = request.session.get(PHONE_KEY)
     if request.method == "POST" and request.POST.get("action") == "send":
@@ -278,19 +289,32 @@ def recover_code(request):
     if not login:
         return redirect("accounts:recover")
     user = User.objects.filter(username=login, is_active=True).first()
+    if user is not None and not user.phone_confirmed:
+        user = None  # no code could have been sent: behave exactly as for an unknown SNILS
+    # The new password is not compared with the account's name and e-mail here: before the code is
+    # checked, "too similar to your e-mail" would tell a stranger the owner's e-mail and name.
     form = RecoverCodeForm(request.POST or None)
-    form.password_user = user
     if request.method == "POST" and form.is_valid():
+        key = services.login_key(login)
         try:
             if user is None:
-                services.throttle_check(key=services.login_key(login))
-                services.throttle_fail(key=services.login_key(login), user=None, request=request)
-                raise services.CodeError("Срок действия кода истёк или код не запрашивался. Запросите новый код.")
+                raise services.CodeError("no code", code="expired")
             services.sms_code_verify(
                 user=user, purpose=OneTimeCode.Purpose.PASSWORD_RESET, code=form.cleaned_data["code"], request=request
             )
-        except services.AuthError as exc:
+        except services.AccountLocked as exc:
             form.add_error("code", exc.message)
+        except services.AuthError as exc:
+            locked_until = None
+            if exc.code != "wrong":  # a wrong code has been counted already
+                locked_until = services.throttle_fail(key=key, user=user, request=request)
+            # One answer for every failure, whether or not the SNILS exists.
+            form.add_error(
+                "code",
+                services.AccountLocked(locked_until).message
+                if locked_until
+                else "Неверный код или срок его действия истёк. Запросите новый код.",
+            )
         else:
             services.password_reset_complete(
                 request=request, user=user, new_password=form.cleaned_data["new_password1"], channel="sms"
@@ -332,12 +356,13 @@ def recover_email(request, uidb64: str, token: str):
 def security(request):
     user = request.user
     device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).first()
-    password_form = PasswordChangeForm(user=user)
+    password_form = PasswordChangeForm(user=user, request=request)
     totp_form = CodeForm()
+    remove_form = ConfirmPasswordForm(user=user, request=request)
     action = request.POST.get("action") if request.method == "POST" else None
 
     if action == "password":
-        password_form = PasswordChangeForm(request.POST, user=user)
+        password_form = PasswordChangeForm(request.POST, user=user, request=request)
         if password_form.is_valid():
             services.password_change(
                 request=request, user=user, new_password=password_form.cleaned_data["new_password1"]
@@ -359,11 +384,13 @@ def security(request):
                 messages.success(request, "Приложение-аутентификатор подключено.")
                 return redirect("accounts:security")
     elif action == "totp_remove":
-        services.totp_remove(user=user, request=request)
-        messages.info(request, "Приложение-аутентификатор отключено. Код для входа будет приходить по SMS.")
-        return redirect("accounts:security")
+        remove_form = ConfirmPasswordForm(request.POST, user=user, request=request)
+        if remove_form.is_valid():
+            services.totp_remove(user=user, request=request)
+            messages.info(request, "Приложение-аутентификатор отключено. Код для входа будет приходить по SMS.")
+            return redirect("accounts:security")
 
-    context = {"device": device, "password_form": password_form, "totp_form": totp_form}
+    context = {"device": device, "password_form": password_form, "totp_form": totp_form, "remove_form": remove_form}
     if device is None:
         secret = request.session.get(TOTP_SECRET_KEY)
         if not secret:

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from . import views
 
@@ -18,6 +19,8 @@ urlpatterns = [
     path("", include(portal_patterns)),
     # The admin's own login form checks only a password; staff go through the two-factor login.
     path("admin/login/", views.admin_login_redirect),
+    # Staff change their own password on the security page, where it is journaled and ends other sessions.
+    path("admin/password_change/", RedirectView.as_view(pattern_name="accounts:security")),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("support/", include("support.urls")),

@@ -264,22 +264,86 @@ def test_successful_login_clears_failures(client, user):
 
 
 @pytest.mark.django_db
-def test_first_login_binds_and_confirms_phone_before_anything_else(client):
-    user = UserFactory(phone="", phone_confirmed_at=None)
+def test_first_login_confirms_phone_before_anything_else(client):
+    user = UserFactory(phone="+79165554433", phone_confirmed_at=None)
     response = password_step(client, user.username)
     assert response["Location"] == reverse("accounts:login_phone")
     assert client.get(VERIFY)["Location"] == reverse("accounts:login_phone")
+    assert client.get(reverse("accounts:security")).status_code == 302  # nothing else before it
 
-    bad = client.post(reverse("accounts:login_phone"), {"action": "send", "phone": "+7 495 123-45-67"})
-    assert "Телефон" in bad.context["phone_form"].errors["phone"][0]
-
-    client.post(reverse("accounts:login_phone"), {"action": "send", "phone": "8 (916) 555-44-33"})
+    client.post(reverse("accounts:login_phone"), {"action": "send"})
     assert sms.outbox[-1].phone == "+79165554433"
     client.post(reverse("accounts:login_phone"), {"action": "confirm", "code": last_code()})
 
     user.refresh_from_db()
-    assert user.phone == "+79165554433" and user.phone_confirmed_at is not None
+    assert user.phone_confirmed_at is not None
     assert logged_in_id(client) == str(user.pk)
+
+
+@pytest.mark.django_db
+def test_account_without_a_phone_cannot_bind_one_with_the_password_alone(client):
+    staff = StaffFactory(phone="", phone_confirmed_at=None)
+    password_step(client, staff.username, kind="staff")
+    response = client.post(reverse("accounts:login_phone"), {"action": "send", "phone": "+79990000000"}, follow=True)
+    assert "не привязан номер телефона" in response.content.decode()
+    assert not sms.outbox and logged_in_id(client) is None
+
+
+@pytest.mark.django_db
+def test_locked_login_refuses_a_right_code_from_an_earlier_pending_session(user):
+    early = Client()
+    password_step(early, user.username)
+    code = last_code()
+    _fail_passwords(user.username, 5)
+    response = early.post(VERIFY, {"action": "verify", "method": "sms", "code": code})
+    assert response["Location"] == LOGIN and logged_in_id(early) is None
+
+
+@pytest.mark.django_db
+def test_recovery_code_page_answers_the_same_for_unknown_snils(user):
+    known, unknown = Client(), Client()
+    known.post(reverse("accounts:recover"), {"username": user.username, "channel": "sms"})
+    unknown.post(reverse("accounts:recover"), {"username": snils_from_number(987_654_321), "channel": "sms"})
+    data = {"code": "000000", "new_password1": user.email, "new_password2": user.email}
+    if last_code() == "000000":
+        data["code"] = "111111"
+    a = known.post(reverse("accounts:recover_code"), data)
+    b = unknown.post(reverse("accounts:recover_code"), data)
+    assert a.context["form"].errors == b.context["form"].errors
+
+
+@pytest.mark.django_db
+def test_recovery_requests_do_not_use_up_login_codes(client, user):
+    for _ in range(services.CODE_SENDS_PER_HOUR):
+        Client().post(reverse("accounts:recover"), {"username": user.username, "channel": "sms"})
+        expire_resend_cooldown(user)
+    full_login(client, user)
+    assert logged_in_id(client) == str(user.pk)
+
+
+@pytest.mark.django_db
+def test_sms_gateway_failure_is_not_a_500(client, user, settings):
+    settings.SMS_BACKEND = "accounts.sms.HttpGatewayBackend"
+    settings.SMS_GATEWAY_URL = "http://127.0.0.1:9/send"
+    assert password_step(client, user.username).status_code == 302
+    assert client.post(reverse("accounts:recover"), {"username": user.username, "channel": "sms"}).status_code == 302
+
+
+@pytest.mark.django_db
+def test_pending_login_ends_when_the_password_is_reset(client, user):
+    password_step(client, user.username)
+    user.set_password("another-long-passphrase")
+    user.save()
+    assert client.get(VERIFY)["Location"] == LOGIN
+
+
+@pytest.mark.django_db
+def test_wrong_current_password_counts_toward_lockout_and_is_journaled(client, user):
+    full_login(client, user)
+    for _ in range(5):
+        client.post(reverse("accounts:security"), {"action": "totp_remove", "password": "wrong-guess-here"})
+    assert LoginThrottle.objects.get(key=services.login_key(user.username)).is_locked()
+    assert AuditEntry.objects.filter(subject=user, details__reason="current_password").count() == 5
 
 
 # --- Authenticator app -------------------------------------------------------------------------------
@@ -540,3 +604,15 @@ def test_first_login_confirms_the_registered_phone_and_cannot_swap_it(client):
     client.post(reverse("accounts:login_phone"), {"action": "confirm", "code": last_code()})
     user.refresh_from_db()
     assert user.phone == "+79161112233" and user.phone_confirmed_at is not None
+
+
+@pytest.mark.django_db
+def test_staff_setting_a_password_in_admin_is_journaled(client):
+    admin_user = StaffFactory(is_superuser=True)
+    target = UserFactory()
+    client.force_login(admin_user)
+    url = f"/admin/accounts/user/{target.pk}/password/"
+    client.post(url, {"password1": "a-new-long-passphrase-1", "password2": "a-new-long-passphrase-1",
+                      "usable_password": "true"})
+    assert AuditEntry.objects.filter(subject=target, event=AuditEntry.Event.PASSWORD_CHANGED).exists()
+    assert client.get("/admin/password_change/")["Location"] == reverse("accounts:security")

@@ -263,7 +263,8 @@ class Command(BaseCommand):
                     "middle_name": spec.middle,
                     "email": worker.email,
                     "birth_date": spec.birth,
-                    "phone": worker.phone if spec.phone_confirmed else "",
+                    # The second worker's phone is on file but not yet confirmed: first login confirms it.
+                    "phone": worker.phone if spec.phone_confirmed else "+79160000002",
                     "phone_confirmed_at": timezone.now() if spec.phone_confirmed else None,
                 },
             )
@@ -333,7 +334,7 @@ class Command(BaseCommand):
         out.write(f"  Сотрудник поддержки   логин {staff.username}  пароль {DEMO_PASSWORD_STAFF}"
                   "  (then /admin/)")
         out.write("One-time SMS codes are printed by the server and kept in admin → «SMS (исходящие)».")
-        out.write("Смирнов has no confirmed phone yet: his first login asks to bind one.")
+        out.write("Смирнов's phone is not confirmed yet: his first login asks to confirm it with a code.")
         out.write("")
 
 
