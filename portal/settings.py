@@ -217,6 +217,16 @@ if not DOCUMENT_ENCRYPTION_KEYS:
     DOCUMENT_ENCRYPTION_KEYS = ["bWVkcmVnLWRldi1vbmx5LWtleS1ub3Qtc2VjcmV0ISE="]
 # Total size of the documents one account may keep (plaintext bytes).
 DOCUMENT_QUOTA_BYTES = int(os.environ.get("DOCUMENT_QUOTA_BYTES", str(200 * 1024 * 1024)))
+for _key in DOCUMENT_ENCRYPTION_KEYS:
+    # Fail at start-up, not at the first upload, when a key is malformed.
+    try:
+        from cryptography.fernet import Fernet
+
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "DOCUMENT_ENCRYPTION_KEYS: each key must be a Fernet key (32 url-safe base64-encoded bytes)"
+        ) from None
 MEDIA_ROOT = VAR_DIR / "media"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024

@@ -1,6 +1,31 @@
 from django.contrib import admin
 
-from . import models
+from accounts.models import AuditEntry
+from accounts.services import audit_record
+
+from . import models, services
+
+
+class RefreshesWorkerMixin:
+    """Admin edits of a worker's records go through the same recomputation as every other write,
+    so the stored admission status and search fields never go stale."""
+
+    def _refresh(self, worker_ids):
+        services.worker_refresh_derived(worker_ids=[w for w in worker_ids if w])
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self._refresh([obj.worker_id])
+
+    def delete_model(self, request, obj):
+        worker_id = obj.worker_id
+        super().delete_model(request, obj)
+        self._refresh([worker_id])
+
+    def delete_queryset(self, request, queryset):
+        worker_ids = list(queryset.values_list("worker_id", flat=True).distinct())
+        super().delete_queryset(request, queryset)
+        self._refresh(worker_ids)
 
 
 class DirectoryAdmin(admin.ModelAdmin):
@@ -104,9 +129,35 @@ class MedicalWorkerAdmin(admin.ModelAdmin):
     show_full_result_count = False
     date_hierarchy = None
 
+    def has_add_permission(self, request):
+        # Workers enter the register through registration, imports and the generator, which issue
+        # registry numbers; a blank admin form has no way to issue one.
+        return False
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.worker_refresh_derived(worker_ids=[form.instance.pk])
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            # 152-ФЗ access journal: every staff read of a worker's protected data is recorded.
+            worker = models.MedicalWorker.objects.filter(pk=object_id).only("user_id", "registry_number").first()
+            if worker is not None:
+                audit_record(
+                    event=AuditEntry.Event.DATA_VIEWED,
+                    subject=worker.user,
+                    actor=request.user,
+                    request=request,
+                    object_type="worker",
+                    object_id=worker.registry_number,
+                    details={"via": "admin"},
+                )
+        return response
+
 
 @admin.register(models.Employment)
-class EmploymentAdmin(admin.ModelAdmin):
+class EmploymentAdmin(RefreshesWorkerMixin, admin.ModelAdmin):
     list_display = ("worker", "organization", "position", "rate", "kind", "started_on", "ended_on")
     list_filter = ("kind",)
     search_fields = ("=worker__registry_number", "=worker__snils", "organization__short_name")
@@ -126,7 +177,7 @@ class EducationAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.AdmissionDocument)
-class AdmissionDocumentAdmin(admin.ModelAdmin):
+class AdmissionDocumentAdmin(RefreshesWorkerMixin, admin.ModelAdmin):
     list_display = ("number", "kind", "worker", "specialty", "issued_on", "valid_until", "status")
     list_filter = ("kind", "status", "accreditation_kind")
     search_fields = ("=number", "=worker__registry_number")
@@ -137,7 +188,7 @@ class AdmissionDocumentAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.CategoryAssignment)
-class CategoryAssignmentAdmin(admin.ModelAdmin):
+class CategoryAssignmentAdmin(RefreshesWorkerMixin, admin.ModelAdmin):
     list_display = ("worker", "category", "specialty", "awarded_on", "valid_until")
     list_filter = ("category",)
     search_fields = ("=worker__registry_number",)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -482,6 +483,19 @@ class AdmissionDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} № {self.number}"
+
+    def clean(self):
+        super().clean()
+        if self.issued_on and self.valid_until:
+            years = settings.ADMISSION_VALIDITY_YEARS
+            try:
+                limit = self.issued_on.replace(year=self.issued_on.year + years)
+            except ValueError:  # 29 February
+                limit = self.issued_on.replace(year=self.issued_on.year + years, day=28)
+            if self.valid_until > limit:
+                raise ValidationError(
+                    {"valid_until": f"Действует до: не позже {limit:%d.%m.%Y} — документ действует {years} лет."}
+                )
 
     def admission_status(self, today: dt.date | None = None) -> AdmissionStatus:
         """The admission this one document gives on `today`."""

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+VALID_KEY = "bWVkcmVnLWRldi1vbmx5LWtleS1ub3Qtc2VjcmV0ISE="
 SCRIPT = (
     "import django; django.setup(); from django.conf import settings; "
     "print(settings.DATABASES['default']['ENGINE'])"
@@ -35,7 +36,7 @@ def test_production_refuses_to_start_without_document_keys():
 def test_secret_key_can_come_from_a_file(tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("s" * 64)
-    done = _run(DJANGO_ENV="production", SECRET_KEY_FILE=str(secret), DOCUMENT_ENCRYPTION_KEYS="x",
+    done = _run(DJANGO_ENV="production", SECRET_KEY_FILE=str(secret), DOCUMENT_ENCRYPTION_KEYS=VALID_KEY,
                 ALLOWED_HOSTS="example.org")
     assert done.returncode == 0, done.stderr
 
@@ -44,3 +45,9 @@ def test_embedded_default_is_sqlite():
     done = _run()
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "django.db.backends.sqlite3"
+
+
+def test_malformed_document_key_stops_start_up():
+    done = _run(DOCUMENT_ENCRYPTION_KEYS="not-a-fernet-key")
+    assert done.returncode != 0
+    assert "DOCUMENT_ENCRYPTION_KEYS" in done.stderr

@@ -322,3 +322,13 @@ def test_a_second_concurrent_run_is_refused(directories):
         other.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK])
         with pytest.raises(CommandError, match="another run"):
             generate(workers=10, organizations=2)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("day", ["1850-01-01", "2100-01-01"])
+def test_today_outside_the_generators_range_is_a_clear_error(day):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--today"):
+        call_command("generate_registry", "--workers", "1", "--organizations", "1", "--today", day)

@@ -159,3 +159,42 @@ def test_advancing_admission_statuses_is_idempotent():
     assert statuses[expiring.id] == AdmissionStatus.EXPIRING
     assert statuses[expired.id] == AdmissionStatus.EXPIRED
     assert statuses[untouched.id] == AdmissionStatus.ACTIVE
+
+
+def test_document_valid_longer_than_five_years_is_refused_by_validation():
+    from django.core.exceptions import ValidationError
+
+    doc = AdmissionDocumentFactory.build(issued_on=dt.date(2020, 1, 1), valid_until=dt.date(2099, 1, 1))
+    with pytest.raises(ValidationError, match="5 лет"):
+        doc.clean()
+    doc.valid_until = dt.date(2025, 1, 1)
+    doc.clean()
+
+
+def test_admin_edit_of_a_document_refreshes_the_workers_status(client):
+    from tests.factories import StaffFactory
+
+    worker = WorkerFactory()
+    spec = SpecialtyFactory()
+    EmploymentFactory(worker=worker, specialty=spec)
+    doc = AdmissionDocumentFactory(worker=worker, specialty=spec)
+    services.worker_refresh_derived(worker_ids=[worker.id])
+    client.force_login(StaffFactory(is_superuser=True))
+    url = f"/admin/registry/admissiondocument/{doc.pk}/change/"
+    data = {"worker": worker.pk, "kind": doc.kind, "specialty": spec.pk, "number": doc.number,
+            "issued_on": doc.issued_on.isoformat(), "valid_until": doc.valid_until.isoformat(), "status": "annulled"}
+    assert client.post(url, data).status_code == 302
+    worker.refresh_from_db()
+    assert worker.admission_status == AdmissionStatus.ANNULLED
+
+
+def test_staff_opening_a_worker_record_in_admin_is_journaled(client):
+    from accounts.models import AuditEntry
+    from tests.factories import StaffFactory
+
+    worker = WorkerFactory()
+    client.force_login(StaffFactory(is_superuser=True))
+    assert client.get(f"/admin/registry/medicalworker/{worker.pk}/change/").status_code == 200
+    entry = AuditEntry.objects.get(event=AuditEntry.Event.DATA_VIEWED, object_id=worker.registry_number)
+    assert entry.details == {"via": "admin"}
+    assert client.get("/admin/registry/medicalworker/add/").status_code == 403

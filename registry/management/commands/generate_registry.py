@@ -183,9 +183,14 @@ class Command(BaseCommand):
         if not value:
             return timezone.localdate()
         try:
-            return dt.date.fromisoformat(value)
+            today = dt.date.fromisoformat(value)
         except ValueError:
             raise CommandError(f"--today: ожидается дата YYYY-MM-DD, получено «{value}»") from None
+        # The generator's tables (birth years, issue dates) cover this range; outside it they would
+        # index past their ends or wrap around silently.
+        if not dt.date(2000, 1, 1) <= today <= dt.date(2070, 12, 31):
+            raise CommandError(f"--today: дата должна быть между 2000-01-01 и 2070-12-31, получено {today}")
+        return today
 
     def _read_catalog(self) -> synthetic.Catalog:
         def rows(model):
