@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from accounts.models import User
+from accounts.models import AuditEntry, User
+from accounts.services import audit_record
 
 from . import admin_views, services
 from .models import CannedAnswer, ChatConversation, Ticket, TicketMessage, Topic
@@ -469,6 +470,22 @@ class TicketAdmin(ServiceFailureMixin, admin.ModelAdmin):
         except SupportError as exc:
             setattr(request, _FAILED_ATTR, True)
             messages.error(request, f"Изменения не сохранены: {exc.message}")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            # The ticket holds the requester's INN/SNILS and contacts: staff reads are journaled.
+            ticket = Ticket.objects.filter(pk=object_id).only("user_id", "number").first()
+            if ticket is not None:
+                audit_record(
+                    event=AuditEntry.Event.DATA_VIEWED,
+                    subject=ticket.user,
+                    actor=request.user,
+                    request=request,
+                    object_type="ticket",
+                    object_id=ticket.number,
+                )
+        return response
 
     def get_urls(self):
         # Before the default URLs: their "<path:object_id>/" would swallow these.

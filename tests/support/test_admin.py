@@ -452,7 +452,7 @@ def test_ticket_without_worker_has_no_record_link(staff_client):
     assert "Открыть запись в регистре" not in staff_client.get(change_url(ticket)).content.decode()
     response = staff_client.get(reverse("admin:support_ticket_open_worker", args=[ticket.pk]))
     assert response.status_code == 404
-    assert not AuditEntry.objects.filter(event=AuditEntry.Event.DATA_VIEWED).exists()
+    assert not AuditEntry.objects.filter(event=AuditEntry.Event.DATA_VIEWED, object_type="worker").exists()
 
 
 @pytest.mark.django_db
@@ -597,3 +597,18 @@ def test_view_only_staff_sees_ticket_without_reply_form(client, worker_user):
     assert not ticket.messages.filter(author_kind=TicketMessage.Author.STAFF).exists()
     # Without access to registry records the journaled jump is refused before writing anything.
     assert client.get(reverse("admin:support_ticket_open_worker", args=[ticket.pk])).status_code == 403
+
+
+@pytest.mark.django_db
+def test_staff_opening_a_ticket_is_journaled(client):
+    from accounts.models import AuditEntry
+    from support.services import TicketInput, ticket_create
+    from tests.factories import StaffFactory, UserFactory
+
+    owner = UserFactory()
+    ticket = ticket_create(data=TicketInput(full_name="А Б", topic="other", description="x",
+                                            inn_or_snils=owner.snils), user=owner)
+    client.force_login(StaffFactory(is_superuser=True))
+    assert client.get(f"/admin/support/ticket/{ticket.pk}/change/").status_code == 200
+    assert AuditEntry.objects.filter(event=AuditEntry.Event.DATA_VIEWED, subject=owner,
+                                     object_type="ticket", object_id=ticket.number).exists()
