@@ -184,17 +184,13 @@ def _notify_lockout(user: User, locked_until: dt.datetime) -> None:
 
 
 def _notify(user: User, *, subject: str, text: str, channels=("sms", "email")) -> None:
-    """Tell the owner through every channel given; a failed channel must not break the caller."""
+    """Tell the owner through every channel given, through the task queue (see accounts.tasks)."""
+    from .tasks import deliver_email, deliver_sms
+
     if "sms" in channels and user.phone_confirmed:
-        try:
-            sms.send_sms(phone=user.phone, text=text)
-        except sms.SmsDeliveryError:
-            logger.warning("notification SMS to user %s failed", user.pk)
+        deliver_sms.delay(user.phone, text)
     if "email" in channels and user.email:
-        try:
-            send_mail(subject, text, None, [user.email])
-        except OSError:
-            logger.warning("notification e-mail to user %s failed", user.pk)
+        deliver_email.delay(user.email, subject, text)
 
 
 # --- Step 1: password ---------------------------------------------------------------------------

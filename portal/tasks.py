@@ -3,6 +3,6 @@
 from celery import shared_task
 
 
-@shared_task(name="portal.ping", time_limit=30)
+@shared_task(name="portal.ping", time_limit=30, soft_time_limit=20)
 def ping(value: str = "pong") -> str:
     return value

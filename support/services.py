@@ -11,12 +11,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import sms
 from accounts.models import AuditEntry, User
 from accounts.services import audit_record
 from registry.models import MedicalWorker
@@ -173,17 +171,13 @@ def _notify_created(ticket_id: int) -> None:
 
 
 def _send(ticket: Ticket, *, subject: str, text: str) -> None:
-    """E-mail and SMS to the ticket's contacts; a failed channel is logged, not raised."""
+    """E-mail and SMS to the ticket's contacts, through the task queue (retried with backoff)."""
+    from accounts.tasks import deliver_email, deliver_sms
+
     if ticket.contact_email:
-        try:
-            send_mail(f"{subject} — Медрег", text, None, [ticket.contact_email])
-        except OSError:
-            logger.warning("ticket %s: e-mail notification failed", ticket.number)
+        deliver_email.delay(ticket.contact_email, f"{subject} — Медрег", text)
     if ticket.contact_phone:
-        try:
-            sms.send_sms(phone=ticket.contact_phone, text=f"Медрег: {text}")
-        except sms.SmsDeliveryError:
-            logger.warning("ticket %s: SMS notification failed", ticket.number)
+        deliver_sms.delay(ticket.contact_phone, f"Медрег: {text}")
 
 
 # --- Status ----------------------------------------------------------------------------------------
