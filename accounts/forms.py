@@ -163,14 +163,7 @@ class PasswordChangeForm(NewPasswordMixin):
         self.request = request
 
     def clean_old_password(self):
-        old = self.cleaned_data["old_password"]
-        try:
-            ok = services.current_password_check(request=self.request, user=self.password_user, password=old)
-        except services.AccountLocked as exc:
-            raise ValidationError(exc.message) from None
-        if not ok:
-            raise ValidationError("Текущий пароль введён неверно.")
-        return old
+        return _checked_current_password(self.request, self.password_user, self.cleaned_data["old_password"])
 
 
 class ConfirmPasswordForm(forms.Form):
@@ -188,11 +181,14 @@ class ConfirmPasswordForm(forms.Form):
         self.user, self.request = user, request
 
     def clean_password(self):
-        password = self.cleaned_data["password"]
-        try:
-            ok = services.current_password_check(request=self.request, user=self.user, password=password)
-        except services.AccountLocked as exc:
-            raise ValidationError(exc.message) from None
-        if not ok:
-            raise ValidationError("Текущий пароль введён неверно.")
-        return password
+        return _checked_current_password(self.request, self.user, self.cleaned_data["password"])
+
+
+def _checked_current_password(request, user, password: str) -> str:
+    try:
+        ok = services.current_password_check(request=request, user=user, password=password)
+    except services.AccountLocked as exc:
+        raise ValidationError(exc.message) from None
+    if not ok:
+        raise ValidationError("Текущий пароль введён неверно.")
+    return password
