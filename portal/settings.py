@@ -297,7 +297,7 @@ else:
 STORAGES["documents"] = {"BACKEND": DOCUMENT_STORAGE_BACKEND, "OPTIONS": _document_storage_options}
 
 # --- Tables ---------------------------------------------------------------------------------
-DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
+DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
 
 # --- Registry rules -------------------------------------------------------------------------
 ADMISSION_EXPIRING_DAYS = 90

@@ -24,5 +24,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("support/", include("support.urls")),
+    path("registry/", include("registry.urls")),
     path("admin/", admin.site.urls),
 ]

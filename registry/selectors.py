@@ -68,3 +68,29 @@ def worker_admissions(worker: MedicalWorker, today: dt.date | None = None) -> li
         result.append(SpecialtyAdmission(doc.specialty, doc.admission_status(today), doc.valid_until, doc))
     result.sort(key=lambda a: (ADMISSION_STATUS_RANK[a.status], a.specialty.name))
     return result
+
+
+def worker_public_workplaces(worker: MedicalWorker):
+    """Current posts with the organization's public contacts (never the worker's own)."""
+    from .models import Employment
+
+    return (
+        Employment.objects.filter(worker=worker, ended_on__isnull=True)
+        .select_related("organization", "organization__region", "position", "specialty")
+        .order_by("kind", "-rate")
+    )
+
+
+def search_directories() -> dict:
+    """Choices for the advanced search form (small directories, cached)."""
+    data = cache.get("registry:search-directories")
+    if data is None:
+        from .models import QualificationCategory
+
+        data = {
+            "specialties": list(Specialty.objects.filter(is_active=True).order_by("name").only("code", "name")),
+            "regions": list(Region.objects.filter(is_active=True).order_by("code").only("code", "name")),
+            "categories": list(QualificationCategory.objects.filter(is_active=True).only("code", "name")),
+        }
+        cache.set("registry:search-directories", data, 300)
+    return data

@@ -54,3 +54,10 @@ def test_demo_support_agent_reads_journal_and_outbox_but_cannot_edit_users(clien
     assert client.get("/admin/accounts/smsoutbox/").status_code == 200
     assert client.get("/admin/support/ticket/").status_code == 200
     assert not agent.has_perm("accounts.change_user")
+
+
+def test_synthetic_data_can_be_added_after_the_demo():
+    call_command("load_directories")
+    call_command("seed_demo")
+    call_command("generate_registry", "--workers", "50", "--organizations", "3", "--seed", "5", "--append")
+    assert MedicalWorker.objects.count() == 60

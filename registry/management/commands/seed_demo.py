@@ -167,7 +167,7 @@ class Command(BaseCommand):
     def _worker(self, spec: DemoWorker, orgs, today):
         serial = models.MedicalWorker.objects.filter(snils=spec.snils).values_list("registry_number", flat=True)
         registry_number = serial.first() or validators.registry_number_from_serial(
-            900_000_000 + WORKERS.index(spec) + 1
+            WORKERS.index(spec) + 1
         )
         worker, _ = models.MedicalWorker.objects.update_or_create(
             snils=spec.snils,

@@ -1,0 +1,55 @@
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html
+
+from .models import MedicalWorker
+
+
+class WorkerTable(tables.Table):
+    """Public columns only: nothing here is protected personal data (see DOMAIN.md).
+
+    Sortable columns order by indexed keys of the worker row (see MedicalWorker.Meta.indexes).
+    Specialty, region and category would need their names on the worker row to sort
+    alphabetically at scale; they filter instead.
+    """
+
+    full_name = tables.Column(verbose_name="ФИО", empty_values=(), order_by=("search_name", "id"))
+    registry_number = tables.Column(verbose_name="Регистровый номер", order_by=("registry_number",))
+    primary_specialty = tables.Column(verbose_name="Специальность", orderable=False)
+    region = tables.Column(verbose_name="Регион", orderable=False)
+    admission_status = tables.Column(verbose_name="Допуск", order_by=("admission_status", "search_name", "id"))
+    admission_valid_until = tables.DateColumn(
+        verbose_name="Действует до", format="d.m.Y", order_by=("admission_valid_until", "id")
+    )
+    category = tables.Column(verbose_name="Категория", orderable=False)
+    registered_on = tables.DateColumn(verbose_name="В регистре с", format="d.m.Y", order_by=("registered_on", "id"))
+
+    class Meta:
+        model = MedicalWorker
+        fields = ()
+        sequence = ("full_name", "registry_number", "primary_specialty", "region", "admission_status",
+                    "admission_valid_until", "category", "registered_on")
+        attrs = {"class": "table", "id": "results-table"}
+        order_by_field = "sort"
+        page_field = "page"
+        per_page_field = "per_page"
+        empty_text = "Никого не найдено. Проверьте написание или уберите часть фильтров."
+
+    def render_full_name(self, record):
+        url = reverse("registry:profile", args=[record.registry_number])
+        # A real page change, not an htmx swap into the results.
+        return format_html('<a href="{}" hx-boost="false">{}</a>', url, record.full_name)
+
+    def render_registry_number(self, record):
+        return record.registry_number_display
+
+    def render_admission_status(self, record):
+        return format_html(
+            '<span class="badge badge-{}">{}</span>', record.admission_status, record.get_admission_status_display()
+        )
+
+    def render_category(self, value):
+        return value.name.replace(" квалификационная категория", "") if value else "—"
+
+
+SORTABLE_COLUMNS = {name for name, column in WorkerTable.base_columns.items() if column.orderable is not False}

@@ -1,0 +1,57 @@
+"""The public register: search and the public profile. No login; protected data never shown."""
+
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+from django_tables2 import RequestConfig
+from django_tables2.paginators import LazyPaginator
+
+from accounts.services import client_ip
+from portal import ratelimit
+
+from . import search, selectors
+from .models import MedicalWorker
+from .tables import WorkerTable
+
+SEARCH_LIMIT = {"limit": 120, "period": 60}
+
+
+@require_GET
+def search_page(request):
+    form = search.SearchForm(request.GET or None)
+    context = {"form": form, "table": None, "fuzzy": False, **selectors.search_directories()}
+    if ratelimit.hit(scope="search", ident=client_ip(request) or "", **SEARCH_LIMIT):
+        context["limited"] = True
+        return render(request, _template(request), context, status=429)
+    if form.is_bound and not form.is_valid():
+        return render(request, _template(request), context)
+    params = form.cleaned_data if form.is_bound else {}
+    qs, fuzzy = search.worker_search(params)
+    table = WorkerTable(qs)
+    if fuzzy and not params.get("sort"):
+        table.orderable = False  # keep the similarity order
+    per_page = params.get("per_page") or 25
+    # LazyPaginator fetches one row more than the page instead of counting millions of rows.
+    RequestConfig(request, paginate={"paginator_class": LazyPaginator, "per_page": per_page}).configure(table)
+    count, more = search.capped_count(qs)
+    context.update(table=table, fuzzy=fuzzy, count=count, more=more, max_page=search.MAX_PAGE,
+                   deep=params.get("page") == search.MAX_PAGE)
+    return render(request, _template(request), context)
+
+
+def _template(request) -> str:
+    # htmx asks for the results only; a plain request gets the whole page (works without JS).
+    return "registry/_results.html" if getattr(request, "htmx", False) else "registry/search.html"
+
+
+@require_GET
+def profile(request, registry_number: str):
+    worker = get_object_or_404(
+        MedicalWorker.objects.select_related("primary_specialty", "region", "category"),
+        registry_number=registry_number if registry_number.isdigit() and len(registry_number) == 10 else "-",
+    )
+    context = {
+        "worker": worker,
+        "admissions": selectors.worker_admissions(worker),
+        "workplaces": selectors.worker_public_workplaces(worker),
+    }
+    return render(request, "registry/profile.html", context)

@@ -1,0 +1,146 @@
+"""Public search and profile: text rules, filters, bad parameters, query counts, no protected data."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from registry import services
+from registry.models import AdmissionStatus
+from tests.factories import AdmissionDocumentFactory, EmploymentFactory, RegionFactory, SpecialtyFactory, WorkerFactory
+
+SEARCH = reverse("registry:search")
+
+
+def make(last, first, middle="", **kwargs):
+    worker = WorkerFactory(last_name=last, first_name=first, middle_name=middle, **kwargs)
+    services.worker_refresh_derived(worker_ids=[worker.id])
+    worker.refresh_from_db()
+    return worker
+
+
+def names(response):
+    return [row.record.full_name for row in response.context["table"].paginated_rows]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["иванова", "ИВАНОВА", "иван мар", "мар иван", "Иванова Мария"])
+def test_prefixes_in_any_order_and_case_find_the_person(client, query):
+    make("Иванова", "Мария", "Петровна")
+    make("Петров", "Иван")
+    assert names(client.get(SEARCH, {"q": query})) == ["Иванова Мария Петровна"]
+
+
+@pytest.mark.django_db
+def test_yo_and_ye_are_the_same_letter(client):
+    make("Фёдорова", "Алёна")
+    assert names(client.get(SEARCH, {"q": "федорова ален"})) == ["Фёдорова Алёна"]
+
+
+@pytest.mark.django_db
+def test_filters_by_region_and_status(client):
+    msk, spb = RegionFactory(code="77", name="Москва"), RegionFactory(code="78", name="Санкт-Петербург")
+    spec = SpecialtyFactory()
+    a = EmploymentFactory(organization__region=msk, specialty=spec).worker
+    b = EmploymentFactory(organization__region=spb, specialty=spec).worker
+    AdmissionDocumentFactory(worker=a, specialty=spec, valid_until=dt.date.today() + dt.timedelta(days=30))
+    services.worker_refresh_derived(worker_ids=[a.id, b.id])
+    assert len(names(client.get(SEARCH, {"region": "77"}))) == 1
+    assert len(names(client.get(SEARCH, {"status": AdmissionStatus.EXPIRING}))) == 1
+    assert len(names(client.get(SEARCH, {"status": AdmissionStatus.NONE}))) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("params", "text"),
+    [
+        ({"region": "999"}, "Регион: неизвестный код"),
+        ({"per_page": "1000"}, "На странице: недопустимое значение"),
+        ({"registered_from": "2025-01-02", "registered_to": "2025-01-01"}, "раньше даты"),
+        ({"registered_from": "вчера"}, "Включён в регистр с: дата"),
+        ({"sort": "snils"}, "Сортировка"),
+        ({"organization": "abc"}, "Организация"),
+        ({"page": "-1"}, "Страница"),
+    ],
+)
+def test_bad_parameters_name_the_field_never_500(client, params, text):
+    response = client.get(SEARCH, params)
+    assert response.status_code == 200
+    assert text in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_injection_strings_are_just_text(client):
+    make("Иванова", "Мария")
+    for q in ["' OR 1=1 --", "%", "_", "\\", "<script>alert(1)</script>"]:
+        response = client.get(SEARCH, {"q": q})
+        assert response.status_code == 200
+        assert "<script>alert(1)" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_sort_by_each_sortable_column(client):
+    for last in ("Борисова", "Алексеева", "Власова"):
+        make(last, "Анна")
+    for column in ("full_name", "registry_number", "admission_status", "admission_valid_until", "registered_on"):
+        for sort in (column, f"-{column}"):
+            assert client.get(SEARCH, {"sort": sort}).status_code == 200
+    assert names(client.get(SEARCH, {"sort": "-full_name"}))[0].startswith("Власова")
+
+
+@pytest.mark.django_db
+def test_query_count_per_page_is_constant(client, django_assert_max_num_queries):
+    for i in range(30):
+        make(f"Смирнова{i:02d}", "Анна")
+    with django_assert_max_num_queries(6):
+        response = client.get(SEARCH, {"q": "смирнова", "per_page": "25"})
+    assert len(names(response)) == 25
+
+
+@pytest.mark.django_db
+def test_htmx_gets_only_the_results(client):
+    make("Иванова", "Мария")
+    body = client.get(SEARCH, {"q": "иван"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "results-table" in body and "<html" not in body
+
+
+@pytest.mark.django_db
+def test_no_protected_data_on_search_or_profile(client):
+    worker = make("Иванова", "Мария", email="private@example.org", phone="+79161234567")
+    pages = [client.get(SEARCH, {"q": "иванова"}).content.decode(),
+             client.get(reverse("registry:profile", args=[worker.registry_number])).content.decode()]
+    for body in pages:
+        for secret in (worker.snils, worker.snils_display, worker.inn, "private@example.org", "+79161234567",
+                       worker.birth_date.strftime("%d.%m.%Y")):
+            assert secret not in body
+
+
+@pytest.mark.django_db
+def test_profile_shows_the_professional_record(client):
+    spec = SpecialtyFactory(name="Кардиология")
+    worker = EmploymentFactory(specialty=spec, organization__short_name="ГКБ № 1").worker
+    AdmissionDocumentFactory(worker=worker, specialty=spec)
+    services.worker_refresh_derived(worker_ids=[worker.id])
+    body = client.get(reverse("registry:profile", args=[worker.registry_number])).content.decode()
+    assert "Кардиология" in body and "ГКБ № 1" in body and "Действует" in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("number", ["0000000000", "abc", "1" * 300])
+def test_unknown_profile_is_404(client, number):
+    assert client.get(f"/registry/{number}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_small_typo_still_finds_the_person_on_postgresql(client):
+    from django.db import connection
+
+    from tests.conftest import skip_or_fail
+
+    if connection.vendor != "postgresql":
+        skip_or_fail("trigram similarity needs PostgreSQL's pg_trgm")
+    make("Иванова", "Мария", "Петровна")
+    make("Сидоров", "Пётр")
+    response = client.get(SEARCH, {"q": "иваонва мария"})
+    assert names(response) == ["Иванова Мария Петровна"]
+    assert response.context["fuzzy"] is True
