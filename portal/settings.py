@@ -143,6 +143,10 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Public register searches per minute per client IP (portal.ratelimit); 0 turns the limit off
+# (load benchmarks from one address only).
+PUBLIC_SEARCH_RATE_LIMIT = int(env_str("PUBLIC_SEARCH_RATE_LIMIT", "120") or 0)
+
 # --- Celery ---------------------------------------------------------------------------------
 # Without a broker every task runs inline, so the embedded set-up needs no servers.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
@@ -165,6 +169,11 @@ CELERY_BEAT_SCHEDULE = {
     "advance-admission-statuses": {
         "task": "registry.advance_admission_statuses",
         "schedule": crontab(hour=0, minute=5),
+    },
+    # After the statuses have moved, so the digest reports today's changes.
+    "saved-search-digest": {
+        "task": "registry.saved_search_digest",
+        "schedule": crontab(hour=7, minute=0),
     },
 }
 

@@ -9,6 +9,7 @@ search must filter and sort on one table with plain btree indexes, not join and 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -572,3 +573,97 @@ class ContinuingEducation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} ({self.hours} ч)"
+
+
+# --- Saved searches and watched workers (notifications) --------------------------------------
+
+
+class SavedSearch(models.Model):
+    """A user's named search; with `notify` the daily digest reports workers that newly match."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, verbose_name="пользователь", related_name="saved_searches"
+    )
+    name = models.CharField("название", max_length=100)
+    # The GET parameters as typed (strings), without page/per_page/sort: re-running rebuilds the URL.
+    params = models.JSONField("параметры", default=dict)
+    notify = models.BooleanField("уведомлять о новых", default=True)
+    created_at = models.DateTimeField("создан", auto_now_add=True)
+    last_checked_at = models.DateTimeField("последняя проверка", null=True, blank=True)
+    # Workers with a higher id have not been considered yet; the digest moves it forward.
+    last_seen_max_id = models.BigIntegerField("последний учтённый работник", default=0)
+
+    class Meta:
+        verbose_name = "сохранённый поиск"
+        verbose_name_plural = "сохранённые поиски"
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="saved_search_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def query_string(self) -> str:
+        from urllib.parse import urlencode
+
+        return urlencode(sorted(self.params.items()))
+
+
+class WatchedWorker(models.Model):
+    """A worker whose admission status a user follows; `last_status` is the one already reported."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, verbose_name="пользователь", related_name="watched_workers"
+    )
+    worker = models.ForeignKey(MedicalWorker, models.CASCADE, verbose_name="работник", related_name="watchers")
+    last_status = models.CharField("статус при последней проверке", max_length=16, choices=AdmissionStatus.choices)
+    created_at = models.DateTimeField("добавлен", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "отслеживаемый работник"
+        verbose_name_plural = "отслеживаемые работники"
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["user", "worker"], name="watched_worker_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.worker}"
+
+
+class ExportJob(models.Model):
+    """A large register export built in the background (see registry.exports); only the requester
+    may follow and download it (the job id is kept in their session)."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "В очереди"
+        RUNNING = "running", "Формируется"
+        DONE = "done", "Готово"
+        FAILED = "failed", "Ошибка"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField("создано", default=timezone.now)
+    started_at = models.DateTimeField("начато", null=True, blank=True)
+    finished_at = models.DateTimeField("завершено", null=True, blank=True)
+    params = models.JSONField("параметры", default=dict, blank=True)
+    format = models.CharField("формат", max_length=8, choices=Format.choices)
+    status = models.CharField("статус", max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField("готовность, %", default=0)
+    rows = models.PositiveIntegerField("строк", default=0)
+    # A name inside settings.VAR_DIR / "exports", never a full path taken from anywhere else.
+    file_name = models.CharField("файл", max_length=100, blank=True)
+    error = models.TextField("ошибка", blank=True)
+    session_key = models.CharField("сеанс", max_length=40, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name="кто", related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "выгрузка регистра"
+        verbose_name_plural = "выгрузки регистра"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="exportjob_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_format_display()} {self.created_at:%d.%m.%Y %H:%M} ({self.get_status_display()})"

@@ -119,6 +119,30 @@ class SearchForm(forms.Form):
         return data
 
 
+def _specialty_words() -> list[tuple[int, list[str]]]:
+    from django.core.cache import cache
+
+    words = cache.get("registry:specialty-words")
+    if words is None:
+        words = [
+            (pk, _WORD.findall(validators.normalize_person_name(name)))
+            for pk, name in Specialty.objects.filter(is_active=True).values_list("pk", "name")
+        ]
+        cache.set("registry:specialty-words", words, 300)
+    return words
+
+
+def organization_suggest(term: str, limit: int = 10) -> list[MedicalOrganization]:
+    """Organizations whose name has a word starting with each typed word (autocomplete)."""
+    tokens = query_tokens(term)
+    if not tokens or len(tokens[0]) < 2:
+        return []
+    qs = MedicalOrganization.objects.filter(status=MedicalOrganization.Status.ACTIVE)
+    for token in tokens:
+        qs = qs.filter(Q(search_name__startswith=token) | Q(search_name__contains=f" {token}"))
+    return list(qs.select_related("region").order_by("search_name", "id")[:limit])
+
+
 def worker_search(params: dict) -> tuple[QuerySet[MedicalWorker], bool]:
     """Workers matching cleaned SearchForm data, sorted; the flag says the typo fallback was used."""
     qs = MedicalWorker.objects.all()
@@ -147,8 +171,15 @@ def worker_search(params: dict) -> tuple[QuerySet[MedicalWorker], bool]:
     if not tokens:
         return qs.order_by(*order), False
     text = Q()
+    specialties = _specialty_words()
     for token in tokens:
-        text &= Q(search_name__startswith=token) | Q(search_name__contains=f" {token}")
+        word = Q(search_name__startswith=token) | Q(search_name__contains=f" {token}")
+        # A word may also name the specialty ("кардиолог", "хирург"): the directory is small, so it is
+        # matched in Python and becomes an indexed IN on primary_specialty.
+        specialty_ids = [pk for pk, words in specialties if any(w.startswith(token) for w in words)]
+        if specialty_ids:
+            word |= Q(primary_specialty_id__in=specialty_ids)
+        text &= word
     exact = qs.filter(text).order_by(*order)
     if connection.vendor != "postgresql" or exact.exists():
         return exact, False

@@ -13,6 +13,15 @@ class WorkerTable(tables.Table):
     alphabetically at scale; they filter instead.
     """
 
+    # Ticked rows go to «Выгрузить отмеченные»: the boxes belong to the form #export-selected.
+    selected = tables.CheckBoxColumn(
+        accessor="registry_number",
+        orderable=False,
+        attrs={
+            "input": {"name": "ids", "form": "export-selected", "aria-label": "Отметить для выгрузки"},
+            "th__input": {"aria-label": "Отметить все на странице", "data-check-all": "ids"},
+        },
+    )
     full_name = tables.Column(verbose_name="ФИО", empty_values=(), order_by=("search_name", "id"))
     registry_number = tables.Column(verbose_name="Регистровый номер", order_by=("registry_number",))
     primary_specialty = tables.Column(verbose_name="Специальность", orderable=False)
@@ -27,7 +36,7 @@ class WorkerTable(tables.Table):
     class Meta:
         model = MedicalWorker
         fields = ()
-        sequence = ("full_name", "registry_number", "primary_specialty", "region", "admission_status",
+        sequence = ("selected", "full_name", "registry_number", "primary_specialty", "region", "admission_status",
                     "admission_valid_until", "category", "registered_on")
         attrs = {"class": "table", "id": "results-table"}
         order_by_field = "sort"

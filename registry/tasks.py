@@ -6,3 +6,29 @@ from . import services
 @shared_task(name="registry.advance_admission_statuses", time_limit=600, acks_late=True)
 def advance_admission_statuses() -> dict[str, int]:
     return services.admission_statuses_advance()
+
+
+@shared_task(
+    bind=True, name="registry.run_export", time_limit=1800, soft_time_limit=1740, acks_late=True, max_retries=5
+)
+def run_export(self, job_id: str) -> str:
+    from django.db import OperationalError
+
+    from . import exports
+
+    try:
+        return exports.export_job_run(job_id=job_id)
+    except OperationalError as exc:
+        if self.request.retries >= self.max_retries:
+            exports.export_job_fail(job_id=job_id, error="база данных недоступна")
+            raise
+        # The claim was given back (see export_job_run); try again later: 30 s, 1 min, 2 min...
+        raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc
+
+
+@shared_task(name="registry.saved_search_digest", time_limit=1800, soft_time_limit=1700, acks_late=True)
+def saved_search_digest() -> int:
+    # Safe to redeliver: the digest moves its "already reported" marks with the decision to send.
+    from . import saved_searches
+
+    return saved_searches.saved_search_digest_run()

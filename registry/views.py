@@ -1,5 +1,6 @@
 """The public register: search and the public profile. No login; protected data never shown."""
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
@@ -8,18 +9,19 @@ from django_tables2.paginators import LazyPaginator
 from accounts.services import client_ip
 from portal import ratelimit
 
-from . import search, selectors
+from . import saved_searches, search, selectors
 from .models import MedicalWorker
 from .tables import WorkerTable
 
-SEARCH_LIMIT = {"limit": 120, "period": 60}
+SEARCH_PERIOD = 60  # settings.PUBLIC_SEARCH_RATE_LIMIT searches per period per IP; 0 = no limit
 
 
 @require_GET
 def search_page(request):
     form = search.SearchForm(request.GET or None)
     context = {"form": form, "table": None, "fuzzy": False, **selectors.search_directories()}
-    if ratelimit.hit(scope="search", ident=client_ip(request) or "", **SEARCH_LIMIT):
+    limit = settings.PUBLIC_SEARCH_RATE_LIMIT
+    if limit and ratelimit.hit(scope="search", ident=client_ip(request) or "", limit=limit, period=SEARCH_PERIOD):
         context["limited"] = True
         return render(request, _template(request), context, status=429)
     if form.is_bound and not form.is_valid():
@@ -53,5 +55,26 @@ def profile(request, registry_number: str):
         "worker": worker,
         "admissions": selectors.worker_admissions(worker),
         "workplaces": selectors.worker_public_workplaces(worker),
+        "watching": saved_searches.is_watching(user=request.user, worker=worker),
     }
     return render(request, "registry/profile.html", context)
+
+
+@require_GET
+def organization_suggest(request):
+    """Autocomplete for the organization filter: links that add organization=<id> to the search."""
+    term = request.GET.get("org_q", "")[:100]
+    base = request.GET.copy()
+    for key in ("org_q", "organization", "page"):
+        base.pop(key, None)
+    suggestions = [
+        {"org": org, "query": _with(base, organization=org.pk)} for org in search.organization_suggest(term)
+    ]
+    return render(request, "registry/_org_suggest.html", {"suggestions": suggestions, "term": term})
+
+
+def _with(querydict, **extra) -> str:
+    q = querydict.copy()
+    for key, value in extra.items():
+        q[key] = value
+    return q.urlencode()

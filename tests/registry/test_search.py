@@ -144,3 +144,34 @@ def test_small_typo_still_finds_the_person_on_postgresql(client):
     response = client.get(SEARCH, {"q": "иваонва мария"})
     assert names(response) == ["Иванова Мария Петровна"]
     assert response.context["fuzzy"] is True
+
+
+@pytest.mark.django_db
+def test_a_word_can_name_the_specialty(client):
+    cardio = SpecialtyFactory(name="Кардиология")
+    worker = EmploymentFactory(specialty=cardio, worker__last_name="Орлова", worker__first_name="Анна").worker
+    EmploymentFactory(worker__last_name="Орлова", worker__first_name="Вера")
+    services.worker_refresh_derived(worker_ids=[worker.id])
+    from registry.models import MedicalWorker
+
+    services.worker_refresh_derived(worker_ids=list(MedicalWorker.objects.values_list("id", flat=True)))
+    assert names(client.get(SEARCH, {"q": "орлова кардиол"})) == [worker.full_name]
+
+
+@pytest.mark.django_db
+def test_organization_autocomplete_suggests_by_word_prefix(client):
+    from tests.factories import OrganizationFactory
+
+    OrganizationFactory(short_name="Городская поликлиника № 17")
+    OrganizationFactory(short_name="Областная больница")
+    body = client.get(reverse("registry:organization_suggest"), {"org_q": "поликл"}).content.decode()
+    assert "Городская поликлиника № 17" in body and "Областная больница" not in body
+
+
+@pytest.mark.django_db
+def test_rows_can_be_ticked_for_export(client):
+    worker = make("Иванова", "Мария")
+    body = client.get(SEARCH, {"q": "иванова"}).content.decode()
+    assert f'name="ids" value="{worker.registry_number}"' in body or (
+        'name="ids"' in body and worker.registry_number in body)
+    assert 'id="export-selected"' in body
