@@ -7,7 +7,7 @@ PORT   ?= 8000
 BENCH_WORKERS ?= 300000
 BENCH_ORGS    ?= 6000
 
-.PHONY: run test lint bench up down install install-dev demo clean
+.PHONY: run test lint bench bench-search up down install install-dev demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ test: lint
 # BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/medreg_bench) is dropped and recreated.
 bench: install-dev
 	$(BIN)/python manage.py bench --workers $(BENCH_WORKERS) --organizations $(BENCH_ORGS)
+
+# Search figures only: reuses BENCH_DATABASE_URL when it already holds generated data (bench --keep).
+bench-search: install-dev
+	$(BIN)/python manage.py bench --keep --workers $(BENCH_WORKERS) --organizations $(BENCH_ORGS)
 
 # The full production-like stack: PostgreSQL, Redis, gunicorn, Celery worker and beat.
 up:

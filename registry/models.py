@@ -327,7 +327,8 @@ class MedicalWorker(models.Model):
             models.Index(fields=["admission_status", "search_name", "id"], name="worker_status_name_idx"),
             models.Index(fields=["category", "search_name", "id"], name="worker_cat_name_idx"),
             models.Index(fields=["registered_on", "id"], name="worker_registered_idx"),
-            models.Index(fields=["admission_valid_until"], name="worker_admission_until_idx"),
+            # With id: a sort on the expiry date must not sort the large NULL group by id.
+            models.Index(fields=["admission_valid_until", "id"], name="worker_admission_until_idx"),
             # The API changes feed (?updated_since=).
             models.Index(fields=["updated_at", "id"], name="worker_updated_idx"),
             models.Index(fields=["last_name", "first_name", "birth_date"], name="worker_dup_probe_idx"),

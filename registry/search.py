@@ -196,5 +196,6 @@ def worker_search(params: dict) -> tuple[QuerySet[MedicalWorker], bool]:
 
 def capped_count(qs: QuerySet) -> tuple[int, bool]:
     """Exact up to COUNT_CAP; beyond it only "more than" — an exact count over millions is slow."""
-    count = qs[: COUNT_CAP + 1].count()
+    # Without the ORDER BY: counting needs no ordered index walk (and no similarity sort).
+    count = qs.order_by()[: COUNT_CAP + 1].count()
     return min(count, COUNT_CAP), count > COUNT_CAP
