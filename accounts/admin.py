@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from portal.admin_mixins import ReadOnlyAdmin
+
 from . import services
 from .models import AuditEntry, Consent, LoginThrottle, OneTimeCode, SmsOutbox, TotpDevice, User
 
@@ -25,19 +27,6 @@ class UserAdmin(BaseUserAdmin):
         *BaseUserAdmin.fieldsets,
         ("Медрег", {"fields": ("kind", "snils", "middle_name", "birth_date", "phone", "phone_confirmed_at")}),
     )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Journals are written by services only: staff read, nobody edits or deletes."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AuditEntry)

@@ -20,6 +20,7 @@ from django.utils.safestring import mark_safe
 
 from accounts.models import AuditEntry, User
 from accounts.services import audit_record
+from portal.admin_mixins import NoAddDeleteMixin
 
 from . import admin_views, services
 from .models import CannedAnswer, ChatConversation, Ticket, TicketMessage, Topic
@@ -213,7 +214,9 @@ class ServiceFailureMixin:
 
 
 @admin.register(Ticket)
-class TicketAdmin(ServiceFailureMixin, admin.ModelAdmin):
+class TicketAdmin(NoAddDeleteMixin, ServiceFailureMixin, admin.ModelAdmin):
+    # Tickets come from the public form and the chat, through services that number them; the thread
+    # and its status history are the record of what support told the user.
     form = TicketAdminForm
     list_display = (
         "number",
@@ -303,14 +306,6 @@ class TicketAdmin(ServiceFailureMixin, admin.ModelAdmin):
         return ""
 
     # --- Change page ---
-
-    def has_add_permission(self, request):
-        # Tickets come from the public form and the chat, through services that number them.
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        # The thread and its status history are the record of what support told the user.
-        return False
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [
@@ -614,7 +609,7 @@ class ChatAdminForm(forms.ModelForm):
 
 
 @admin.register(ChatConversation)
-class ChatConversationAdmin(ServiceFailureMixin, admin.ModelAdmin):
+class ChatConversationAdmin(NoAddDeleteMixin, ServiceFailureMixin, admin.ModelAdmin):
     form = ChatAdminForm
     list_display = ("__str__", "user_name", "status", "waiting_for_staff", "last_message_at", "ticket")
     list_filter = ("status", "waiting_for_staff")
@@ -642,12 +637,6 @@ class ChatConversationAdmin(ServiceFailureMixin, admin.ModelAdmin):
             output_field=IntegerField(),
         )
         return [waiting_first.asc(), "-last_message_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [

@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from portal.admin_mixins import ReadOnlyAdmin
+
 from .models import StoredDocument
 
 
 @admin.register(StoredDocument)
-class StoredDocumentAdmin(admin.ModelAdmin):
+class StoredDocumentAdmin(ReadOnlyAdmin):
     """Metadata only; contents are opened through the views that check access and journal reads."""
 
     list_display = ("id", "kind", "owner", "content_type", "size", "created_at")
@@ -13,12 +15,3 @@ class StoredDocumentAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     exclude = ("storage_name", "key_fingerprint")
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -8,17 +8,17 @@ Later issues add their own figures (search, import, export) to STEPS.
 from __future__ import annotations
 
 import os
-import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from psycopg import sql
+
+from registry.benchmarks import machine_description
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/medreg_bench"
 
@@ -93,20 +93,9 @@ class Command(BaseCommand):
             raise CommandError(f"{label} failed with exit code {done.returncode}")
 
     def _print_machine(self, url: str) -> None:
-        cpu = "unknown CPU"
-        cpuinfo = Path("/proc/cpuinfo")
-        if cpuinfo.exists():
-            for line in cpuinfo.read_text().splitlines():
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-        mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
         with psycopg.connect(url) as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]
-        self.stdout.write(
-            f"Machine: {os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB RAM, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}, PostgreSQL {version}"
-        )
+        self.stdout.write(machine_description(version))
 
     def _print_sizes(self, url: str) -> None:
         query = """

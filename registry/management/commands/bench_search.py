@@ -13,7 +13,6 @@ Targets (issue 5): selective names p95 <= 50 ms, every kind p95 <= 150 ms, >= 20
 from __future__ import annotations
 
 import os
-import platform
 import random
 import re
 import shutil
@@ -38,6 +37,7 @@ from django.urls import reverse
 from django_tables2 import RequestConfig
 
 from registry import search, selectors
+from registry.benchmarks import machine_description
 from registry.models import MedicalWorker, QualificationCategory, Region, Specialty
 from registry.tables import SORTABLE_COLUMNS, WorkerTable
 
@@ -335,21 +335,11 @@ class Command(BaseCommand):
     # --- output -------------------------------------------------------------------------------
 
     def _print_machine(self, rows: int) -> None:
-        cpu = "unknown CPU"
-        cpuinfo = Path("/proc/cpuinfo")
-        if cpuinfo.exists():
-            for line in cpuinfo.read_text().splitlines():
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-        mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
         with connection.cursor() as cursor:
             cursor.execute("SHOW server_version")
             version = cursor.fetchone()[0]
         self.stdout.write(
-            f"Machine: {os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB RAM, {platform.system()} "
-            f"{platform.release()}, PostgreSQL {version}, database {connection.settings_dict['NAME']}: "
-            f"{rows:,} workers"
+            f"{machine_description(version)}, database {connection.settings_dict['NAME']}: {rows:,} workers"
         )
 
     def _print_table(self, mix, ours, base) -> None:
