@@ -170,6 +170,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.advance_admission_statuses",
         "schedule": crontab(hour=0, minute=5),
     },
+    # Exact word counts for the search (new words are added as workers change; see registry.search).
+    "rebuild-search-words": {
+        "task": "registry.rebuild_search_words",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # After the statuses have moved, so the digest reports today's changes.
     "saved-search-digest": {
         "task": "registry.saved_search_digest",

@@ -141,7 +141,7 @@ def export_queryset(cleaned: dict, ids: list[str]) -> QuerySet[MedicalWorker]:
     """The rows to export: the ticked ones, else the search result in the chosen order."""
     if ids:
         return MedicalWorker.objects.filter(registry_number__in=ids).order_by("search_name", "id")
-    qs, _fuzzy = search.worker_search(cleaned)  # a fuzzy result keeps its similarity order
+    qs = search.worker_search(cleaned).queryset
     sort = cleaned.get("sort")
     if sort:
         column = WorkerTable.base_columns[sort.lstrip("-")]

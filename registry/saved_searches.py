@@ -222,8 +222,9 @@ def _search_news(search: SavedSearch, *, ceiling: int) -> _SearchNews | None:
         # A directory code was retired since the search was saved; the search page shows why.
         logger.warning("saved search %s no longer valid: %s", search.pk, form.errors.as_json())
         return None
-    qs, fuzzy = worker_search(form.cleaned_data)
-    if fuzzy:
+    result = worker_search(form.cleaned_data)
+    qs = result.queryset
+    if result.corrected:
         return None  # "similar" names are a hint on the page, not news worth an e-mail
     new = qs.filter(id__gt=search.last_seen_max_id, id__lte=ceiling).order_by("id")
     total = new.count()

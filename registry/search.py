@@ -10,19 +10,35 @@ pg_trgm GIN index on PostgreSQL; SQLite gets the same results, scanned.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django import forms
-from django.contrib.postgres.search import TrigramSimilarity
-from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db import connection, models
+from django.db.models import BooleanField, F, Func, IntegerField, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 
 from . import validators
-from .models import AdmissionStatus, MedicalOrganization, MedicalWorker, QualificationCategory, Region, Specialty
+from .models import (
+    AdmissionStatus,
+    MedicalOrganization,
+    MedicalWorker,
+    QualificationCategory,
+    Region,
+    SearchWord,
+    Specialty,
+)
 
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 MAX_PAGE = 100  # deeper pages: refine the query (no OFFSET scans over millions of rows)
 COUNT_CAP = 10_000
 MAX_TOKENS = 5
+# A typed word that starts more dictionary words than this is too short to drive the name-ordered
+# search (e.g. «а»); the ordered walk over the whole name index finds its matches quickly instead.
+DRIVER_MAX_WORDS = 40
+WORD_POSITIONS = (1, 2, 3)
+# The predicate of the partial index worker_long_name_idx, spelled exactly so the planner can use it.
+LONG_NAME = Q(RawSQL(""""registry_medicalworker"."search_name" LIKE '%% %% %% %%'""", (), output_field=BooleanField()))
 
 PUBLIC_STATUSES = [
     (AdmissionStatus.ACTIVE, "Действует"),
@@ -143,9 +159,144 @@ def organization_suggest(term: str, limit: int = 10) -> list[MedicalOrganization
     return list(qs.select_related("region").order_by("search_name", "id")[:limit])
 
 
-def worker_search(params: dict) -> tuple[QuerySet[MedicalWorker], bool]:
-    """Workers matching cleaned SearchForm data, sorted; the flag says the typo fallback was used."""
-    qs = MedicalWorker.objects.all()
+@dataclass(frozen=True)
+class SearchResult:
+    """Workers matching the search, sorted by name.
+
+    `queryset` is the plain ORM form (exports, digests, other sort orders). `by_name`, when set, is the
+    fast PostgreSQL form of the same rows in the same order (see NameOrderedResult). `corrected` is the
+    phrase actually searched when nothing matched what was typed and the typo fallback found similar words.
+    """
+
+    queryset: QuerySet[MedicalWorker]
+    corrected: str = ""
+    by_name: NameOrderedResult | None = None
+
+
+def worker_search(params: dict) -> SearchResult:
+    """Workers matching cleaned SearchForm data, sorted by name (the table re-orders by its column)."""
+    qs = MedicalWorker.objects.filter(_filters(params)).select_related("primary_specialty", "region", "category")
+    order = ("search_name", "id")
+    tokens = query_tokens(params.get("q", ""))
+    if not tokens:
+        return SearchResult(qs.order_by(*order))
+    if connection.vendor != "postgresql":
+        return SearchResult(qs.filter(_text_match(tokens)).order_by(*order))
+    by_name = NameOrderedResult.build(qs, tokens)
+    if by_name is None or not by_name.empty():
+        return SearchResult(qs.filter(_text_match(tokens)).order_by(*order), by_name=by_name)
+    # Nothing matched: a small typo still finds the person. Each typed word that starts no known
+    # word is replaced by the nearest word of the dictionary (pg_trgm), then the exact search reruns.
+    corrected = search_words_correct(tokens)
+    exact = qs.filter(_text_match(corrected)).order_by(*order)
+    if corrected == tokens:
+        return SearchResult(exact, by_name=by_name)
+    return SearchResult(exact, corrected=" ".join(corrected), by_name=NameOrderedResult.build(qs, corrected))
+
+
+class _WordAt(Func):
+    """split_part(search_name, ' ', n): the indexed expression of worker_word<n>_idx (migration 0006)."""
+
+    function = "split_part"
+    output_field = models.CharField()
+
+    def __init__(self, position: int):
+        super().__init__(F("search_name"), Value(" "), Value(position, output_field=IntegerField()))
+
+
+class NameOrderedResult(Sequence):
+    """The matches of a name search in name order, as a lazily sliced sequence (PostgreSQL).
+
+    One typed word drives the query: the one whose dictionary words (SearchWord) cover the fewest
+    workers. Each exact word it starts, at each position in the name, is one branch: an index scan on
+    (split_part(search_name, ' ', n), search_name, id) with the other words and the filters as
+    conditions; the branches come out in name order, PostgreSQL merges them (Merge Append) and stops at
+    the page, so a page costs about the same at 3 million rows as at 3 thousand. Rows are fetched by id
+    for the page only. Names of more than three words add one branch over a small partial index.
+    """
+
+    def __init__(self, branches: QuerySet | None):
+        self._branches = branches  # None: some typed word starts no name in the dictionary
+        self._count: tuple[int, bool] | None = None if branches is not None else (0, False)
+
+    @classmethod
+    def build(cls, qs: QuerySet[MedicalWorker], tokens: list[str]) -> NameOrderedResult | None:
+        """None when no typed word is a good driver (too short, or all name a specialty)."""
+        candidates = [t for t in tokens if t not in _specialty_tokens(tokens) and "-" not in t]
+        if not candidates:
+            return None
+        words = _dictionary_words(candidates)
+        for token in candidates:
+            if not words[token]:
+                return cls(None)  # a word nobody's name has
+        driver = min(candidates, key=lambda t: sum(n for _, _, n in words[t]))
+        if len(words[driver]) > DRIVER_MAX_WORDS:
+            return None
+        rest = list(tokens)
+        rest.remove(driver)
+        base = qs.select_related(None).filter(_text_match(rest) if rest else Q())
+        earlier = Q()
+        branches = []
+        for position in WORD_POSITIONS:
+            column = f"word{position}"
+            base = base.annotate(**{column: _WordAt(position)})
+            for word, at, _ in words[driver]:
+                if at == position:
+                    # A row whose earlier word also starts with the driver is in that branch already.
+                    branches.append(base.filter(earlier, **{column: word}).values_list("search_name", "id"))
+            earlier &= ~Q(**{f"{column}__startswith": driver})
+        # Words after the third (rare): their own small branch, over the partial index of such names.
+        long_names = base.filter(earlier, LONG_NAME, search_name__regex=r"^(\S+ ){3}(\S+ )*" + driver)
+        branches.append(long_names.values_list("search_name", "id"))
+        union = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
+        return cls(union)
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice):
+            return self[key : key + 1][0]
+        if self._branches is None:
+            return []
+        pairs = list(self._branches.order_by("search_name", "id")[key])
+        ids = [pk for _, pk in pairs]
+        rows = MedicalWorker.objects.filter(id__in=ids).select_related("primary_specialty", "region", "category")
+        by_id = {worker.id: worker for worker in rows}
+        return [by_id[pk] for pk in ids if pk in by_id]
+
+    def __len__(self) -> int:
+        return self.count()[0]
+
+    def empty(self) -> bool:
+        return self.count()[0] == 0  # the page shows the count anyway: one query for both
+
+    def count(self) -> tuple[int, bool]:
+        """Exact up to COUNT_CAP; beyond it only "more than"."""
+        if self._count is None:
+            sql, params = self._branches.order_by().query.sql_with_params()
+            with connection.cursor() as cursor:
+                # The inner SQL is Django's own compilation with its parameters kept apart.
+                cursor.execute(f"SELECT count(*) FROM ({sql} LIMIT {COUNT_CAP + 1}) AS matches", params)  # noqa: S608
+                count = cursor.fetchone()[0]
+            self._count = (min(count, COUNT_CAP), count > COUNT_CAP)
+        return self._count
+
+
+def _dictionary_words(tokens: list[str]) -> dict[str, list[tuple[str, int, int]]]:
+    """(word, position, workers) of the dictionary words each token starts; one query."""
+    found: dict[str, list[tuple[str, int, int]]] = {t: [] for t in tokens}
+    condition = Q()
+    for token in tokens:
+        condition |= Q(word__startswith=token)
+    limit = DRIVER_MAX_WORDS * 3 * len(tokens) + 1
+    for word, position, workers in SearchWord.objects.filter(condition).values_list("word", "position", "workers")[
+        : limit * 50
+    ]:
+        for token in tokens:
+            if word.startswith(token):
+                found[token].append((word, position, workers))
+    return found
+
+
+def _filters(params: dict) -> Q:
     filters = Q()
     if params.get("specialty"):
         filters &= Q(primary_specialty=params["specialty"])
@@ -165,33 +316,53 @@ def worker_search(params: dict) -> tuple[QuerySet[MedicalWorker], bool]:
         filters &= Q(
             pk__in=params["organization"].employments.filter(ended_on__isnull=True).values("worker_id")
         )
-    qs = qs.filter(filters).select_related("primary_specialty", "region", "category")
-    order = ("search_name", "id")  # the table re-orders by the chosen column
-    tokens = query_tokens(params.get("q", ""))
-    if not tokens:
-        return qs.order_by(*order), False
+    return filters
+
+
+def _text_match(tokens: list[str]) -> Q:
+    """Every token starts a word of the name, or (for a word like «кардиол») names the specialty.
+
+    LIKE 'x%' / '% x%' are served by the pg_trgm GIN index when PostgreSQL takes this generic path;
+    SQLite scans. The name order on PostgreSQL mostly goes through NameOrderedResult instead.
+    """
     text = Q()
     specialties = _specialty_words()
     for token in tokens:
-        word = Q(search_name__startswith=token) | Q(search_name__contains=f" {token}")
-        # A word may also name the specialty ("кардиолог", "хирург"): the directory is small, so it is
-        # matched in Python and becomes an indexed IN on primary_specialty.
+        word = _name_word(token)
+        # The specialty directory is small: matched in Python, it becomes an indexed IN.
         specialty_ids = [pk for pk, words in specialties if any(w.startswith(token) for w in words)]
         if specialty_ids:
             word |= Q(primary_specialty_id__in=specialty_ids)
         text &= word
-    exact = qs.filter(text).order_by(*order)
-    if connection.vendor != "postgresql" or exact.exists():
-        return exact, False
-    # Nothing matched exactly: a small typo still finds the person (pg_trgm similarity).
-    phrase = " ".join(tokens)
-    # The % operator (trigram_similar) is what the GIN index serves; the similarity() value only orders.
-    similar = (
-        qs.filter(search_name__trigram_similar=phrase)
-        .annotate(similarity=TrigramSimilarity("search_name", phrase))
-        .order_by("-similarity", "id")
-    )
-    return similar, True
+    return text
+
+
+def _name_word(token: str) -> Q:
+    return Q(search_name__startswith=token) | Q(search_name__contains=f" {token}")
+
+
+def _specialty_tokens(tokens: list[str]) -> set[str]:
+    specialties = _specialty_words()
+    return {token for token in tokens if any(w.startswith(token) for _, words in specialties for w in words)}
+
+
+def search_words_correct(tokens: list[str]) -> list[str]:
+    """Each token that starts no dictionary word, replaced by the most similar word (PostgreSQL)."""
+    corrected = []
+    with connection.cursor() as cursor:
+        for token in tokens:
+            cursor.execute("SELECT 1 FROM registry_searchword WHERE word LIKE %s LIMIT 1", [f"{token}%"])
+            if cursor.fetchone() or len(token) < 3:
+                corrected.append(token)
+                continue
+            # `%` uses the trigram index with pg_trgm.similarity_threshold (0.3); `<->` picks the nearest.
+            cursor.execute(
+                "SELECT word FROM registry_searchword WHERE word %% %s ORDER BY word <-> %s, word LIMIT 1",
+                [token, token],
+            )
+            row = cursor.fetchone()
+            corrected.append(row[0] if row else token)
+    return corrected
 
 
 def capped_count(qs: QuerySet) -> tuple[int, bool]:

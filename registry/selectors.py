@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -79,6 +80,16 @@ def worker_public_workplaces(worker: MedicalWorker):
         .select_related("organization", "organization__region", "position", "specialty")
         .order_by("kind", "-rate")
     )
+
+
+def search_directories_lazy() -> dict:
+    """The same choices as callables: the template calls them only when its cached <select> fragment
+    has expired, so a search page does not unpickle the directories on every request."""
+    return {name: functools.partial(_search_directory, name) for name in ("specialties", "regions", "categories")}
+
+
+def _search_directory(name: str) -> list:
+    return search_directories()[name]
 
 
 def search_directories() -> dict:

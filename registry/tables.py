@@ -43,6 +43,9 @@ class WorkerTable(tables.Table):
         page_field = "page"
         per_page_field = "per_page"
         empty_text = "Никого не найдено. Проверьте написание или уберите часть фильтров."
+        # Rows are written out by the template from the record (fast); the render_* methods below
+        # serve other renderings of the table (e.g. as_values) and must say the same.
+        template_name = "registry/_worker_table.html"
 
     def render_full_name(self, record):
         url = reverse("registry:profile", args=[record.registry_number])
@@ -57,8 +60,8 @@ class WorkerTable(tables.Table):
             '<span class="badge badge-{}">{}</span>', record.admission_status, record.get_admission_status_display()
         )
 
-    def render_category(self, value):
-        return value.name.replace(" квалификационная категория", "") if value else "—"
+    def render_category(self, record):
+        return record.category_short or "—"
 
 
 SORTABLE_COLUMNS = {name for name, column in WorkerTable.base_columns.items() if column.orderable is not False}

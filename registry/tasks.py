@@ -8,6 +8,12 @@ def advance_admission_statuses() -> dict[str, int]:
     return services.admission_statuses_advance()
 
 
+@shared_task(name="registry.rebuild_search_words", time_limit=1800, acks_late=True)
+def rebuild_search_words() -> int:
+    # Safe to run twice: the rebuild replaces the dictionary in one transaction.
+    return services.search_words_rebuild()
+
+
 @shared_task(
     bind=True, name="registry.run_export", time_limit=1800, soft_time_limit=1740, acks_late=True, max_retries=5
 )

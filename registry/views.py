@@ -4,6 +4,7 @@ from django.conf import settings
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
+from django_tables2.data import TableListData
 from django_tables2.paginators import LazyPaginator
 
 from accounts.services import client_ip
@@ -19,7 +20,7 @@ SEARCH_PERIOD = 60  # settings.PUBLIC_SEARCH_RATE_LIMIT searches per period per 
 @require_GET
 def search_page(request):
     form = search.SearchForm(request.GET or None)
-    context = {"form": form, "table": None, "fuzzy": False, **selectors.search_directories()}
+    context = {"form": form, "table": None, "fuzzy": False, **selectors.search_directories_lazy()}
     limit = settings.PUBLIC_SEARCH_RATE_LIMIT
     if limit and ratelimit.hit(scope="search", ident=client_ip(request) or "", limit=limit, period=SEARCH_PERIOD):
         context["limited"] = True
@@ -27,16 +28,19 @@ def search_page(request):
     if form.is_bound and not form.is_valid():
         return render(request, _template(request), context)
     params = form.cleaned_data if form.is_bound else {}
-    qs, fuzzy = search.worker_search(params)
-    table = WorkerTable(qs)
-    if fuzzy and not params.get("sort"):
-        table.orderable = False  # keep the similarity order
+    result = search.worker_search(params)
+    if result.by_name is not None and not params.get("sort"):
+        # PostgreSQL, a name typed, name order: the merged index branches (see NameOrderedResult).
+        # Wrapped as is: given a plain sequence, django-tables2 would list() every match.
+        data, (count, more) = TableListData(result.by_name), result.by_name.count()
+    else:
+        data, (count, more) = result.queryset, search.capped_count(result.queryset)
+    table = WorkerTable(data)
     per_page = params.get("per_page") or 25
     # LazyPaginator fetches one row more than the page instead of counting millions of rows.
     RequestConfig(request, paginate={"paginator_class": LazyPaginator, "per_page": per_page}).configure(table)
-    count, more = search.capped_count(qs)
-    context.update(table=table, fuzzy=fuzzy, count=count, more=more, max_page=search.MAX_PAGE,
-                   deep=params.get("page") == search.MAX_PAGE)
+    context.update(table=table, fuzzy=bool(result.corrected), corrected=result.corrected, count=count, more=more,
+                   max_page=search.MAX_PAGE, deep=params.get("page") == search.MAX_PAGE)
     return render(request, _template(request), context)
 
 

@@ -92,8 +92,9 @@ def test_sort_by_each_sortable_column(client):
 def test_query_count_per_page_is_constant(client, django_assert_max_num_queries):
     for i in range(30):
         make(f"Смирнова{i:02d}", "Анна")
-    # On PostgreSQL one more query (exists) decides whether the typo fallback is needed.
-    with django_assert_max_num_queries(7):
+    # Cold caches: specialty words and the three directory selects. PostgreSQL: the dictionary, the
+    # count (which also decides on the typo fallback), the page's ids, the page's rows.
+    with django_assert_max_num_queries(8):
         response = client.get(SEARCH, {"q": "смирнова", "per_page": "25"})
     assert len(names(response)) == 25
 
@@ -176,3 +177,57 @@ def test_rows_can_be_ticked_for_export(client):
     assert f'name="ids" value="{worker.registry_number}"' in body or (
         'name="ids"' in body and worker.registry_number in body)
     assert 'id="export-selected"' in body
+
+
+NAME_ORDER_QUERIES = ["петров", "петров ива", "ива петров", "мар петр", "смирнова мар", "оглы", "мамед", "а", "кардиол",
+                      "петров кардиол", "ива", "иванов иван иванович", "нет-такого", "зз"]
+
+
+@pytest.mark.django_db
+def test_name_ordered_branches_return_exactly_the_generic_result(client):
+    """The PostgreSQL fast path (merged index branches, NameOrderedResult) must give the same rows in
+    the same order as the plain query — duplicates across positions, 4-word names, filters included."""
+    from django.db import connection
+
+    from registry.search import SearchForm, worker_search
+    from tests.conftest import skip_or_fail
+    from tests.factories import SpecialtyFactory
+
+    if connection.vendor != "postgresql":
+        skip_or_fail("the name-ordered branches are PostgreSQL's path")
+    cardio = SpecialtyFactory(name="Кардиология")
+    people = [
+        ("Петров", "Иван", "Петрович"), ("Петрова", "Мария", "Ивановна"), ("Иванов", "Пётр", "Петрович"),
+        ("Петров", "Петр", "Петрович"), ("Смирнова", "Марина", ""), ("Смирнова", "Мария", "Петровна"),
+        ("Алиев", "Мамед", "Ибрагим оглы"), ("Мамедов", "Али", "Петрович"), ("Иванов", "Иван", "Иванович"),
+        ("Абрамова", "Анна", "Ивановна"), ("Маркова", "Петра", ""), ("Ивашкин", "Марк", "Петрович"),
+    ]
+    for _copy in range(3):
+        for last, first, middle in people:
+            make(last, first, middle)
+    worker = make("Петрова", "Ирина", "Андреевна")
+    EmploymentFactory(worker=worker, specialty=cardio)
+    services.worker_refresh_derived(worker_ids=[worker.id])
+    services.search_words_rebuild()
+    for query in NAME_ORDER_QUERIES:
+        for extra in ({}, {"status": "none"}):
+            form = SearchForm({"q": query, **extra})
+            assert form.is_valid(), form.errors
+            result = worker_search(form.cleaned_data)
+            expected = [w.id for w in result.queryset]
+            if result.by_name is None:
+                continue
+            assert [w.id for w in result.by_name[0:1000]] == expected, query
+            assert result.by_name.count() == (len(expected), False), query
+            assert [w.id for w in result.by_name[2:5]] == expected[2:5], query
+
+
+@pytest.mark.django_db
+def test_search_dictionary_follows_new_names_and_rebuilds():
+    from registry.models import SearchWord
+
+    make("Цветаева", "Марина", "Ивановна")
+    assert set(SearchWord.objects.values_list("word", "position")) >= {("цветаева", 1), ("марина", 2), ("ивановна", 3)}
+    make("Цветаева", "Анастасия", "")
+    assert services.search_words_rebuild() == SearchWord.objects.count()
+    assert SearchWord.objects.get(word="цветаева", position=1).workers == 2

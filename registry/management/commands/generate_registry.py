@@ -42,7 +42,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from registry import models, synthetic
+from registry import models, services, synthetic
 
 TABLE_MODELS = {
     "organization": models.MedicalOrganization,
@@ -169,6 +169,10 @@ class Command(BaseCommand):
                     self.phases["индексы и внешние ключи"] = time.monotonic() - rebuild_started
             finally:
                 self._reset_sequences()
+        if workers:
+            words_started = time.monotonic()
+            services.search_words_rebuild()
+            self.phases["поисковый словарь"] = time.monotonic() - words_started
         if postgres:
             analyze_started = time.monotonic()
             with connection.cursor() as cursor:
