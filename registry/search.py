@@ -365,6 +365,79 @@ def search_words_correct(tokens: list[str]) -> list[str]:
     return corrected
 
 
+# Sort keys of the directory columns: the directory's order, then the name (see DirectoryOrderedResult).
+DIRECTORY_SORTS = {
+    "primary_specialty": (Specialty, ("name", "id")),
+    "region": (Region, ("name", "id")),
+    "category": (QualificationCategory, ("sort_order", "name", "id")),
+}
+
+
+class DirectoryOrderedResult(Sequence):
+    """Workers ordered by a directory column (specialty, region, category), then by name.
+
+    Sorting 3 million rows by a joined name is a full sort; instead the directory (a few hundred
+    entries at most) is walked in its order and each entry is one index scan on (column, search_name,
+    id) that already yields rows in name order, then the workers without a value (NULLs last, as
+    PostgreSQL sorts them; first when descending). A page reads only the entries it spans.
+    """
+
+    def __init__(self, qs: QuerySet[MedicalWorker], column: str):
+        descending = column.startswith("-")
+        field = column.lstrip("-")
+        model, key_order = DIRECTORY_SORTS[field]
+        keys: list[int | None] = [*model.objects.order_by(*key_order).values_list("id", flat=True), None]
+        if descending:
+            keys.reverse()
+        name_order = ("-search_name", "-id") if descending else ("search_name", "id")
+        self._qs = qs.order_by()
+        self._branches = [
+            qs.filter(**({f"{field}__isnull": True} if key is None else {f"{field}_id": key})).order_by(*name_order)
+            for key in keys
+        ]
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice):
+            return self[key : key + 1][0]
+        start, stop = key.start or 0, key.stop
+        rows: list[MedicalWorker] = []
+        seen = 0  # rows in the branches already passed
+        for branch in self._branches:
+            if stop is not None and seen + 0 >= stop:
+                break
+            skip = max(0, start - seen)
+            limit = None if stop is None else stop - seen
+            found = list(branch[skip:limit])
+            rows.extend(found)
+            if found or skip == 0:
+                seen += skip + len(found)
+            else:
+                # The page starts beyond this branch: only its size (capped at what is skipped) matters.
+                seen += branch.order_by()[:skip].count()
+        return rows
+
+    def __len__(self) -> int:
+        return self.count()[0]
+
+    def count(self) -> tuple[int, bool]:
+        return capped_count(self._qs)
+
+
+def result_page_source(result: SearchResult, params: dict) -> tuple[QuerySet | Sequence, tuple[int, bool]]:
+    """What the results table pages through, and the capped count.
+
+    The fast sequences are already in the order asked for (the table must not re-sort them); every
+    other combination pages through the ORM queryset, which the table orders by the column's keys.
+    """
+    sort = params.get("sort") or ""
+    if result.by_name is not None and sort in ("", "full_name"):
+        return result.by_name, result.by_name.count()
+    if sort.lstrip("-") in DIRECTORY_SORTS and not query_tokens(params.get("q", "")):
+        ordered = DirectoryOrderedResult(result.queryset, sort)
+        return ordered, ordered.count()
+    return result.queryset, capped_count(result.queryset)
+
+
 def capped_count(qs: QuerySet) -> tuple[int, bool]:
     """Exact up to COUNT_CAP; beyond it only "more than" — an exact count over millions is slow."""
     # Without the ORDER BY: counting needs no ordered index walk (and no similarity sort).

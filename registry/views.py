@@ -1,10 +1,10 @@
 """The public register: search and the public profile. No login; protected data never shown."""
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
-from django_tables2.data import TableListData
 from django_tables2.paginators import LazyPaginator
 
 from accounts.services import client_ip
@@ -12,7 +12,7 @@ from portal import ratelimit
 
 from . import saved_searches, search, selectors
 from .models import MedicalWorker
-from .tables import WorkerTable
+from .tables import PreorderedData, WorkerTable
 
 SEARCH_PERIOD = 60  # settings.PUBLIC_SEARCH_RATE_LIMIT searches per period per IP; 0 = no limit
 
@@ -29,13 +29,8 @@ def search_page(request):
         return render(request, _template(request), context)
     params = form.cleaned_data if form.is_bound else {}
     result = search.worker_search(params)
-    if result.by_name is not None and not params.get("sort"):
-        # PostgreSQL, a name typed, name order: the merged index branches (see NameOrderedResult).
-        # Wrapped as is: given a plain sequence, django-tables2 would list() every match.
-        data, (count, more) = TableListData(result.by_name), result.by_name.count()
-    else:
-        data, (count, more) = result.queryset, search.capped_count(result.queryset)
-    table = WorkerTable(data)
+    data, (count, more) = search.result_page_source(result, params)
+    table = WorkerTable(data if isinstance(data, QuerySet) else PreorderedData(data))
     per_page = params.get("per_page") or 25
     # LazyPaginator fetches one row more than the page instead of counting millions of rows.
     RequestConfig(request, paginate={"paginator_class": LazyPaginator, "per_page": per_page}).configure(table)

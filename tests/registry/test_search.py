@@ -231,3 +231,46 @@ def test_search_dictionary_follows_new_names_and_rebuilds():
     make("Цветаева", "Анастасия", "")
     assert services.search_words_rebuild() == SearchWord.objects.count()
     assert SearchWord.objects.get(word="цветаева", position=1).workers == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("column", ["primary_specialty", "-primary_specialty", "region", "-region", "category",
+                                    "-category"])
+def test_directory_sorts_walk_the_directory_in_the_same_order_as_the_join(client, column):
+    from django.db import connection
+
+    from registry.search import DirectoryOrderedResult, SearchForm, worker_search
+    from registry.tables import WorkerTable
+    from tests.factories import CategoryFactory, RegionFactory, SpecialtyFactory
+
+    specialties = [SpecialtyFactory(name=name) for name in ("Терапия", "Кардиология", "Хирургия")]
+    regions = [RegionFactory(name=name) for name in ("Тверская область", "Амурская область")]
+    categories = [CategoryFactory(name=name, sort_order=i) for i, name in enumerate(("Вторая", "Высшая"))]
+    for i in range(14):
+        worker = WorkerFactory(last_name=f"Фамилия{i % 5}", first_name="Анна")
+        if i % 4:
+            EmploymentFactory(worker=worker, specialty=specialties[i % 3], organization__region=regions[i % 2])
+        services.worker_refresh_derived(worker_ids=[worker.id])
+        if i % 3:
+            from registry.models import MedicalWorker
+
+            MedicalWorker.objects.filter(pk=worker.pk).update(category=categories[i % 2])
+    form = SearchForm({"sort": column})
+    assert form.is_valid(), form.errors
+    result = worker_search(form.cleaned_data)
+    keys = WorkerTable.base_columns[column.lstrip("-")].order_by
+    keys = keys.opposite if column.startswith("-") else keys
+    expected = [w.id for w in result.queryset.order_by(*[str(k) for k in keys])]
+    walked = DirectoryOrderedResult(result.queryset, column)
+    if connection.vendor != "postgresql":
+        # SQLite puts NULLs first when ascending; compare the rows that have a value, in order.
+        field = column.lstrip("-")
+        with_value = {w.id for w in result.queryset.filter(**{f"{field}__isnull": False})}
+        expected = [pk for pk in expected if pk in with_value]
+        assert [w.id for w in walked[0:100] if w.id in with_value] == expected
+        return
+    assert [w.id for w in walked[0:100]] == expected
+    for start, stop in ((0, 3), (3, 7), (5, 13), (12, 20)):
+        assert [w.id for w in walked[start:stop]] == expected[start:stop]
+    response = client.get(SEARCH, {"sort": column, "per_page": 10, "page": 2})
+    assert [row.record.id for row in response.context["table"].paginated_rows] == expected[10:20]
