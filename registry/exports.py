@@ -30,7 +30,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from django.conf import settings
-from django.db import OperationalError
+from django.core.cache import cache
+from django.db import OperationalError, connection
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
@@ -197,6 +198,96 @@ def csv_chunks(rows: Iterable[list]) -> Iterator[str]:
         yield "".join(batch)
 
 
+def csv_document(queryset: QuerySet[MedicalWorker], *, progress: Callable[[int], None] | None = None) -> Iterator[str]:
+    """The whole CSV file in chunks; ``progress`` is told the number of rows written so far.
+
+    PostgreSQL formats the rows itself and streams them with COPY ... TO STDOUT (several times
+    faster than formatting a million rows in Python); other databases go through csv_chunks. Both
+    give the same file (a test compares them).
+    """
+    if connection.vendor == "postgresql":
+        yield from _csv_copy(queryset, progress)
+        return
+    rows = iter_rows(queryset)
+    if progress is not None:
+        rows = _Counted(rows, progress)
+    yield from csv_chunks(rows)
+
+
+class _Counted:
+    def __init__(self, rows: Iterable[list], progress: Callable[[int], None]):
+        self.rows, self.progress = rows, progress
+
+    def __iter__(self) -> Iterator[list]:
+        done = 0
+        for row in self.rows:
+            yield row
+            done += 1
+            if done % CHUNK_SIZE == 0:
+                self.progress(done)
+        self.progress(done)
+
+
+# public_row in SQL: each cell is the text csv_chunks would write; neutralize() as a regexp.
+_NEUTRALIZE = r"regexp_replace({}, E'^([=+@\\t\\r-])', E'\'\\1')"
+_COPY_SQL = """
+COPY (
+    -- nullif(..., ''): PostgreSQL quotes an empty string ("") to tell it from NULL; csv_chunks writes nothing.
+    SELECT nullif({full_name}, ''), nullif({number}, ''), nullif({specialty}, ''), nullif({region}, ''), {status},
+           to_char(t.until, 'DD.MM.YYYY'), nullif({category}, ''), to_char(t.registered, 'DD.MM.YYYY')
+    FROM ({inner}) AS t(last, first, middle, number, status, until, registered, specialty, region, category)
+) TO STDOUT WITH (FORMAT csv, DELIMITER ';')
+"""
+_COPY_BUFFER = 256 * 1024  # bytes per yielded chunk; libpq hands COPY data over one row at a time
+
+
+def _copy_statement(queryset: QuerySet[MedicalWorker]) -> tuple[str, tuple]:
+    inner, params = queryset.values_list(*PUBLIC_FIELDS).query.sql_with_params()
+    statuses = " ".join(f"WHEN '{value}' THEN '{label}'" for value, label in search.PUBLIC_STATUSES)
+    statement = _COPY_SQL.format(
+        full_name=_NEUTRALIZE.format("concat_ws(' ', nullif(t.last, ''), nullif(t.first, ''), nullif(t.middle, ''))"),
+        number=(
+            "CASE WHEN t.number ~ '^[0-9]{10}$' THEN %s || ' ' || left(t.number, 9) || '-' || right(t.number, 1) "
+            "ELSE coalesce(t.number, '') END"
+        ),
+        specialty=_NEUTRALIZE.format("coalesce(t.specialty, '')"),
+        region=_NEUTRALIZE.format("coalesce(t.region, '')"),
+        status=f"CASE t.status {statuses} ELSE t.status END",
+        category=_NEUTRALIZE.format("coalesce(replace(t.category, ' квалификационная категория', ''), '')"),
+        inner=inner,
+    )
+    return statement, (validators.REGISTRY_PREFIX, *params)
+
+
+def _csv_copy(queryset: QuerySet[MedicalWorker], progress: Callable[[int], None] | None) -> Iterator[str]:
+    statement, params = _copy_statement(queryset)
+    yield "\ufeff" + csv.writer(_Echo(), delimiter=";", lineterminator="\r\n").writerow(HEADERS)
+    done = 0
+
+    def flush(buffer: list[bytes]) -> str:
+        nonlocal done
+        chunk = b"".join(buffer)
+        done += chunk.count(b"\n")
+        if progress is not None:
+            progress(done)
+        # Names and directory entries hold no line breaks, so every \n ends a row: CRLF as csv_chunks.
+        return chunk.decode("utf-8").replace("\n", "\r\n")
+
+    with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
+        buffer: list[bytes] = []
+        size = 0
+        for data in copy:
+            buffer.append(bytes(data))
+            size += len(data)
+            if size >= _COPY_BUFFER:
+                yield flush(buffer)
+                buffer, size = [], 0
+        if buffer:
+            yield flush(buffer)
+    if progress is not None:
+        progress(done)
+
+
 _XLSX_WIDTHS = (40, 18, 30, 30, 16, 14, 14, 14)
 
 
@@ -263,17 +354,17 @@ def export_job_claim(*, job_id) -> bool:
 
 
 class _Progress:
-    """Passes rows through, counting them and reporting the percentage every CHUNK_SIZE rows."""
+    """Turns "rows written" into a percentage for the job's progress bar, reported when it changes."""
 
-    def __init__(self, rows: Iterable[list], *, total: int, report: Callable[[int], None]):
-        self.rows, self.total, self.report, self.done = rows, total, report, 0
+    def __init__(self, *, total: int, report: Callable[[int], None]):
+        self.total, self.report, self.done, self.percent = total, report, 0, -1
 
-    def __iter__(self) -> Iterator[list]:
-        for row in self.rows:
-            yield row
-            self.done += 1
-            if self.done % CHUNK_SIZE == 0:
-                self.report(min(99, self.done * 100 // max(self.total, 1)))
+    def __call__(self, done: int) -> None:
+        self.done = done
+        percent = min(99, done * 100 // max(self.total, 1))
+        if percent != self.percent:
+            self.percent = percent
+            self.report(percent)
 
 
 def export_job_run(*, job_id) -> str:
@@ -290,13 +381,16 @@ def export_job_run(*, job_id) -> str:
         cleaned, ids = parse_params(params_from_storage(job.params))
         qs = export_queryset(cleaned, ids)
         total = qs.count()  # exact: in the background a full count is affordable, and drives the bar
-        rows = _Progress(iter_rows(qs), total=total, report=lambda percent: jobs.update(progress=percent))
         directory.mkdir(parents=True, exist_ok=True)
         if job.format == ExportJob.Format.CSV:
+            # The COPY holds the database connection while it streams, so the percentage goes to the
+            # cache (read by job_progress); the row gets the final figures afterwards.
+            progress = _Progress(total=total, report=lambda percent: cache.set(_progress_key(job.pk), percent, 3600))
             with open(partial, "w", encoding="utf-8", newline="") as handle:
-                handle.writelines(csv_chunks(rows))
+                handle.writelines(csv_document(qs, progress=progress))
         else:
-            write_xlsx(rows, partial)
+            progress = _Progress(total=total, report=lambda percent: jobs.update(progress=percent))
+            write_xlsx(_Counted(iter_rows(qs), progress), partial)
         os.replace(partial, final)
     except OperationalError:
         partial.unlink(missing_ok=True)
@@ -317,9 +411,20 @@ def export_job_run(*, job_id) -> str:
         export_job_fail(job_id=job_id, error=message)
         return ExportJob.Status.FAILED
     jobs.update(
-        status=ExportJob.Status.DONE, progress=100, rows=rows.done, file_name=final.name, finished_at=timezone.now()
+        status=ExportJob.Status.DONE, progress=100, rows=progress.done, file_name=final.name, finished_at=timezone.now()
     )
     return ExportJob.Status.DONE
+
+
+def _progress_key(job_id) -> str:
+    return f"registry:export-progress:{job_id}"
+
+
+def job_progress(job: ExportJob) -> int:
+    """The percentage to show: the row's, or the running CSV job's figure from the cache."""
+    if job.status != ExportJob.Status.RUNNING:
+        return job.progress
+    return max(job.progress, cache.get(_progress_key(job.pk)) or 0)
 
 
 def export_job_fail(*, job_id, error: str) -> None:

@@ -59,7 +59,7 @@ def _export(request, fmt: str):
     )
     if fmt == ExportJob.Format.CSV:
         response = StreamingHttpResponse(
-            exports.csv_chunks(exports.iter_rows(qs)), content_type="text/csv; charset=utf-8"
+            exports.csv_document(qs), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = f'attachment; filename="{exports.download_name("csv")}"'
         return response
@@ -111,7 +111,7 @@ def export_job(request, job_id):
     job = _own_job(request, job_id)
     # htmx polls the status block every 2 s until the job is done or failed.
     template = "registry/_export_job_status.html" if getattr(request, "htmx", False) else "registry/export_job.html"
-    return render(request, template, {"job": job})
+    return render(request, template, {"job": job, "progress": exports.job_progress(job)})
 
 
 @require_GET

@@ -298,9 +298,10 @@ def test_database_error_gives_the_claim_back_for_the_retry(many_workers, monkeyp
 
 @pytest.mark.django_db
 def test_progress_is_reported_every_chunk(many_workers, monkeypatch):
+    # XLSX counts rows in Python every CHUNK_SIZE rows (CSV on PostgreSQL reports per COPY buffer).
     monkeypatch.setattr(exports, "CHUNK_SIZE", 2)
     seen = []
-    job = ExportJob.objects.create(format="csv", params={})
+    job = ExportJob.objects.create(format="xlsx", params={})
     original = ExportJob.objects.filter
 
     def spy(*args, **kwargs):
@@ -341,8 +342,39 @@ def test_a_failing_job_is_marked_failed_and_leaves_no_file(client, many_workers,
     def broken(*args, **kwargs):
         raise ValueError("boom")
 
-    monkeypatch.setattr(exports, "csv_chunks", broken)
+    monkeypatch.setattr(exports, "csv_document", broken)
     assert exports.export_job_run(job_id=job.pk) == "failed"
     job.refresh_from_db()
     assert (job.status, job.error) == ("failed", "внутренняя ошибка")
     assert not list((tmp_path / "exports").glob("*"))
+
+
+@pytest.mark.django_db
+def test_postgresql_copy_writes_the_same_csv_as_python(many_workers):
+    """The COPY path formats cells in SQL; it must give byte for byte what csv_chunks gives."""
+    from django.db import connection
+
+    from registry import search
+    from tests.conftest import skip_or_fail
+
+    if connection.vendor != "postgresql":
+        skip_or_fail("COPY ... TO STDOUT is PostgreSQL's")
+    WorkerFactory(last_name="-Минус", first_name="@Собака", middle_name="+Плюс", registry_number="12345")
+    WorkerFactory(last_name="Кавычки", first_name='Анна "Аня"', middle_name="Точка;Запятая")
+    qs = search.worker_search({}).queryset
+    done = []
+    copied = "".join(exports.csv_document(qs, progress=done.append))
+    assert copied == "".join(exports.csv_chunks(exports.iter_rows(qs)))
+    assert done[-1] == qs.count()
+
+
+@pytest.mark.django_db
+def test_running_csv_job_shows_the_progress_the_copy_reported(client, on_commit_immediate):
+    from django.core.cache import cache
+
+    job = ExportJob.objects.create(format="csv", params={}, status=ExportJob.Status.RUNNING, progress=0)
+    cache.set(f"registry:export-progress:{job.pk}", 42, 60)
+    assert exports.job_progress(job) == 42
+    job.status = ExportJob.Status.DONE
+    job.progress = 100
+    assert exports.job_progress(job) == 100
