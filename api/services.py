@@ -78,7 +78,7 @@ def partner_token_revoke(*, token: PartnerToken, actor=None) -> PartnerToken:
 
 def partner_token_lookup(raw: str) -> PartnerToken | None:
     """The active token for a raw secret, or None (unknown, malformed or revoked)."""
-    parts = raw.split("_")
+    parts = raw.split("_", 2)  # the secret itself may contain "_"
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
     token = PartnerToken.objects.filter(prefix=parts[1]).first()

@@ -53,7 +53,7 @@ def _context(request) -> dict:
 def audit_partner_read(request, workers, *, fields: tuple[str, ...]) -> None:
     """Journal a partner's read of protected data: whose, which fields, by which token."""
     token = request_token(request)
-    if token is None or not workers:
+    if token is None or not workers or not fields:
         return
     ip = client_ip(request)
     agent = request.META.get("HTTP_USER_AGENT", "")[:300]
