@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.http import JsonResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
@@ -458,7 +457,9 @@ def practitioner_role_search(request):
 
 
 @fhir_view
-def practitioner_role_read(request, pk: int):
+def practitioner_role_read(request, pk: str):
+    if not (pk.isdigit() and len(pk) <= 18):
+        raise exceptions.NotFound()
     emp = _roles_qs().filter(pk=pk).first()
     if emp is None:
         raise exceptions.NotFound()
@@ -485,7 +486,9 @@ def organization_search(request):
 
 
 @fhir_view
-def organization_read(request, pk: int):
+def organization_read(request, pk: str):
+    if not (pk.isdigit() and len(pk) <= 18):
+        raise exceptions.NotFound()
     org = MedicalOrganization.objects.select_related("org_type", "region").filter(pk=pk).first()
     if org is None:
         raise exceptions.NotFound()
@@ -512,12 +515,6 @@ def code_system_read(request, name: str):
     return Response(code_system(name, model), content_type="application/fhir+json")
 
 
-def not_found(request, exception=None):
-    return JsonResponse(
-        {
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "not-supported", "diagnostics": "Ресурс не поддерживается."}],
-        },
-        status=404,
-        content_type="application/fhir+json",
-    )
+@fhir_view
+def not_supported(request, path=""):
+    raise FhirError(404, "not-supported", "Ресурс или операция не поддерживается; см. /fhir/metadata.")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
@@ -22,7 +22,7 @@ from registry.models import MedicalOrganization, OrganizationLicense
 from . import selectors
 from .authentication import request_token
 from .errors import form_errors
-from .pagination import KeysetPagination
+from .pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, KeysetPagination
 from .serializers import (
     AdmissionDocumentSerializer,
     DirectoryEntrySerializer,
@@ -42,6 +42,20 @@ ERRORS = {
     429: OpenApiResponse(ErrorSerializer, description="Rate limit exceeded."),
 }
 LIST_ERRORS = {k: v for k, v in ERRORS.items() if k != 404}
+PAGE_PARAMETERS = [
+    OpenApiParameter("cursor", str, description="Opaque cursor from the `next` link of the previous page."),
+    OpenApiParameter("page_size", int, description=f"1 to {MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}."),
+]
+
+
+def paged(serializer_class, name: str):
+    """The schema of a keyset page: `next` link (null on the last page) and `results`."""
+    return inline_serializer(
+        name=f"{name}Page",
+        fields={"next": serializers.URLField(allow_null=True), "results": serializer_class(many=True)},
+    )
+
+
 WORKER_KEY = ("search_name", "id")
 CHANGES_KEY = ("updated_at", "id")
 
@@ -116,6 +130,11 @@ def _since(request):
     return value
 
 
+WORKER_PAGE = paged(WorkerSerializer, "Worker")
+ORGANIZATION_PAGE = paged(OrganizationSerializer, "Organization")
+LICENSE_PAGE = paged(LicenseSerializer, "License")
+DIRECTORYENTRY_PAGE = paged(DirectoryEntrySerializer, "DirectoryEntry")
+
 SEARCH_PARAMETERS = [
     OpenApiParameter("q", str, description="Words of the full name or specialty, as on /registry/."),
     OpenApiParameter("specialty", str, description="Specialty code (directory 1.2.643.5.1.13.13.11.1066)."),
@@ -126,6 +145,7 @@ SEARCH_PARAMETERS = [
     OpenApiParameter("registered_from", OpenApiTypes.DATE),
     OpenApiParameter("registered_to", OpenApiTypes.DATE),
     OpenApiParameter("confirmed", bool),
+    *PAGE_PARAMETERS,
 ]
 
 
@@ -133,7 +153,7 @@ SEARCH_PARAMETERS = [
     operation_id="workers_search",
     summary="Search workers",
     parameters=SEARCH_PARAMETERS,
-    responses={200: WorkerSerializer(many=True), **LIST_ERRORS},
+    responses={200: WORKER_PAGE, **LIST_ERRORS},
     description="The public register search with the same parameters and validation. Sorted by name; "
     "`fuzzy` is true when nothing matched exactly and the typo-tolerant match was used.",
 )
@@ -153,9 +173,10 @@ def worker_list(request):
     parameters=[
         OpenApiParameter(
             "updated_since", OpenApiTypes.DATETIME, description="Rows changed at or after this moment, oldest first."
-        )
+        ),
+        *PAGE_PARAMETERS,
     ],
-    responses={200: WorkerSerializer(many=True), **LIST_ERRORS},
+    responses={200: WORKER_PAGE, **LIST_ERRORS},
     description="Ordered by (updated_at, id). Keep the last `updated_at` you processed and ask again from "
     "it (a small overlap is harmless: rows are identified by registry_number).",
 )
@@ -216,8 +237,9 @@ def worker_documents(request, registry_number: str):
         OpenApiParameter("status", str, enum=list(MedicalOrganization.Status.values)),
         OpenApiParameter("ogrn", str),
         OpenApiParameter("inn", str),
+        *PAGE_PARAMETERS,
     ],
-    responses={200: OrganizationSerializer(many=True), **LIST_ERRORS},
+    responses={200: ORGANIZATION_PAGE, **LIST_ERRORS},
 )
 @api_view(["GET"])
 def organization_list(request):
@@ -230,8 +252,8 @@ def organization_list(request):
 @extend_schema(
     operation_id="organizations_changes",
     summary="Changes feed of organizations",
-    parameters=[OpenApiParameter("updated_since", OpenApiTypes.DATETIME)],
-    responses={200: OrganizationSerializer(many=True), **LIST_ERRORS},
+    parameters=[OpenApiParameter("updated_since", OpenApiTypes.DATETIME), *PAGE_PARAMETERS],
+    responses={200: ORGANIZATION_PAGE, **LIST_ERRORS},
 )
 @api_view(["GET"])
 def organization_changes(request):
@@ -249,7 +271,9 @@ def organization_changes(request):
     responses={200: OrganizationDetailSerializer, **ERRORS},
 )
 @api_view(["GET"])
-def organization_detail(request, pk: int):
+def organization_detail(request, pk: str):
+    if not (pk.isdigit() and len(pk) <= 18):
+        raise exceptions.NotFound()
     org = (
         MedicalOrganization.objects.select_related("org_type", "region")
         .prefetch_related("licenses")
@@ -290,8 +314,9 @@ def _check_int(request, name):
         OpenApiParameter("organization", int),
         OpenApiParameter("status", str, enum=list(OrganizationLicense.Status.values)),
         OpenApiParameter("updated_since", OpenApiTypes.DATETIME, description="Changes feed, oldest first."),
+        *PAGE_PARAMETERS,
     ],
-    responses={200: LicenseSerializer(many=True), **LIST_ERRORS},
+    responses={200: LICENSE_PAGE, **LIST_ERRORS},
 )
 @api_view(["GET"])
 def license_list(request):
@@ -329,7 +354,8 @@ def directory_list(request):
 @extend_schema(
     operation_id="directories_entries",
     summary="Entries of one directory",
-    responses={200: DirectoryEntrySerializer(many=True), **ERRORS},
+    parameters=PAGE_PARAMETERS,
+    responses={200: DIRECTORYENTRY_PAGE, **ERRORS},
 )
 @api_view(["GET"])
 def directory_entries(request, name: str):
@@ -338,6 +364,13 @@ def directory_entries(request, name: str):
         raise exceptions.NotFound()
     paginator, _, data, _ = _paged(request, model.objects.all(), ("code",), DirectoryEntrySerializer)
     return paginator.get_paginated_response(data)
+
+
+@extend_schema(exclude=True)
+@api_view(["GET"])
+def not_found(request, path=""):
+    """Any other path under /api/: a JSON 404 like every API error, not the HTML page."""
+    raise exceptions.NotFound()
 
 
 @extend_schema(exclude=True)

@@ -26,8 +26,9 @@ PROTECTED = {"snils", "inn", "birth_date", "sex", "phone", "email", "citizenship
 
 @pytest.fixture
 def worker(db):
-    w = WorkerFactory(last_name="Петрова", first_name="Анна", middle_name="Сергеевна", phone="+79001234567",
-                      email="anna@example.org")
+    w = WorkerFactory(
+        last_name="Петрова", first_name="Анна", middle_name="Сергеевна", phone="+79001234567", email="anna@example.org"
+    )
     emp = EmploymentFactory(worker=w)
     AdmissionDocumentFactory(worker=w, specialty=emp.specialty)
     worker_refresh_derived(worker_ids=[w.pk])

@@ -150,8 +150,9 @@ def test_pdf_with_a_row_added_is_detected(client, worker):
 def test_pdf_with_altered_embedded_payload_fails_the_signature(client, worker):
     extract = _issue(worker)
     pdf = extracts.render_pdf(extract)
-    blob = json.dumps({"payload": extract.payload, "key_id": extract.key_id, "signature": extract.signature},
-                      ensure_ascii=False)
+    blob = json.dumps(
+        {"payload": extract.payload, "key_id": extract.key_id, "signature": extract.signature}, ensure_ascii=False
+    )
     original = base64.b64encode(blob.encode())
     tampered_blob = blob.replace("Иванова", "Петрова")
     tampered = base64.b64encode(tampered_blob.encode())
@@ -164,8 +165,14 @@ def test_pdf_with_altered_embedded_payload_fails_the_signature(client, worker):
 def test_pdf_of_another_code_swapped_in_is_detected(client, worker):
     first, second = _issue(worker), _issue(worker)
     pdf_first = extracts.render_pdf(first)
-    swapped = Extract(code=first.code, created_at=first.created_at, payload=first.payload,
-                      key_id=second.key_id, signature=second.signature, kind=first.kind)
+    swapped = Extract(
+        code=first.code,
+        created_at=first.created_at,
+        payload=first.payload,
+        key_id=second.key_id,
+        signature=second.signature,
+        kind=first.kind,
+    )
     page = _upload(client, extracts.render_pdf(swapped)).content.decode()
     assert "Документ недействителен" in page
     assert "Документ подлинный" in _upload(client, pdf_first).content.decode()

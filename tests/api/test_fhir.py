@@ -21,8 +21,12 @@ from .conftest import bearer
 
 pytestmark = pytest.mark.django_db
 MODELS = {
-    "Bundle": Bundle, "CapabilityStatement": CapabilityStatement, "CodeSystem": CodeSystem,
-    "OperationOutcome": OperationOutcome, "Organization": Organization, "Practitioner": Practitioner,
+    "Bundle": Bundle,
+    "CapabilityStatement": CapabilityStatement,
+    "CodeSystem": CodeSystem,
+    "OperationOutcome": OperationOutcome,
+    "Organization": Organization,
+    "Practitioner": Practitioner,
     "PractitionerRole": PractitionerRole,
 }
 # Required bindings that the pydantic models leave as free strings.
@@ -59,7 +63,11 @@ def test_capability_statement(client, db):
     data = fhir(client, "/fhir/metadata")
     assert data["fhirVersion"] == "4.0.1" and data["kind"] == "instance"
     assert {r["type"] for r in data["rest"][0]["resource"]} == {
-        "Practitioner", "PractitionerRole", "Organization", "CodeSystem"}
+        "Practitioner",
+        "PractitionerRole",
+        "Organization",
+        "CodeSystem",
+    }
 
 
 def test_practitioner_public_has_no_snils_gender_or_birth_date(client, staffed):
@@ -116,7 +124,8 @@ def test_code_systems_carry_directory_oids(client, db):
     specialty = fhir(client, "/fhir/CodeSystem/specialty")
     assert {"code": "27", "display": "Терапия"} in specialty["concept"]
     assert fhir(client, "/fhir/CodeSystem?url=urn:oid:1.2.643.5.1.13.13.11.1066")["entry"][0]["resource"]["id"] == (
-        "specialty")
+        "specialty"
+    )
 
 
 def test_paging_follows_next_links(client, db):
