@@ -9,12 +9,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import AuditEntry
-from accounts.services import audit_record
+from accounts.services import audit_record, client_ip
+from portal import ratelimit
 from registry.models import MedicalWorker
 
 from . import extracts, services
 from .models import Extract
 
+# Verification is public: limits per client IP keep code guessing and PDF parsing cheap for us.
+VERIFY_PER_MINUTE = 60
+UPLOADS_PER_MINUTE = 10
 PDF_NAMES = {Extract.Kind.REGISTRY: "vypiska-iz-registra", Extract.Kind.QUALIFICATION: "spravka-o-kvalifikacii"}
 
 
@@ -95,9 +99,20 @@ class UploadForm(forms.Form):
         return upload
 
 
+def _limited(request, *, scope: str, limit: int) -> bool:
+    return ratelimit.hit(scope=scope, ident=client_ip(request) or "", limit=limit, period=60) is not None
+
+
+def _too_many(request):
+    context = {"code_form": CodeForm(), "upload_form": UploadForm(), "verdict": None, "limited": True}
+    return render(request, "api/verify.html", context, status=429)
+
+
 @require_http_methods(["GET", "POST"])
 def verify_start(request):
     """Enter a code, or upload the PDF to check that the file itself was not altered."""
+    if request.method == "POST" and _limited(request, scope="verify-upload", limit=UPLOADS_PER_MINUTE):
+        return _too_many(request)
     code_form = CodeForm(request.GET or None)
     if request.GET and code_form.is_valid():
         return redirect("extracts:verify", code=code_form.cleaned_data["code"])
@@ -118,6 +133,8 @@ def verify_start(request):
 
 @require_GET
 def verify(request, code: str):
+    if _limited(request, scope="verify", limit=VERIFY_PER_MINUTE):
+        return _too_many(request)
     verdict = extracts.verify_code(code)
     context = {"verdict": verdict, "code_form": CodeForm(), "upload_form": UploadForm()}
     return render(request, "api/verify.html", context, status=200 if verdict.found else 404)

@@ -353,10 +353,16 @@ EXTRACT_REVOKED_KEY_IDS = env_list("EXTRACT_REVOKED_KEY_IDS")
 if not EXTRACT_SIGNING_KEYS:
     if PRODUCTION:
         raise ImproperlyConfigured("EXTRACT_SIGNING_KEYS must be set when DJANGO_ENV=production.")
-    # Development: a key generated once under VAR_DIR, like the other dev secrets.
+    # Development: a key generated once under VAR_DIR (never used in production).
     from api.signing import dev_signing_key
 
     EXTRACT_SIGNING_KEYS = [dev_signing_key(VAR_DIR)]
+try:  # fail at start-up, not at the first download, when a key is malformed
+    from api.signing import KeyConfigError, parse_keys
+
+    parse_keys(EXTRACT_SIGNING_KEYS)
+except KeyConfigError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

@@ -213,3 +213,12 @@ def test_signing_rejects_a_malformed_key():
         signing.parse_keys(["k1:notbase64!!"])
     with pytest.raises(signing.KeyConfigError):
         signing.parse_keys(["no-separator"])
+
+
+def test_verification_is_rate_limited_per_address(client, worker, monkeypatch):
+    from api import views_extracts
+
+    monkeypatch.setattr(views_extracts, "VERIFY_PER_MINUTE", 2)
+    extract = _issue(worker)
+    codes = [client.get(f"/verify/{extract.code}/").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
