@@ -50,6 +50,7 @@ class PartnerTokenAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
+            services.partner_token_changed(token=obj, actor=request.user, fields=form.changed_data)
             return
         token, raw = services.partner_token_create(
             name=form.cleaned_data["name"],

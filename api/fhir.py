@@ -19,7 +19,15 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from registry import selectors as registry_selectors
-from registry.models import Employment, MedicalOrganization, MedicalWorker
+from registry.models import (
+    AdmissionDocument,
+    Employment,
+    MedicalOrganization,
+    MedicalWorker,
+    OrganizationType,
+    Position,
+    Specialty,
+)
 
 from . import selectors
 from .authentication import request_token
@@ -103,12 +111,20 @@ def _personal(request) -> bool:
     return token is not None and token.has_scope("personal")
 
 
+def _documents(request) -> bool:
+    token = request_token(request)
+    return token is not None and token.has_scope("documents")
+
+
+def _audit_fields(request) -> tuple[str, ...]:
+    fields = ("snils", "inn", "gender", "birthDate") if _personal(request) else ()
+    return fields + (("qualification.identifier", "qualification.period.start") if _documents(request) else ())
+
+
 # --- Resources -------------------------------------------------------------------------------
 
 
-def practitioner(worker: MedicalWorker, *, personal: bool, admissions=None) -> dict:
-    from registry.models import Specialty
-
+def practitioner(worker: MedicalWorker, *, personal: bool, admissions=None, documents: bool = False) -> dict:
     given = [p for p in (worker.first_name, worker.middle_name) if p]
     resource = {
         "resourceType": "Practitioner",
@@ -140,7 +156,11 @@ def practitioner(worker: MedicalWorker, *, personal: bool, admissions=None) -> d
             ],
         }
         if adm.document is not None:
-            item["period"] = {"start": adm.document.issued_on.isoformat(), "end": adm.valid_until.isoformat()}
+            # The expiry is public (as on the profile); number and issue date need the documents scope.
+            item["period"] = {"end": adm.valid_until.isoformat()}
+            if documents:
+                item["period"]["start"] = adm.document.issued_on.isoformat()
+                item["identifier"] = [{"value": adm.document.number}]
         qualifications.append(item)
     if qualifications:
         resource["qualification"] = qualifications
@@ -148,8 +168,6 @@ def practitioner(worker: MedicalWorker, *, personal: bool, admissions=None) -> d
 
 
 def practitioner_role(emp: Employment, worker_number: str) -> dict:
-    from registry.models import Position, Specialty
-
     resource = {
         "resourceType": "PractitionerRole",
         "id": str(emp.pk),
@@ -166,8 +184,6 @@ def practitioner_role(emp: Employment, worker_number: str) -> dict:
 
 
 def organization(org: MedicalOrganization) -> dict:
-    from registry.models import OrganizationType
-
     resource = {
         "resourceType": "Organization",
         "id": str(org.pk),
@@ -340,8 +356,6 @@ def metadata(request):
 def _practitioners_with_admissions(workers):
     today = timezone.localdate()
     docs: dict[int, list] = {}
-    from registry.models import AdmissionDocument
-
     for doc in AdmissionDocument.objects.filter(worker_id__in=[w.pk for w in workers]).select_related("specialty"):
         docs.setdefault(doc.worker_id, []).append(doc)
     result = []
@@ -399,10 +413,12 @@ def practitioner_search(request):
         else:
             qs = qs.none()
     workers, next_cursor = _page(request, qs, ("search_name", "id"))
-    personal = _personal(request)
-    resources = [practitioner(w, personal=personal, admissions=a) for w, a in _practitioners_with_admissions(workers)]
-    if personal:
-        audit_partner_read(request, workers, fields=("snils", "inn", "gender", "birthDate"))
+    personal, documents = _personal(request), _documents(request)
+    resources = [
+        practitioner(w, personal=personal, admissions=a, documents=documents)
+        for w, a in _practitioners_with_admissions(workers)
+    ]
+    audit_partner_read(request, workers, fields=_audit_fields(request))
     return Response(_bundle(request, resources, next_cursor), content_type="application/fhir+json")
 
 
@@ -411,10 +427,13 @@ def practitioner_read(request, registry_number: str):
     worker = selectors.worker_by_number(registry_number)
     if worker is None:
         raise exceptions.NotFound()
-    personal = _personal(request)
-    resource = practitioner(worker, personal=personal, admissions=registry_selectors.worker_admissions(worker))
-    if personal:
-        audit_partner_read(request, [worker], fields=("snils", "inn", "gender", "birthDate"))
+    resource = practitioner(
+        worker,
+        personal=_personal(request),
+        admissions=registry_selectors.worker_admissions(worker),
+        documents=_documents(request),
+    )
+    audit_partner_read(request, [worker], fields=_audit_fields(request))
     return Response(resource, content_type="application/fhir+json")
 
 

@@ -58,6 +58,23 @@ def partner_token_create(
     return token, raw
 
 
+def partner_token_changed(*, token: PartnerToken, actor=None, fields: list[str]) -> None:
+    """Journal an edit of a token's name, scopes or limit made in the admin."""
+    if fields:
+        audit_record(
+            event=AuditEntry.Event.DATA_CHANGED,
+            actor=actor,
+            object_type="partner_token",
+            object_id=str(token.pk),
+            details={
+                "action": "changed",
+                "fields": fields,
+                "scopes": token.scopes,
+                "rate_per_minute": token.rate_per_minute,
+            },
+        )
+
+
 def partner_token_revoke(*, token: PartnerToken, actor=None) -> PartnerToken:
     """Revoke at once: the next request with it is refused."""
     with transaction.atomic():

@@ -99,11 +99,12 @@ def _personal_fields(request) -> tuple[str, ...]:
     return PERSONAL_FIELDS if token is not None and token.has_scope("personal") else ()
 
 
-def _paged(request, qs, key, serializer_class, **extra):
+def _paged(request, qs, key, serializer_class):
+    """(paginator, rows of this page, serialized rows) for a keyset page ordered by `key`."""
     paginator = KeysetPagination(key)
     page = paginator.paginate_queryset(qs, request)
     data = serializer_class(page, many=True, context=_context(request)).data
-    return paginator, page, data, extra
+    return paginator, page, data
 
 
 def _since(request):
@@ -162,7 +163,7 @@ def worker_list(request):
     qs, _fuzzy, form = selectors.worker_search(request.query_params)
     if qs is None:
         raise form_errors(form)
-    paginator, page, data, _ = _paged(request, qs, WORKER_KEY, WorkerSerializer)
+    paginator, page, data = _paged(request, qs, WORKER_KEY, WorkerSerializer)
     audit_partner_read(request, page, fields=_personal_fields(request))
     return paginator.get_paginated_response(data)
 
@@ -182,7 +183,7 @@ def worker_list(request):
 )
 @api_view(["GET"])
 def worker_changes(request):
-    paginator, page, data, _ = _paged(
+    paginator, page, data = _paged(
         request, selectors.workers_changed_since(_since(request)), CHANGES_KEY, WorkerSerializer
     )
     audit_partner_read(request, page, fields=_personal_fields(request))
@@ -215,16 +216,19 @@ def worker_detail(request, registry_number: str):
     operation_id="workers_admission_documents",
     summary="Admission documents of a worker",
     responses={200: AdmissionDocumentSerializer(many=True), **ERRORS},
-    description="Certificates and accreditation records with their derived status; numbers and issue "
-    "dates need the `documents` scope.",
+    description="Public: per specialty, the document that decides admission (as on the public profile). "
+    "With the `documents` scope: every certificate and accreditation record with its number and issue date.",
 )
 @api_view(["GET"])
 def worker_documents(request, registry_number: str):
     worker = _worker_or_404(registry_number)
-    documents = list(selectors.worker_documents(worker))
     token = request_token(request)
     if token is not None and token.has_scope("documents"):
+        documents = list(selectors.worker_documents(worker))
         audit_partner_read(request, [worker], fields=("admission_documents.number", "admission_documents.issued_on"))
+    else:
+        # Public: what the profile shows, the document that decides admission in each specialty.
+        documents = [a.document for a in registry_selectors.worker_admissions(worker) if a.document]
     return Response(AdmissionDocumentSerializer(documents, many=True, context=_context(request)).data)
 
 
@@ -245,7 +249,7 @@ def worker_documents(request, registry_number: str):
 def organization_list(request):
     _check_choice(request, "status", MedicalOrganization.Status.values)
     qs = selectors.organization_search(request.query_params)
-    paginator, _, data, _ = _paged(request, qs, ("search_name", "id"), OrganizationSerializer)
+    paginator, _, data = _paged(request, qs, ("search_name", "id"), OrganizationSerializer)
     return paginator.get_paginated_response(data)
 
 
@@ -261,7 +265,7 @@ def organization_changes(request):
     since = _since(request)
     if since:
         qs = qs.filter(updated_at__gte=since)
-    paginator, _, data, _ = _paged(request, qs, CHANGES_KEY, OrganizationSerializer)
+    paginator, _, data = _paged(request, qs, CHANGES_KEY, OrganizationSerializer)
     return paginator.get_paginated_response(data)
 
 
@@ -323,12 +327,12 @@ def license_list(request):
     _check_choice(request, "status", OrganizationLicense.Status.values)
     _check_int(request, "organization")
     qs = selectors.licenses(request.query_params)
-    since = _since(request)
     key = ("id",)
-    if since or "updated_since" in request.query_params:
+    if "updated_since" in request.query_params:  # the changes feed of licenses
+        since = _since(request)
         qs = qs.filter(updated_at__gte=since) if since else qs
         key = CHANGES_KEY
-    paginator, _, data, _ = _paged(request, qs, key, LicenseSerializer)
+    paginator, _, data = _paged(request, qs, key, LicenseSerializer)
     return paginator.get_paginated_response(data)
 
 
@@ -362,7 +366,7 @@ def directory_entries(request, name: str):
     model = selectors.DIRECTORIES.get(name)
     if model is None:
         raise exceptions.NotFound()
-    paginator, _, data, _ = _paged(request, model.objects.all(), ("code",), DirectoryEntrySerializer)
+    paginator, _, data = _paged(request, model.objects.all(), ("code",), DirectoryEntrySerializer)
     return paginator.get_paginated_response(data)
 
 

@@ -220,3 +220,36 @@ def test_admin_creates_token_shown_once_and_revokes(client, support_agent):
     assert token.revoked_at is not None
     assert client.get("/api/v1/directories/", **bearer(raw)).status_code == 401
     assert client.get(f"/admin/api/partnertoken/{token.pk}/change/").status_code == 200
+
+
+def test_public_documents_are_the_profiles_and_the_documents_scope_gets_all(client, worker, make_token):
+    first = worker.admission_documents.get()
+    # An older, expired certificate for the same specialty: not on the public profile.
+    AdmissionDocumentFactory(
+        worker=worker, specialty=first.specialty, valid_until=dt.date(2020, 1, 1), issued_on=dt.date(2015, 1, 1)
+    )
+    url = f"/api/v1/workers/{worker.registry_number}/admission-documents/"
+    public = client.get(url).json()
+    assert [d["id"] for d in public] == [first.pk]
+    _, raw = make_token(scopes=["documents"])
+    full = client.get(url, **bearer(raw)).json()
+    assert len(full) == 2 and {d["number"] for d in full} == set(
+        worker.admission_documents.values_list("number", flat=True)
+    )
+    entry = AuditEntry.objects.get(event=AuditEntry.Event.DATA_VIEWED)
+    assert entry.details["fields"] == ["admission_documents.number", "admission_documents.issued_on"]
+
+
+def test_token_edit_in_admin_is_journaled(client, support_agent, make_token):
+    support_agent.is_superuser = True
+    support_agent.save()
+    token, _ = make_token()
+    client.force_login(support_agent)
+    client.post(
+        f"/admin/api/partnertoken/{token.pk}/change/",
+        {"name": token.name, "contact": "", "scopes": ["personal"], "rate_per_minute": 10},
+    )
+    token.refresh_from_db()
+    assert token.scopes == ["personal"] and token.rate_per_minute == 10
+    entry = AuditEntry.objects.filter(object_type="partner_token", details__action="changed").get()
+    assert entry.actor == support_agent and "scopes" in entry.details["fields"]

@@ -76,7 +76,9 @@ def test_practitioner_public_has_no_snils_gender_or_birth_date(client, staffed):
     assert [i["value"] for i in data["identifier"]] == [worker.registry_number]
     assert "gender" not in data and "birthDate" not in data
     assert worker.snils not in str(data)
-    assert data["qualification"][0]["code"]["coding"][0]["system"] == f"urn:oid:{Specialty.OID}"
+    qualification = data["qualification"][0]
+    assert qualification["code"]["coding"][0]["system"] == f"urn:oid:{Specialty.OID}"
+    assert "start" not in qualification["period"] and "identifier" not in qualification  # documents scope
     bundle = fhir(client, "/fhir/Practitioner?name=лукин")
     assert [e["resource"]["id"] for e in bundle["entry"]] == [worker.registry_number]
 
@@ -90,6 +92,8 @@ def test_snils_search_only_for_partner_and_journaled(client, staffed, public_tok
     resource = bundle["entry"][0]["resource"]
     assert {"system": "urn:oid:1.2.643.100.3", "value": worker.snils, "use": "official"} in resource["identifier"]
     assert resource["gender"] in GENDERS and resource["birthDate"] == "1985-05-17"
+    number = worker.admission_documents.get().number
+    assert resource["qualification"][0]["identifier"] == [{"value": number}]
     assert AuditEntry.objects.filter(event=AuditEntry.Event.DATA_VIEWED, object_id=worker.registry_number).exists()
 
 

@@ -64,6 +64,10 @@ def test_worker_downloads_an_extract_and_its_verification_page_confirms_it(
     assert "Сведения актуальны" in page.locator("#currency").inner_text()
     assert page.get_by_text("Иванова Мария Петровна").first.is_visible()
     page.screenshot(path=str(screenshot_dir / "extract-verified.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing wider than the screen
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(screenshot_dir / "extract-verified-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # Whoever received the file can upload it: the file itself is checked.
     page.goto(f"{live_server.url}/verify/")
