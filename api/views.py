@@ -6,6 +6,8 @@ entry per worker, in one INSERT per page.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -111,24 +113,28 @@ def _since(request):
     raw = request.query_params.get("updated_since", "").strip()
     if not raw:
         return None
-    value = parse_datetime(raw)
-    if value is None:
-        day = parse_date(raw) if len(raw) == 10 else None
-        if day is None:
-            raise exceptions.ValidationError(
-                {
-                    "updated_since": [
-                        exceptions.ErrorDetail(
-                            "Изменено после: дата-время в формате ISO 8601, например 2026-01-31T12:00:00+03:00.",
-                            code="invalid",
-                        )
-                    ]
-                }
-            )
-        value = timezone.datetime.combine(day, timezone.datetime.min.time())
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
-    return value
+    try:
+        value = parse_datetime(raw)
+        if value is None and len(raw) == 10:
+            day = parse_date(raw)
+            value = dt.datetime.combine(day, dt.time.min) if day else None
+        if value is None:
+            raise ValueError(raw)
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 and Python accept.
+        return value.astimezone(dt.UTC)
+    except (ValueError, OverflowError) as exc:
+        raise exceptions.ValidationError(
+            {
+                "updated_since": [
+                    exceptions.ErrorDetail(
+                        "Изменено после: дата-время в формате ISO 8601, например 2026-01-31T12:00:00+03:00.",
+                        code="invalid",
+                    )
+                ]
+            }
+        ) from exc
 
 
 WORKER_PAGE = paged(WorkerSerializer, "Worker")
