@@ -141,3 +141,19 @@ def test_paging_follows_next_links(client, db):
         url = next((link["url"] for link in bundle["link"] if link["relation"] == "next"), None)
     assert len(ids) == 5 == len(set(ids))
     assert fhir(client, "/fhir/Practitioner?_count=0", status=400)["resourceType"] == "OperationOutcome"
+
+
+def test_practitioner_search_query_count_does_not_grow_with_the_page(
+    client, db, django_assert_max_num_queries, partner_token
+):
+    for _ in range(25):
+        emp = EmploymentFactory()
+        AdmissionDocumentFactory(worker=emp.worker, specialty=emp.specialty)
+    # token lookup, last-used update, page, documents of the page, one INSERT for the journal
+    with django_assert_max_num_queries(5):
+        bundle = fhir(client, "/fhir/Practitioner?_count=25", **bearer(partner_token))
+    assert len(bundle["entry"]) == 25
+    with django_assert_max_num_queries(1):
+        assert len(fhir(client, "/fhir/PractitionerRole?_count=25")["entry"]) == 25
+    with django_assert_max_num_queries(1):
+        assert len(fhir(client, "/fhir/Organization?_count=25")["entry"]) == 25
