@@ -19,6 +19,7 @@ COPY . .
 # collectstatic needs settings to import; these throwaway values never reach a running container.
 RUN SECRET_KEY=build-only-$(head -c 48 /dev/urandom | base64 | tr -d '/+=') \
     DOCUMENT_ENCRYPTION_KEYS=bWVkcmVnLWRldi1vbmx5LWtleS1ub3Qtc2VjcmV0ISE= \
+    EXTRACT_SIGNING_KEYS=build:$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=') \
     ALLOWED_HOSTS=build python manage.py collectstatic --noinput \
  && mkdir -p /data/documents && chown -R medreg /data
 

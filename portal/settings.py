@@ -69,6 +69,10 @@ INSTALLED_APPS = [
     "registry",
     "verification",
     "support",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -321,6 +325,49 @@ CME_CYCLE_HOURS = int(os.environ.get("CME_CYCLE_HOURS", "144"))
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 SUPPORT_PHONE = os.environ.get("SUPPORT_PHONE", "8 800 000-00-00")
 SUPPORT_HOURS = os.environ.get("SUPPORT_HOURS", "ежедневно с 8:00 до 20:00 по московскому времени")
+
+# --- Integration API and extracts (api app) ---------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.PartnerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PartnerRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Медрег API",
+    "DESCRIPTION": "Registry of medical workers: workers, organizations, licenses, admission documents, directories.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# Requests per minute without a token, per client IP; a partner token carries its own limit.
+API_ANON_RATE_PER_MINUTE = int(env_str("API_ANON_RATE_PER_MINUTE", "60") or 0)
+# Extract signing keys (Ed25519): "key_id:base64 raw private key" items, comma-separated; the
+# first signs, all verify (rotation). Ids listed in EXTRACT_REVOKED_KEY_IDS no longer verify.
+EXTRACT_SIGNING_KEYS = env_list("EXTRACT_SIGNING_KEYS")
+EXTRACT_REVOKED_KEY_IDS = env_list("EXTRACT_REVOKED_KEY_IDS")
+if not EXTRACT_SIGNING_KEYS:
+    if PRODUCTION:
+        raise ImproperlyConfigured("EXTRACT_SIGNING_KEYS must be set when DJANGO_ENV=production.")
+    # Development: a key generated once under VAR_DIR (never used in production).
+    from api.signing import dev_signing_key
+
+    EXTRACT_SIGNING_KEYS = [dev_signing_key(VAR_DIR)]
+try:  # fail at start-up, not at the first download, when a key is malformed
+    from api.signing import KeyConfigError, parse_keys
+
+    parse_keys(EXTRACT_SIGNING_KEYS)
+except KeyConfigError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

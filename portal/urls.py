@@ -26,4 +26,7 @@ urlpatterns = [
     path("support/", include("support.urls")),
     path("registry/", include("registry.urls")),
     path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),
+    path("fhir/", include("api.urls_fhir")),
+    path("", include("api.urls_extracts")),
 ]

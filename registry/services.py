@@ -49,8 +49,12 @@ def worker_refresh_derived(*, worker_ids: Iterable[int], today: dt.date | None =
             for assignment in CategoryAssignment.objects.filter(worker_id__in=batch, valid_until__gte=today):
                 categories[assignment.worker_id].append(assignment)
 
+            now = timezone.now()
             for worker in workers:
                 _apply_derived(worker, employments[worker.id], documents[worker.id], categories[worker.id], today)
+                # bulk_update skips auto_now; the API changes feed (?updated_since=) needs the bump,
+                # since a refresh follows every edit of the worker's workplaces and documents.
+                worker.updated_at = now
             MedicalWorker.objects.bulk_update(
                 workers,
                 [
@@ -61,6 +65,7 @@ def worker_refresh_derived(*, worker_ids: Iterable[int], today: dt.date | None =
                     "admission_valid_until",
                     "category",
                     "has_confirmed_documents",
+                    "updated_at",
                 ],
             )
             search_words_add(names=[worker.search_name for worker in workers])

@@ -1,0 +1,24 @@
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from . import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("v1/", views.api_root, name="root"),
+    path("v1/workers/", views.worker_list, name="worker-list"),
+    path("v1/workers/changes/", views.worker_changes, name="worker-changes"),
+    path("v1/workers/<str:registry_number>/", views.worker_detail, name="worker-detail"),
+    path("v1/workers/<str:registry_number>/admission-documents/", views.worker_documents, name="worker-documents"),
+    path("v1/organizations/", views.organization_list, name="organization-list"),
+    path("v1/organizations/changes/", views.organization_changes, name="organization-changes"),
+    path("v1/organizations/<str:pk>/", views.organization_detail, name="organization-detail"),
+    path("v1/licenses/", views.license_list, name="license-list"),
+    path("v1/directories/", views.directory_list, name="directory-list"),
+    path("v1/directories/<str:name>/", views.directory_entries, name="directory-entries"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    re_path(r"^(?P<path>.*)$", views.not_found, name="not-found"),
+]
