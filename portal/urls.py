@@ -25,5 +25,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("support/", include("support.urls")),
     path("registry/", include("registry.urls")),
+    path("cabinet/", include("verification.urls")),
     path("admin/", admin.site.urls),
 ]
