@@ -21,7 +21,8 @@ def _file(label: str, *, required: bool = True) -> forms.FileField:
     return forms.FileField(
         label=label, required=required, help_text=FILE_HELP,
         widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
-        error_messages={"required": f"{label}: приложите файл."},
+        error_messages={"required": f"{label}: приложите файл.", "empty": f"{label}: файл пустой.",
+                        "invalid": f"{label}: файл не получен, выберите его ещё раз."},
     )
 
 

@@ -128,18 +128,28 @@ def _notify(worker: MedicalWorker, *, kind: str, template: str, context: dict, i
 def _claim(model, *, application_id: int, now: dt.datetime) -> dt.datetime | None:
     """Take the application for checking with one conditional UPDATE; None if another check has it
     or it was already decided. A claim left by a crashed check expires after CHECK_LEASE."""
+    previous = model.objects.filter(pk=application_id).values_list("status", flat=True).first()
     claimed = model.objects.filter(
         Q(status=model.Status.SUBMITTED) | Q(status=model.Status.CHECKING, check_started_at__lt=now - CHECK_LEASE),
         pk=application_id,
-    ).update(status=model.Status.CHECKING, check_started_at=now)
-    return now if claimed else None
+    ).update(status=model.Status.CHECKING, check_started_at=now, check_attempts=F("check_attempts") + 1)
+    if not claimed:
+        return None
+    ApplicationHistory.objects.create(kind=_KINDS[model], application_id=application_id,
+                                      from_status=previous or "", to_status=model.Status.CHECKING,
+                                      note="Автоматическая проверка начата")
+    return now
 
 
-def _release(model, *, application_id: int, claimed_at: dt.datetime) -> None:
+def _release(model, *, application_id: int, claimed_at: dt.datetime, error: BaseException) -> None:
     """Give the claim back after a failure, so the retry can take it at once."""
-    model.objects.filter(pk=application_id, status=model.Status.CHECKING, check_started_at=claimed_at).update(
-        status=model.Status.SUBMITTED, check_started_at=None
-    )
+    released = model.objects.filter(
+        pk=application_id, status=model.Status.CHECKING, check_started_at=claimed_at
+    ).update(status=model.Status.SUBMITTED, check_started_at=None)
+    if released:
+        ApplicationHistory.objects.create(kind=_KINDS[model], application_id=application_id,
+                                          from_status=model.Status.CHECKING, to_status=model.Status.SUBMITTED,
+                                          note=f"Проверка прервана, будет повторена: {type(error).__name__}")
 
 
 def _locked_claimed(model, *, application_id: int, claimed_at: dt.datetime):
@@ -147,6 +157,12 @@ def _locked_claimed(model, *, application_id: int, claimed_at: dt.datetime):
     if application.status != model.Status.CHECKING or application.check_started_at != claimed_at:
         return None  # someone else (staff, a re-claim) decided meanwhile
     return application
+
+
+_KINDS = {
+    IdentityApplication: ApplicationHistory.Kind.IDENTITY,
+    QualificationApplication: ApplicationHistory.Kind.QUALIFICATION,
+}
 
 
 # --- Identity confirmation -----------------------------------------------------------------------
@@ -253,7 +269,6 @@ def identity_application_check(*, application_id: int, gateway=None) -> str:
     claimed_at = _claim(IdentityApplication, application_id=application_id, now=now)
     if claimed_at is None:
         return "skipped"
-    IdentityApplication.objects.filter(pk=application_id).update(check_attempts=F("check_attempts") + 1)
     try:
         application = IdentityApplication.objects.select_related(
             "passport_document", "qualification_document", "employer_id_document"
@@ -261,8 +276,8 @@ def identity_application_check(*, application_id: int, gateway=None) -> str:
         problems = checks.identity_document_problems(application)
         if not problems:
             problems = checks.identity_discrepancies(application, gateway or get_gateway())
-    except BaseException:
-        _release(IdentityApplication, application_id=application_id, claimed_at=claimed_at)
+    except BaseException as exc:
+        _release(IdentityApplication, application_id=application_id, claimed_at=claimed_at, error=exc)
         raise
     with transaction.atomic():
         application = _locked_claimed(IdentityApplication, application_id=application_id, claimed_at=claimed_at)
@@ -480,14 +495,13 @@ def qualification_application_check(*, application_id: int) -> str:
     claimed_at = _claim(QualificationApplication, application_id=application_id, now=now)
     if claimed_at is None:
         return "skipped"
-    QualificationApplication.objects.filter(pk=application_id).update(check_attempts=F("check_attempts") + 1)
     try:
         application = QualificationApplication.objects.select_related(
             "diploma_document", "residency_document", "admission_document", "no_sanctions_document"
         ).get(pk=application_id)
         problems = checks.qualification_problems(application)
-    except BaseException:
-        _release(QualificationApplication, application_id=application_id, claimed_at=claimed_at)
+    except BaseException as exc:
+        _release(QualificationApplication, application_id=application_id, claimed_at=claimed_at, error=exc)
         raise
     with transaction.atomic():
         application = _locked_claimed(QualificationApplication, application_id=application_id, claimed_at=claimed_at)
