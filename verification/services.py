@@ -802,11 +802,14 @@ def _apply_changes(worker: MedicalWorker, values: dict) -> None:
         worker.save(update_fields=[*worker_fields, "updated_at"])
     employment = main_employment(worker)
     today = timezone.localdate()
+    # The registry counts a job or category as current through its end date, so "ended now" is
+    # yesterday (or the start day, for one that began today).
+    yesterday = today - dt.timedelta(days=1)
     if "organization" in values or "specialty" in values or "employment_status" in values:
         status = values.get("employment_status")
         if status == EMPLOYMENT_DISMISSED:
             if employment is not None:
-                employment.ended_on = max(today, employment.started_on)
+                employment.ended_on = max(yesterday, employment.started_on)
                 employment.save(update_fields=["ended_on", "updated_at"])
         else:
             organization = (MedicalOrganization.objects.get(ogrn=values["organization"])
@@ -816,7 +819,7 @@ def _apply_changes(worker: MedicalWorker, values: dict) -> None:
                     raise VerificationError("Место работы: укажите ОГРН организации.")
                 position = employment.position if employment else None
                 if employment is not None:
-                    employment.ended_on = max(today, employment.started_on)
+                    employment.ended_on = max(yesterday, employment.started_on)
                     employment.save(update_fields=["ended_on", "updated_at"])
                 if position is None:
                     from registry.models import Position
@@ -850,7 +853,7 @@ def _apply_changes(worker: MedicalWorker, values: dict) -> None:
         assignment = current_category(worker)
         if values["category"] is None:
             if assignment is not None:
-                assignment.valid_until = max(today, assignment.awarded_on + dt.timedelta(days=1))
+                assignment.valid_until = max(yesterday, assignment.awarded_on + dt.timedelta(days=1))
                 assignment.save(update_fields=["valid_until"])
         elif assignment is not None:
             assignment.category_id = values["category"]
