@@ -240,3 +240,49 @@ def test_bad_ogrn_and_phone_are_refused_naming_the_field(client, confirmed_worke
                                                                    phone="12345"), "step": "preview"})
     text = page.content.decode()
     assert "Место работы" in text and "Телефон" in text
+
+
+# --- Notifications ------------------------------------------------------------------------------------
+
+
+def test_important_notification_goes_to_cabinet_email_and_sms(worker, settings, on_commit_immediate, mailoutbox):
+    from accounts.models import SmsOutbox
+
+    settings.SMS_BACKEND = "accounts.sms.DatabaseBackend"
+    user = worker.user
+    user.email, user.phone, user.phone_confirmed_at = "w@example.org", "+79161234567", timezone.now()
+    user.save()
+    application = services.identity_application_submit(
+        user=user, data=identity_input(worker, inn="500100732259"), files=identity_files())
+    application.refresh_from_db()
+    assert application.status == "rejected"
+    note = Notification.objects.get(user=user, kind="identity_rejected")
+    assert note.important and "ИНН" in note.body
+    assert any("отклонено" in m.subject and "ИНН: такой ИНН не найден" in m.body for m in mailoutbox)
+    sms = SmsOutbox.objects.get(phone="+79161234567")
+    assert f"заявление № {application.pk} отклонено" in sms.text
+
+
+def test_notifications_page_marks_read(client, worker):
+    Notification.objects.create(user=worker.user, kind="x", title="Проверка", body="Текст")
+    client.force_login(worker.user)
+    assert "(не прочитано)" in client.get("/cabinet/notifications/").content.decode()
+    client.post("/cabinet/notifications/")
+    assert "(не прочитано)" not in client.get("/cabinet/notifications/").content.decode()
+
+
+def test_review_queue_query_count_is_bounded(client, support_agent, confirmed_worker,
+                                             django_assert_max_num_queries):
+    from tests.factories import UserFactory, WorkerFactory
+
+    support_agent.is_superuser = True
+    support_agent.save()
+    for _ in range(12):
+        user = UserFactory()
+        other = WorkerFactory(user=user, snils=user.snils, identity_status="confirmed")
+        services.change_request_submit(user=user, new_values={"phone": "+79161112233"},
+                                       proof=SimpleUploadedFile("p.png", png_bytes(), content_type="image/png"))
+        assert other.pk
+    client.force_login(support_agent)
+    with django_assert_max_num_queries(12):
+        assert client.get("/admin/verification/changerequest/").status_code == 200
