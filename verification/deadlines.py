@@ -71,7 +71,8 @@ def admission_expiry_reminders(*, today: dt.date | None = None) -> int:
 def run_all(*, now: dt.datetime | None = None) -> dict:
     now = now or timezone.now()
     return {
-        "escalated": services.qualification_applications_escalate(now=now),
+        "escalated": services.qualification_applications_escalate(now=now)
+        + services.identity_applications_escalate_stuck(now=now),
         "closed": services.qualification_applications_close(now=now),
         "expired": services.identity_applications_expire(now=now),
         "reminders": admission_expiry_reminders(today=timezone.localdate(now)),

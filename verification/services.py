@@ -304,6 +304,26 @@ def identity_application_to_manual_review(*, application_id: int, reason: str) -
     return True
 
 
+def identity_applications_escalate_stuck(*, now: dt.datetime | None = None) -> int:
+    """An identity check that has not finished within 24 hours (no worker, repeated crashes) goes
+    to staff, like a qualification check. Conditional UPDATE per row: safe to run twice at once."""
+    now = now or timezone.now()
+    limit = now - dt.timedelta(hours=QUALIFICATION_CHECK_HOURS)
+    open_statuses = [IdentityApplication.Status.SUBMITTED, IdentityApplication.Status.CHECKING]
+    done = 0
+    due = IdentityApplication.objects.filter(status__in=open_statuses, submitted_at__lte=limit)
+    for pk, previous in due.values_list("pk", "status").iterator():
+        with transaction.atomic():
+            moved = IdentityApplication.objects.filter(pk=pk, status=previous, submitted_at__lte=limit).update(
+                status=IdentityApplication.Status.MANUAL_REVIEW, check_started_at=None)
+            if moved:
+                application = IdentityApplication.objects.get(pk=pk)
+                _history(ApplicationHistory.Kind.IDENTITY, application, previous,
+                         note=f"Автоматическая проверка не завершилась за {QUALIFICATION_CHECK_HOURS} ч")
+                done += 1
+    return done
+
+
 def identity_application_approve(*, application: IdentityApplication, actor: User, request=None,
                                  note: str = "") -> IdentityApplication:
     """Staff confirm an application in manual review (admin action)."""

@@ -34,8 +34,13 @@ def check_identity_application(self, application_id: int) -> str:
             return "manual_review"
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
     except Exception as exc:
-        # A crash inside the check released the claim; try again later.
-        if self.request.is_eager or self.request.retries >= self.max_retries:
+        # A crash inside the check released the claim; try again later. Inline (no worker) the
+        # page that submitted must not fail: the application waits, and the 24-hour sweep hands
+        # it to staff.
+        if self.request.is_eager:
+            logger.exception("identity application %s: check failed (inline mode)", application_id)
+            return "error"
+        if self.request.retries >= self.max_retries:
             raise
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
 
@@ -45,8 +50,12 @@ def check_qualification_application(self, application_id: int) -> str:
     try:
         return services.qualification_application_check(application_id=application_id)
     except Exception as exc:
-        if self.request.is_eager or self.request.retries >= self.max_retries:
-            # Left in SUBMITTED: the 24-hour sweep escalates it to staff.
+        # Left in SUBMITTED after the last try (or inline, where the page must not fail): the
+        # 24-hour sweep escalates it to staff.
+        if self.request.is_eager:
+            logger.exception("qualification application %s: check failed (inline mode)", application_id)
+            return "error"
+        if self.request.retries >= self.max_retries:
             raise
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
 

@@ -295,3 +295,17 @@ def test_reference_for_helper_gives_independent_workers(worker, second_worker_us
     application = _submit(worker)
     assert _check(application) == "confirmed"
     assert timezone.now() >= application.decided_at
+
+
+def test_inline_crash_does_not_fail_the_page_and_the_sweep_hands_it_to_staff(worker):
+    with time_machine.travel(T0, tick=False):
+        application = _submit(worker)
+        with mock.patch.object(services.checks, "identity_discrepancies", side_effect=RuntimeError("bug")):
+            assert check_identity_application.apply(args=[application.pk]).get() == "error"
+        application.refresh_from_db()
+        assert application.status == IdentityApplication.Status.SUBMITTED
+    with time_machine.travel(T0 + dt.timedelta(hours=24), tick=False):
+        assert deadlines.run_all()["escalated"] == 1
+        assert deadlines.run_all()["escalated"] == 0
+    application.refresh_from_db()
+    assert application.status == IdentityApplication.Status.MANUAL_REVIEW
