@@ -820,6 +820,13 @@ def _apply_changes(worker: MedicalWorker, values: dict) -> None:
         setattr(worker, field, values[field] or "")
     if worker_fields:
         worker.save(update_fields=[*worker_fields, "updated_at"])
+    name_fields = [f for f in ("last_name", "first_name", "middle_name") if f in values]
+    if name_fields and worker.user_id:
+        # The account shows the same name as the record (header, messages, staff lists).
+        account = User.objects.select_for_update().get(pk=worker.user_id)
+        for field in name_fields:
+            setattr(account, field, values[field] or "")
+        account.save(update_fields=name_fields)
     employment = main_employment(worker)
     today = timezone.localdate()
     # The registry counts a job or category as current through its end date, so "ended now" is

@@ -79,6 +79,8 @@ def test_staff_approve_correction_in_admin(client, staff, confirmed_worker):
     assert change.status == ChangeRequest.Status.APPROVED and change.reviewed_by == staff
     confirmed_worker.refresh_from_db()
     assert (confirmed_worker.last_name, confirmed_worker.phone) == ("Новикова", "+79161112233")
+    confirmed_worker.user.refresh_from_db()
+    assert confirmed_worker.user.last_name == "Новикова"
     entry = AuditEntry.objects.get(subject=confirmed_worker.user, details__action="change_approved")
     assert entry.actor == staff and set(entry.details["fields"]) == {"last_name", "phone"}
     assert Notification.objects.filter(user=confirmed_worker.user, kind="change_approved").exists()
