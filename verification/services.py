@@ -57,6 +57,12 @@ class VerificationError(Exception):
 # --- Shared helpers ------------------------------------------------------------------------------
 
 
+def _lock(model, pk, *related):
+    """One row locked for update, with related rows read along. Only the row itself is locked
+    (`of=self`): PostgreSQL refuses FOR UPDATE on the nullable side of a join (worker.user)."""
+    return model.objects.select_for_update(of=("self",)).select_related(*related).get(pk=pk)
+
+
 def _history(kind: str, application, from_status: str, *, actor=None, note: str = "") -> None:
     ApplicationHistory.objects.create(
         kind=kind, application_id=application.pk, from_status=from_status, to_status=application.status,
@@ -153,7 +159,7 @@ def _release(model, *, application_id: int, claimed_at: dt.datetime, error: Base
 
 
 def _locked_claimed(model, *, application_id: int, claimed_at: dt.datetime):
-    application = model.objects.select_for_update().select_related("worker__user").get(pk=application_id)
+    application = _lock(model, application_id, "worker__user")
     if application.status != model.Status.CHECKING or application.check_started_at != claimed_at:
         return None  # someone else (staff, a re-claim) decided meanwhile
     return application
@@ -200,7 +206,7 @@ def identity_application_submit(*, user: User, data: IdentityInput, files: dict,
         raise VerificationError("Документ о квалификации: приложите файл.", field="qualification_document")
     stored = _store_files(user=user, files={k: (files.get(k), *IDENTITY_FILES[k]) for k in IDENTITY_FILES})
     with _discard_on_failure(stored), transaction.atomic():
-        worker = MedicalWorker.objects.select_for_update().select_related("user").get(pk=worker.pk)
+        worker = _lock(MedicalWorker, worker.pk, "user")
         current = identity_application_current(worker=worker)
         if current is not None and current.is_open:
             raise VerificationError("Заявление уже на проверке: дождитесь результата.")
@@ -229,7 +235,7 @@ def identity_application_resubmit(
         raise VerificationError("СНИЛС: укажите СНИЛС, с которым вы вошли в кабинет.", field="snils")
     stored = _store_files(user=user, files={k: (files.get(k), *IDENTITY_FILES[k]) for k in IDENTITY_FILES})
     with _discard_on_failure(stored), transaction.atomic():
-        application = IdentityApplication.objects.select_for_update().select_related("worker").get(pk=application.pk)
+        application = _lock(IdentityApplication, application.pk, "worker")
         if not application.can_fix():
             raise VerificationError("Заявление нельзя исправить: срок исправления истёк или оно не отклонено.")
         changed = [f for f in ("inn", "last_name", "first_name", "middle_name", "birth_date")
@@ -328,8 +334,7 @@ def identity_application_approve(*, application: IdentityApplication, actor: Use
                                  note: str = "") -> IdentityApplication:
     """Staff confirm an application in manual review (admin action)."""
     with transaction.atomic():
-        application = IdentityApplication.objects.select_for_update().select_related("worker__user").get(
-            pk=application.pk)
+        application = _lock(IdentityApplication, application.pk, "worker__user")
         if application.status not in (IdentityApplication.Status.MANUAL_REVIEW, IdentityApplication.Status.CHECKING):
             raise VerificationError(f"Заявление в статусе «{application.get_status_display()}» нельзя подтвердить.")
         _identity_confirm(application, actor=actor, note=note or "Подтверждено сотрудником", request=request)
@@ -343,8 +348,7 @@ def identity_application_reject(*, application: IdentityApplication, actor: User
     if not reason:
         raise VerificationError("Причина отказа: укажите, что не так.", field="reason")
     with transaction.atomic():
-        application = IdentityApplication.objects.select_for_update().select_related("worker__user").get(
-            pk=application.pk)
+        application = _lock(IdentityApplication, application.pk, "worker__user")
         if application.status not in (IdentityApplication.Status.MANUAL_REVIEW, IdentityApplication.Status.CHECKING):
             raise VerificationError(f"Заявление в статусе «{application.get_status_display()}» нельзя отклонить.")
         items = discrepancies or [{"field": "", "label": "Проверка сотрудником", "entered": "",
@@ -363,7 +367,7 @@ def _identity_confirm(application: IdentityApplication, *, actor, note: str, req
     application.check_started_at = None
     application.save(update_fields=["status", "decided_at", "discrepancies", "decision_note", "check_started_at"])
     _history(ApplicationHistory.Kind.IDENTITY, application, previous, actor=actor, note=note)
-    worker = MedicalWorker.objects.select_for_update().select_related("user").get(pk=application.worker_id)
+    worker = _lock(MedicalWorker, application.worker_id, "user")
     worker.identity_status = MedicalWorker.IdentityStatus.CONFIRMED
     worker.last_confirmed_at = now
     fields = ["identity_status", "last_confirmed_at"]
@@ -392,7 +396,7 @@ def _identity_reject(application: IdentityApplication, *, discrepancies: list[di
     application.save(update_fields=["status", "decided_at", "fix_deadline", "discrepancies", "decision_note",
                                     "check_started_at"])
     _history(ApplicationHistory.Kind.IDENTITY, application, previous, actor=actor, note=note)
-    worker = MedicalWorker.objects.select_for_update().select_related("user").get(pk=application.worker_id)
+    worker = _lock(MedicalWorker, application.worker_id, "user")
     if worker.identity_status != MedicalWorker.IdentityStatus.CONFIRMED:
         worker.identity_status = MedicalWorker.IdentityStatus.REJECTED
         worker.save(update_fields=["identity_status", "updated_at"])
@@ -455,7 +459,7 @@ def qualification_application_submit(*, user: User, data: QualificationInput, fi
         raise VerificationError("Сначала подтвердите личность: квалификацию проверяют после неё.")
     stored = _store_files(user=user, files={k: (files.get(k), *QUALIFICATION_FILES[k]) for k in QUALIFICATION_FILES})
     with _discard_on_failure(stored), transaction.atomic():
-        worker = MedicalWorker.objects.select_for_update().select_related("user").get(pk=worker.pk)
+        worker = _lock(MedicalWorker, worker.pk, "user")
         current = qualification_application_current(worker=worker)
         if current is not None and current.is_open:
             raise VerificationError("Заявление уже на проверке: дождитесь результата.")
@@ -477,8 +481,7 @@ def qualification_application_fix(*, application: QualificationApplication, user
     """Add or replace what was missing or wrong, within 7 days, and send again."""
     stored = _store_files(user=user, files={k: (files.get(k), *QUALIFICATION_FILES[k]) for k in QUALIFICATION_FILES})
     with _discard_on_failure(stored), transaction.atomic():
-        application = QualificationApplication.objects.select_for_update().select_related("worker").get(
-            pk=application.pk)
+        application = _lock(QualificationApplication, application.pk, "worker")
         if not application.can_fix():
             raise VerificationError("Заявление нельзя дополнить: срок исправления истёк или оно не возвращено.")
         changed = [f for f in ("diploma_number", "admission_number") if getattr(application, f) != getattr(data, f)]
@@ -537,8 +540,7 @@ def qualification_application_check(*, application_id: int) -> str:
 def qualification_application_approve(*, application: QualificationApplication, actor: User, request=None,
                                       note: str = "") -> QualificationApplication:
     with transaction.atomic():
-        application = QualificationApplication.objects.select_for_update().select_related("worker__user").get(
-            pk=application.pk)
+        application = _lock(QualificationApplication, application.pk, "worker__user")
         if application.status not in (QualificationApplication.Status.ESCALATED,
                                       QualificationApplication.Status.CHECKING):
             raise VerificationError(f"Заявление в статусе «{application.get_status_display()}» нельзя подтвердить.")
@@ -553,8 +555,7 @@ def qualification_application_reject(*, application: QualificationApplication, a
     if not reason:
         raise VerificationError("Причина: укажите, что нужно исправить.", field="reason")
     with transaction.atomic():
-        application = QualificationApplication.objects.select_for_update().select_related("worker__user").get(
-            pk=application.pk)
+        application = _lock(QualificationApplication, application.pk, "worker__user")
         if application.status not in (QualificationApplication.Status.ESCALATED,
                                       QualificationApplication.Status.CHECKING):
             raise VerificationError(f"Заявление в статусе «{application.get_status_display()}» нельзя вернуть.")
@@ -574,7 +575,7 @@ def _qualification_confirm(application: QualificationApplication, *, actor, note
     application.check_started_at = None
     application.save(update_fields=["status", "decided_at", "problems", "decision_note", "check_started_at"])
     _history(ApplicationHistory.Kind.QUALIFICATION, application, previous, actor=actor, note=note)
-    worker = MedicalWorker.objects.select_for_update().select_related("user").get(pk=application.worker_id)
+    worker = _lock(MedicalWorker, application.worker_id, "user")
     worker.has_confirmed_documents = True
     worker.last_confirmed_at = now
     worker.save(update_fields=["has_confirmed_documents", "last_confirmed_at", "updated_at"])
@@ -794,7 +795,7 @@ def change_request_approve(*, change_request: ChangeRequest, actor: User, reques
             change = ChangeRequest.objects.select_for_update().get(pk=change_request.pk)
             if change.status != ChangeRequest.Status.PENDING:
                 raise VerificationError(f"Заявка в статусе «{change.get_status_display()}» уже рассмотрена.")
-            worker = MedicalWorker.objects.select_for_update().select_related("user").get(pk=change.worker_id)
+            worker = _lock(MedicalWorker, change.worker_id, "user")
             _apply_changes(worker, {f: c["value"] for f, c in change.changes.items()})
             change.status = ChangeRequest.Status.APPROVED
             change.decided_at = timezone.now()
@@ -901,7 +902,7 @@ def change_request_reject(*, change_request: ChangeRequest, actor: User, reason:
     if not reason:
         raise VerificationError("Причина отказа: укажите, почему заявка отклонена.", field="reason")
     with transaction.atomic():
-        change = ChangeRequest.objects.select_for_update().select_related("worker__user").get(pk=change_request.pk)
+        change = _lock(ChangeRequest, change_request.pk, "worker__user")
         if change.status != ChangeRequest.Status.PENDING:
             raise VerificationError(f"Заявка в статусе «{change.get_status_display()}» уже рассмотрена.")
         change.status = ChangeRequest.Status.REJECTED
