@@ -8,6 +8,7 @@ functions; nothing else sets a status.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -95,18 +96,15 @@ def _store_files(*, user: User, files: dict[str, tuple[object, str, str]]) -> di
     return stored
 
 
+@contextlib.contextmanager
 def _discard_on_failure(stored: dict[str, StoredDocument]):
-    class _Guard:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, exc_type, exc, tb):
-            if exc_type is not None:
-                for document in stored.values():
-                    document_discard(document=document)
-            return False
-
-    return _Guard()
+    """Files stored before the transaction are removed again if the transaction fails."""
+    try:
+        yield
+    except BaseException:
+        for document in stored.values():
+            document_discard(document=document)
+        raise
 
 
 def _audit(*, worker: MedicalWorker, action: str, request=None, actor=None, object_type: str, object_id,

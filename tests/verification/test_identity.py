@@ -14,7 +14,7 @@ from registry.models import MedicalWorker
 from tests.verification.conftest import identity_files, identity_input, other_inn, reference_for
 from verification import deadlines, services
 from verification.gateways import GatewayUnavailable
-from verification.models import ApplicationHistory, IdentityApplication, StateRegistryReference
+from verification.models import ApplicationHistory, IdentityApplication, StateRegistryReference, StoredDocument
 from verification.tasks import check_identity_application
 
 pytestmark = pytest.mark.django_db
@@ -141,6 +141,8 @@ def test_second_application_while_one_is_open_is_refused(worker):
     _submit(worker)
     with pytest.raises(services.VerificationError, match="уже на проверке"):
         _submit(worker)
+    # The refused application's files were stored before the check and are removed again.
+    assert StoredDocument.objects.count() == 2
 
 
 def test_fix_within_30_days_then_confirmed(worker):
