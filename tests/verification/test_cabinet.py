@@ -286,3 +286,12 @@ def test_review_queue_query_count_is_bounded(client, support_agent, confirmed_wo
     client.force_login(support_agent)
     with django_assert_max_num_queries(12):
         assert client.get("/admin/verification/changerequest/").status_code == 200
+
+
+def test_owner_opens_own_journal_entry_with_changed_fields(client, confirmed_worker):
+    services.change_request_submit(user=confirmed_worker.user, new_values={"phone": "+79161112233"},
+                                   proof=SimpleUploadedFile("p.png", png_bytes(), content_type="image/png"))
+    entry = AuditEntry.objects.get(subject=confirmed_worker.user, details__action="change_requested")
+    client.force_login(confirmed_worker.user)
+    page = client.get(reverse("accounts:journal_entry", args=[entry.pk])).content.decode()
+    assert "Отправлена заявка на исправление сведений; поля: телефон" in page
