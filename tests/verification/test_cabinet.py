@@ -295,3 +295,14 @@ def test_owner_opens_own_journal_entry_with_changed_fields(client, confirmed_wor
     client.force_login(confirmed_worker.user)
     page = client.get(reverse("accounts:journal_entry", args=[entry.pk])).content.decode()
     assert "Отправлена заявка на исправление сведений; поля: телефон" in page
+
+
+def test_open_application_page_polls_for_its_status_and_a_decided_one_does_not(client, worker):
+    application = services.identity_application_submit(user=worker.user, data=identity_input(worker),
+                                                       files=identity_files())
+    client.force_login(worker.user)
+    url = reverse("verification:identity_detail", args=[application.pk])
+    assert 'hx-trigger="every 5s"' in client.get(url).content.decode()
+    services.identity_application_check(application_id=application.pk)
+    page = client.get(url).content.decode()
+    assert "Подтверждено" in page and "hx-trigger" not in page
