@@ -4,7 +4,8 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from portal.admin_mixins import ReadOnlyAdmin
 
 from . import services
-from .models import AuditEntry, Consent, LoginThrottle, OneTimeCode, SmsOutbox, TotpDevice, User
+from .journal import entry_summary
+from .models import AuditEntry, Consent, LoginThrottle, Notification, OneTimeCode, SmsOutbox, TotpDevice, User
 
 
 @admin.register(User)
@@ -31,12 +32,16 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "event", "subject", "actor", "ip")
+    list_display = ("created_at", "event", "subject", "actor", "ip", "summary")
     list_filter = ("event",)
     search_fields = ("=subject__username", "=actor__username", "=ip")
     list_select_related = ("subject", "actor")
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+    @admin.display(description="подробности")
+    def summary(self, entry: AuditEntry) -> str:
+        return entry_summary(entry)
 
 
 @admin.register(SmsOutbox)
@@ -102,3 +107,14 @@ class TotpDeviceAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for device in queryset.select_related("user"):
             services.totp_remove(user=device.user, request=request)
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    """What each user was told in the cabinet (and by e-mail / SMS for the important ones)."""
+
+    list_display = ("created_at", "user", "kind", "title", "important", "read_at")
+    list_filter = ("kind", "important")
+    search_fields = ("=user__username",)
+    list_select_related = ("user",)
+    show_full_result_count = False

@@ -230,3 +230,28 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%d.%m.%Y %H:%M} {self.get_event_display()}"
+
+
+class Notification(models.Model):
+    """A message to a user shown in the cabinet; important ones also go out by SMS (see
+    accounts.notifications)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, verbose_name="получатель", related_name="notifications"
+    )
+    kind = models.CharField("вид", max_length=48)
+    title = models.CharField("заголовок", max_length=200)
+    body = models.TextField("текст")
+    link = models.CharField("ссылка", max_length=300, blank=True)
+    important = models.BooleanField("важное", default=False)
+    created_at = models.DateTimeField("создано", default=timezone.now)
+    read_at = models.DateTimeField("прочитано", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "уведомление"
+        verbose_name_plural = "уведомления"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="notification_user_idx")]
+
+    def __str__(self) -> str:
+        return self.title

@@ -17,4 +17,5 @@ urlpatterns = [
     path("recover/<str:uidb64>/<str:token>/", views.recover_email, name="recover_email"),
     path("security/", views.security, name="security"),
     path("journal/", views.journal, name="journal"),
+    path("journal/<int:pk>/", views.journal_entry, name="journal_entry"),
 ]

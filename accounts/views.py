@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.tokens import default_token_generator
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
@@ -30,6 +30,7 @@ from .forms import (
     RecoverForm,
     SetNewPasswordForm,
 )
+from .journal import entry_summary
 from .models import AuditEntry, OneTimeCode, TotpDevice, User
 
 NEXT_KEY = "accounts.next"
@@ -412,4 +413,15 @@ def journal(request):
     """The owner's own audit journal: what was done with their account and data, by whom."""
     entries = AuditEntry.objects.filter(subject=request.user).select_related("actor").order_by("-created_at", "-id")
     page = Paginator(entries, JOURNAL_PAGE_SIZE).get_page(request.GET.get("page"))
+    for entry in page.object_list:
+        entry.summary = entry_summary(entry)
     return render(request, "accounts/journal.html", {"page": page})
+
+
+@login_required
+@require_http_methods(["GET"])
+def journal_entry(request, pk: int):
+    """One entry of the owner's journal in full; another user's entry is a 404."""
+    entry = get_object_or_404(AuditEntry.objects.select_related("actor"), pk=pk, subject=request.user)
+    entry.summary = entry_summary(entry)
+    return render(request, "accounts/journal_entry.html", {"entry": entry})

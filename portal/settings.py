@@ -184,6 +184,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.saved_search_digest",
         "schedule": crontab(hour=7, minute=0),
     },
+    # Verification deadlines (verification.deadlines): hourly, so the 24-hour escalation is at
+    # most an hour late; each sweep is idempotent.
+    "verification-deadlines": {
+        "task": "verification.run_deadlines",
+        "schedule": crontab(minute=15),
+    },
 }
 
 # --- Passwords, sessions, cookies -----------------------------------------------------------
@@ -321,6 +327,19 @@ DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
 ADMISSION_EXPIRING_DAYS = 90
 ADMISSION_VALIDITY_YEARS = 5
 CME_CYCLE_HOURS = int(os.environ.get("CME_CYCLE_HOURS", "144"))
+# Continuing-education hours required in the 5-year cycle before periodic accreditation.
+CME_REQUIRED_HOURS = int(os.environ.get("CME_REQUIRED_HOURS", str(CME_CYCLE_HOURS)))
+CME_CYCLE_YEARS = 5
+
+# --- Verification ---------------------------------------------------------------------------
+# The state registry gateway (verification.gateways). The default is a stand-in reading the
+# StateRegistryReference table; production sets verification.gateways.HttpStateRegistryGateway
+# and STATE_REGISTRY_URL (an adapter in front of the tax service and the social fund).
+VERIFICATION_GATEWAY = env_str("VERIFICATION_GATEWAY", "verification.gateways.ReferenceTableGateway")
+STATE_REGISTRY_URL = env_str("STATE_REGISTRY_URL")
+STATE_REGISTRY_TOKEN = env_str("STATE_REGISTRY_TOKEN")
+STATE_REGISTRY_TIMEOUT = float(os.environ.get("STATE_REGISTRY_TIMEOUT", "5"))
+STATE_REGISTRY_RETRIES = int(os.environ.get("STATE_REGISTRY_RETRIES", "2"))
 # Absolute links in e-mail and SMS.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 SUPPORT_PHONE = os.environ.get("SUPPORT_PHONE", "8 800 000-00-00")

@@ -25,6 +25,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("support/", include("support.urls")),
     path("registry/", include("registry.urls")),
+    path("cabinet/", include("verification.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     path("fhir/", include("api.urls_fhir")),

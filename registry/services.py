@@ -64,7 +64,6 @@ def worker_refresh_derived(*, worker_ids: Iterable[int], today: dt.date | None =
                     "admission_status",
                     "admission_valid_until",
                     "category",
-                    "has_confirmed_documents",
                     "updated_at",
                 ],
             )
@@ -140,7 +139,8 @@ def _apply_derived(worker, employments, documents, categories, today) -> None:
     # Higher categories carry a higher sort_order in the directory (вторая < первая < высшая).
     best_category = max(categories, key=lambda c: (c.category.sort_order, c.awarded_on), default=None)
     worker.category_id = best_category.category_id if best_category else None
-    worker.has_confirmed_documents = worker.identity_status == MedicalWorker.IdentityStatus.CONFIRMED
+    # has_confirmed_documents is not derived here: it is set when a qualification application is
+    # confirmed (verification.services), and only there.
 
 
 def admission_statuses_advance(*, today: dt.date | None = None) -> dict[str, int]:

@@ -62,3 +62,294 @@ class StoredDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.original_name}"
+
+
+# --- State registry stand-in ---------------------------------------------------------------------
+
+
+class StateRegistryReference(models.Model):
+    """STAND-IN for the tax service (ФНС, keyed by INN) and the social fund (СФР, keyed by SNILS).
+
+    The default gateway (`verification.gateways.ReferenceTableGateway`) answers from this table,
+    which `seed_demo` and `manage.py import_state_registry` fill. It is not a real state service;
+    production points VERIFICATION_GATEWAY at `HttpStateRegistryGateway` instead.
+    """
+
+    class Source(models.TextChoices):
+        TAX = "tax", "ФНС (ИНН)"
+        SOCIAL_FUND = "social_fund", "Социальный фонд (СНИЛС)"
+
+    source = models.CharField("источник", max_length=16, choices=Source.choices)
+    # INN (12 digits) for the tax service, SNILS (11 digits) for the social fund.
+    key = models.CharField("ИНН или СНИЛС", max_length=12)
+    last_name = models.CharField("фамилия", max_length=100)
+    first_name = models.CharField("имя", max_length=100)
+    middle_name = models.CharField("отчество", max_length=100, blank=True)
+    birth_date = models.DateField("дата рождения")
+    # The other identifier the service links to the person (the social fund knows the INN, the
+    # tax service the SNILS), if it does; empty when unknown.
+    linked_key = models.CharField("связанный ИНН/СНИЛС", max_length=12, blank=True)
+    updated_at = models.DateTimeField("обновлено", auto_now=True)
+
+    class Meta:
+        verbose_name = "запись справочника госреестров (имитация)"
+        verbose_name_plural = "справочник госреестров (имитация ФНС и СФР)"
+        constraints = [models.UniqueConstraint(fields=["source", "key"], name="stateref_source_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()}: {self.key}"
+
+
+# --- Applications -------------------------------------------------------------------------------
+
+
+class IdentityApplication(models.Model):
+    """A worker's request to confirm who they are (DOMAIN.md, Workflows 1)."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Отправлено на проверку"
+        CHECKING = "checking", "Проверяется"
+        MANUAL_REVIEW = "manual_review", "На проверке у сотрудника"
+        CONFIRMED = "confirmed", "Подтверждено"
+        REJECTED = "rejected", "Отклонено"
+        EXPIRED = "expired", "Срок исправления истёк"
+
+    OPEN_STATUSES = (Status.SUBMITTED, Status.CHECKING, Status.MANUAL_REVIEW)
+
+    worker = models.ForeignKey(
+        "registry.MedicalWorker", models.PROTECT, verbose_name="работник", related_name="identity_applications"
+    )
+    status = models.CharField("статус", max_length=16, choices=Status.choices, default=Status.SUBMITTED)
+    snils = models.CharField("СНИЛС", max_length=11)
+    inn = models.CharField("ИНН", max_length=12)
+    last_name = models.CharField("фамилия", max_length=100)
+    first_name = models.CharField("имя", max_length=100)
+    middle_name = models.CharField("отчество", max_length=100, blank=True)
+    birth_date = models.DateField("дата рождения")
+    passport_document = models.ForeignKey(
+        StoredDocument, models.PROTECT, verbose_name="паспорт", related_name="+"
+    )
+    qualification_document = models.ForeignKey(
+        StoredDocument, models.PROTECT, verbose_name="документ о квалификации", related_name="+"
+    )
+    employer_id_document = models.ForeignKey(
+        StoredDocument, models.PROTECT, null=True, blank=True, verbose_name="служебное удостоверение",
+        related_name="+",
+    )
+    # [{"field": "inn", "label": "ИНН", "entered": "...", "message": "..."}]
+    discrepancies = models.JSONField("расхождения", default=list, blank=True)
+    check_attempts = models.PositiveSmallIntegerField("попыток проверки", default=0)
+    # When the running check claimed the row; a check older than the lease died and may be re-claimed.
+    check_started_at = models.DateTimeField("проверка начата", null=True, blank=True)
+    created_at = models.DateTimeField("создано", default=timezone.now)
+    submitted_at = models.DateTimeField("отправлено", default=timezone.now)
+    decided_at = models.DateTimeField("решение", null=True, blank=True)
+    fix_deadline = models.DateTimeField("исправить до", null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name="исполнитель",
+        related_name="+",
+    )
+    decision_note = models.TextField("комментарий проверяющего", blank=True)
+
+    class Meta:
+        verbose_name = "заявление на подтверждение личности"
+        verbose_name_plural = "заявления на подтверждение личности"
+        ordering = ["submitted_at", "id"]
+        indexes = [
+            models.Index(fields=["worker", "-created_at"], name="idapp_worker_idx"),
+            # Review queue (oldest first per status) and the 30-day expiry sweep.
+            models.Index(fields=["status", "submitted_at"], name="idapp_status_submitted_idx"),
+            models.Index(fields=["status", "fix_deadline"], name="idapp_status_deadline_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Подтверждение личности № {self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    def can_fix(self, now=None) -> bool:
+        return self.status == self.Status.REJECTED and self.fix_deadline is not None and (
+            self.fix_deadline > (now or timezone.now())
+        )
+
+    def documents(self) -> list[StoredDocument]:
+        return [d for d in (self.passport_document, self.qualification_document, self.employer_id_document) if d]
+
+
+class QualificationApplication(models.Model):
+    """A worker's request to confirm their qualification documents (DOMAIN.md, Workflows 2)."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Отправлено на проверку"
+        CHECKING = "checking", "Проверяется"
+        ESCALATED = "escalated", "Передано сотруднику"
+        CONFIRMED = "confirmed", "Подтверждён"
+        NEEDS_FIX = "needs_fix", "Требует исправления"
+        CLOSED = "closed", "Закрыто"
+
+    OPEN_STATUSES = (Status.SUBMITTED, Status.CHECKING, Status.ESCALATED)
+
+    worker = models.ForeignKey(
+        "registry.MedicalWorker", models.PROTECT, verbose_name="работник",
+        related_name="qualification_applications",
+    )
+    status = models.CharField("статус", max_length=16, choices=Status.choices, default=Status.SUBMITTED)
+    diploma_number = models.CharField("номер диплома", max_length=30)
+    admission_number = models.CharField("номер сертификата или свидетельства об аккредитации", max_length=40)
+    diploma_document = models.ForeignKey(
+        StoredDocument, models.PROTECT, null=True, blank=True, verbose_name="диплом", related_name="+"
+    )
+    residency_document = models.ForeignKey(
+        StoredDocument, models.PROTECT, null=True, blank=True, verbose_name="ординатура / интернатура",
+        related_name="+",
+    )
+    admission_document = models.ForeignKey(
+        StoredDocument, models.PROTECT, null=True, blank=True, verbose_name="сертификат / аккредитация",
+        related_name="+",
+    )
+    no_sanctions_document = models.ForeignKey(
+        StoredDocument, models.PROTECT, null=True, blank=True, verbose_name="справка об отсутствии взысканий",
+        related_name="+",
+    )
+    # [{"field": "diploma_document", "label": "...", "message": "..."}]
+    problems = models.JSONField("недостающее и неверное", default=list, blank=True)
+    check_attempts = models.PositiveSmallIntegerField("попыток проверки", default=0)
+    # When the running check claimed the row; a check older than the lease died and may be re-claimed.
+    check_started_at = models.DateTimeField("проверка начата", null=True, blank=True)
+    created_at = models.DateTimeField("создано", default=timezone.now)
+    submitted_at = models.DateTimeField("отправлено", default=timezone.now)
+    decided_at = models.DateTimeField("решение", null=True, blank=True)
+    fix_deadline = models.DateTimeField("исправить до", null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name="исполнитель",
+        related_name="+",
+    )
+    decision_note = models.TextField("комментарий проверяющего", blank=True)
+
+    class Meta:
+        verbose_name = "заявление на подтверждение квалификации"
+        verbose_name_plural = "заявления на подтверждение квалификации"
+        ordering = ["submitted_at", "id"]
+        indexes = [
+            models.Index(fields=["worker", "-created_at"], name="qualapp_worker_idx"),
+            models.Index(fields=["status", "submitted_at"], name="qualapp_status_submitted_idx"),
+            models.Index(fields=["status", "fix_deadline"], name="qualapp_status_deadline_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Подтверждение квалификации № {self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    def can_fix(self, now=None) -> bool:
+        return self.status == self.Status.NEEDS_FIX and self.fix_deadline is not None and (
+            self.fix_deadline > (now or timezone.now())
+        )
+
+    def documents(self) -> list[StoredDocument]:
+        return [
+            d
+            for d in (self.diploma_document, self.residency_document, self.admission_document,
+                      self.no_sanctions_document)
+            if d
+        ]
+
+
+class ChangeRequest(models.Model):
+    """A worker's profile correction with proof, reviewed by staff (DOMAIN.md, Workflows 3)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "На проверке"
+        APPROVED = "approved", "Актуализировано"
+        REJECTED = "rejected", "Отклонено"
+
+    worker = models.ForeignKey(
+        "registry.MedicalWorker", models.PROTECT, verbose_name="работник", related_name="change_requests"
+    )
+    status = models.CharField("статус", max_length=16, choices=Status.choices, default=Status.PENDING)
+    # {"field": {"label": "...", "old": "shown", "new": "shown", "value": raw new value}}
+    changes = models.JSONField("изменения")
+    proof_document = models.ForeignKey(
+        StoredDocument, models.PROTECT, verbose_name="подтверждающий документ", related_name="+"
+    )
+    comment = models.TextField("комментарий работника", blank=True)
+    created_at = models.DateTimeField("создано", default=timezone.now)
+    decided_at = models.DateTimeField("решение", null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name="проверил",
+        related_name="+",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name="исполнитель",
+        related_name="+",
+    )
+    reject_reason = models.TextField("причина отказа", blank=True)
+
+    class Meta:
+        verbose_name = "заявка на исправление сведений"
+        verbose_name_plural = "заявки на исправление сведений"
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["worker", "-created_at"], name="changereq_worker_idx"),
+            models.Index(fields=["status", "created_at"], name="changereq_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Исправление сведений № {self.pk}"
+
+    @property
+    def proof_list(self) -> list[StoredDocument]:
+        return [self.proof_document]
+
+
+class ApplicationHistory(models.Model):
+    """One status transition of an application or change request: every transition leaves a row."""
+
+    class Kind(models.TextChoices):
+        IDENTITY = "identity", "Подтверждение личности"
+        QUALIFICATION = "qualification", "Подтверждение квалификации"
+        CHANGE = "change", "Исправление сведений"
+
+    kind = models.CharField("вид", max_length=16, choices=Kind.choices)
+    application_id = models.BigIntegerField("номер заявления")
+    from_status = models.CharField("из статуса", max_length=16, blank=True)
+    to_status = models.CharField("в статус", max_length=16)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name="кто", related_name="+"
+    )
+    note = models.TextField("комментарий", blank=True)
+    created_at = models.DateTimeField("время", default=timezone.now)
+
+    class Meta:
+        verbose_name = "история заявления"
+        verbose_name_plural = "история заявлений"
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["kind", "application_id", "created_at"], name="apphistory_app_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.application_id}: {self.from_status} → {self.to_status}"
+
+    @property
+    def to_label(self) -> str:
+        model = {self.Kind.IDENTITY: IdentityApplication, self.Kind.QUALIFICATION: QualificationApplication,
+                 self.Kind.CHANGE: ChangeRequest}[self.kind]
+        return model.Status(self.to_status).label
+
+
+class DeadlineNotice(models.Model):
+    """A reminder already sent. The unique key is the idempotency claim: two sweeps at once insert
+    the same row, one wins, and only the winner notifies."""
+
+    key = models.CharField("ключ", max_length=120, unique=True)
+    created_at = models.DateTimeField("отправлено", default=timezone.now)
+
+    class Meta:
+        verbose_name = "отправленное напоминание"
+        verbose_name_plural = "отправленные напоминания"
+
+    def __str__(self) -> str:
+        return self.key

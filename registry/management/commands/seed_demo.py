@@ -71,6 +71,16 @@ class DemoWorker:
     def snils(self) -> str:
         return self.snils_body + validators.snils_checksum(self.snils_body)
 
+    @property
+    def inn(self) -> str:
+        # Deterministic and valid: region 77, then the SNILS body.
+        return validators.inn_person_from_body(f"77{self.snils_body[:8]}")
+
+
+# An INN that is valid by checksum but belongs to nobody in the stand-in tax records: entering it
+# in the identity form shows the rejection with discrepancies (README, "Personal cabinet").
+DEMO_WRONG_INN = "500100732259"
+
 
 WORKERS = [
     DemoWorker("112233445", "Иванова", "Мария", "Петровна", "F", dt.date(1985, 4, 12), 0, "терапия",
@@ -125,6 +135,7 @@ class Command(BaseCommand):
             workers = [self._worker(spec, orgs, today) for spec in WORKERS]
             staff = self._staff()
             self._support(workers)
+            self._state_registry_reference(workers)
         services.worker_refresh_derived(worker_ids=[w.id for w in workers], today=today)
         self._print_logins(workers, staff)
 
@@ -179,6 +190,9 @@ class Command(BaseCommand):
                 "sex": spec.sex,
                 "birth_date": spec.birth,
                 "identity_status": spec.identity,
+                # Qualification confirmed earlier for the demo workers whose identity is confirmed.
+                "has_confirmed_documents": spec.identity == models.MedicalWorker.IdentityStatus.CONFIRMED,
+                "inn": spec.inn,
                 "registered_on": today - dt.timedelta(days=700 + WORKERS.index(spec) * 37),
                 "last_confirmed_at": timezone.now() - dt.timedelta(days=20)
                 if spec.identity == models.MedicalWorker.IdentityStatus.CONFIRMED
@@ -322,6 +336,24 @@ class Command(BaseCommand):
                 user=owner,
             )
 
+    def _state_registry_reference(self, workers):
+        """The stand-in tax service and social fund records (verification.gateways) of the demo
+        workers, matching their registry data, so identity confirmation can pass."""
+        from verification.models import StateRegistryReference
+
+        for worker in workers:
+            common = {"last_name": worker.last_name, "first_name": worker.first_name,
+                      "middle_name": worker.middle_name, "birth_date": worker.birth_date}
+            StateRegistryReference.objects.update_or_create(
+                source=StateRegistryReference.Source.SOCIAL_FUND, key=worker.snils,
+                defaults={**common, "linked_key": worker.inn or ""},
+            )
+            if worker.inn:
+                StateRegistryReference.objects.update_or_create(
+                    source=StateRegistryReference.Source.TAX, key=worker.inn,
+                    defaults={**common, "linked_key": worker.snils},
+                )
+
     def _print_logins(self, workers, staff):
         out = self.stdout
         out.write(self.style.SUCCESS(f"Demo data ready: {len(ORGANIZATIONS)} organizations, {len(workers)} workers."))
@@ -335,6 +367,9 @@ class Command(BaseCommand):
                   "  (then /admin/)")
         out.write("One-time SMS codes are printed by the server and kept in admin → «SMS (исходящие)».")
         out.write("Смирнов's phone is not confirmed yet: his first login asks to confirm it with a code.")
+        first = WORKERS[0]
+        out.write(f"Cabinet: /cabinet/. Identity confirmation demo for {first.last}: enter INN {DEMO_WRONG_INN} "
+                  f"to get a rejection with discrepancies, then fix it to {first.inn} → «Подтверждено».")
         out.write("")
 
 

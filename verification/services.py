@@ -1,0 +1,916 @@
+"""Verification writes: identity and qualification applications, profile corrections.
+
+Every function checks the current state and raises VerificationError, locks the row it changes,
+saves with update_fields, leaves an ApplicationHistory row and an audit entry, and sends
+notifications and tasks only after commit. Admin actions and Celery tasks call these same
+functions; nothing else sets a status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import AuditEntry, User
+from accounts.notifications import notification_send
+from accounts.services import audit_record
+from registry import services as registry_services
+from registry.models import (
+    AdmissionDocument,
+    CategoryAssignment,
+    Employment,
+    MedicalOrganization,
+    MedicalWorker,
+    QualificationCategory,
+    Specialty,
+)
+
+from . import checks
+from .documents import UploadRejected, document_discard, document_store
+from .gateways import get_gateway
+from .models import ApplicationHistory, ChangeRequest, IdentityApplication, QualificationApplication, StoredDocument
+
+logger = logging.getLogger(__name__)
+
+IDENTITY_FIX_DAYS = 30
+QUALIFICATION_FIX_DAYS = 7
+QUALIFICATION_CHECK_HOURS = 24
+# A check that claimed its row longer ago than this has died (the task time limit is far shorter).
+CHECK_LEASE = dt.timedelta(minutes=15)
+
+
+class VerificationError(Exception):
+    """A refusal to show the user; `field` names the form field it belongs to, if any."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+# --- Shared helpers ------------------------------------------------------------------------------
+
+
+def _lock(model, pk, *related):
+    """One row locked for update, with related rows read along. Only the row itself is locked
+    (`of=self`): PostgreSQL refuses FOR UPDATE on the nullable side of a join (worker.user)."""
+    return model.objects.select_for_update(of=("self",)).select_related(*related).get(pk=pk)
+
+
+def _history(kind: str, application, from_status: str, *, actor=None, note: str = "") -> None:
+    ApplicationHistory.objects.create(
+        kind=kind, application_id=application.pk, from_status=from_status, to_status=application.status,
+        actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None, note=note,
+    )
+
+
+def worker_for(user: User) -> MedicalWorker:
+    worker = MedicalWorker.objects.filter(user=user).first() if user and user.is_authenticated else None
+    if worker is None:
+        raise VerificationError("Учётная запись не связана с записью регистра. Обратитесь в службу поддержки.")
+    return worker
+
+
+def _store_files(*, user: User, files: dict[str, tuple[object, str, str]]) -> dict[str, StoredDocument]:
+    """Store each upload {field: (file, kind, label)}; on any refusal remove what was stored."""
+    stored: dict[str, StoredDocument] = {}
+    try:
+        for field, (upload, kind, label) in files.items():
+            if upload is None:
+                continue
+            try:
+                stored[field] = document_store(uploaded_file=upload, owner=user, kind=kind, field_label=label)
+            except UploadRejected as exc:
+                raise VerificationError(exc.message, field=field) from None
+    except BaseException:
+        for document in stored.values():
+            document_discard(document=document)
+        raise
+    return stored
+
+
+@contextlib.contextmanager
+def _discard_on_failure(stored: dict[str, StoredDocument]):
+    """Files stored before the transaction are removed again if the transaction fails."""
+    try:
+        yield
+    except BaseException:
+        for document in stored.values():
+            document_discard(document=document)
+        raise
+
+
+def _audit(*, worker: MedicalWorker, action: str, request=None, actor=None, object_type: str, object_id,
+           fields: list[str] | None = None, extra: dict | None = None) -> None:
+    details = {"action": action}
+    if fields:
+        details["fields"] = fields
+    if extra:
+        details.update(extra)
+    audit_record(
+        event=AuditEntry.Event.DATA_CHANGED, subject=worker.user, actor=actor, request=request,
+        object_type=object_type, object_id=str(object_id), details=details,
+    )
+
+
+def _notify(worker: MedicalWorker, *, kind: str, template: str, context: dict, important: bool = False,
+            link: str = "") -> None:
+    if worker.user_id is None:
+        return
+    notification_send(user=worker.user, kind=kind, template=f"verification/emails/{template}",
+                      context={"worker": worker, **context}, important=important,
+                      link=link or reverse("verification:cabinet"))
+
+
+def _claim(model, *, application_id: int, now: dt.datetime) -> dt.datetime | None:
+    """Take the application for checking with one conditional UPDATE; None if another check has it
+    or it was already decided. A claim left by a crashed check expires after CHECK_LEASE."""
+    previous = model.objects.filter(pk=application_id).values_list("status", flat=True).first()
+    claimed = model.objects.filter(
+        Q(status=model.Status.SUBMITTED) | Q(status=model.Status.CHECKING, check_started_at__lt=now - CHECK_LEASE),
+        pk=application_id,
+    ).update(status=model.Status.CHECKING, check_started_at=now, check_attempts=F("check_attempts") + 1)
+    if not claimed:
+        return None
+    ApplicationHistory.objects.create(kind=_KINDS[model], application_id=application_id,
+                                      from_status=previous or "", to_status=model.Status.CHECKING,
+                                      note="Автоматическая проверка начата")
+    return now
+
+
+def _release(model, *, application_id: int, claimed_at: dt.datetime, error: BaseException) -> None:
+    """Give the claim back after a failure, so the retry can take it at once."""
+    released = model.objects.filter(
+        pk=application_id, status=model.Status.CHECKING, check_started_at=claimed_at
+    ).update(status=model.Status.SUBMITTED, check_started_at=None)
+    if released:
+        ApplicationHistory.objects.create(kind=_KINDS[model], application_id=application_id,
+                                          from_status=model.Status.CHECKING, to_status=model.Status.SUBMITTED,
+                                          note=f"Проверка прервана, будет повторена: {type(error).__name__}")
+
+
+def _locked_claimed(model, *, application_id: int, claimed_at: dt.datetime):
+    application = _lock(model, application_id, "worker__user")
+    if application.status != model.Status.CHECKING or application.check_started_at != claimed_at:
+        return None  # someone else (staff, a re-claim) decided meanwhile
+    return application
+
+
+_KINDS = {
+    IdentityApplication: ApplicationHistory.Kind.IDENTITY,
+    QualificationApplication: ApplicationHistory.Kind.QUALIFICATION,
+}
+
+
+# --- Identity confirmation -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentityInput:
+    snils: str
+    inn: str
+    last_name: str
+    first_name: str
+    middle_name: str
+    birth_date: dt.date
+
+
+IDENTITY_FILES = {
+    "passport_document": (StoredDocument.Kind.PASSPORT, "Паспорт (страница с фотографией)"),
+    "qualification_document": (StoredDocument.Kind.QUALIFICATION, "Документ о квалификации"),
+    "employer_id_document": (StoredDocument.Kind.EMPLOYER_ID, "Служебное удостоверение"),
+}
+
+
+def identity_application_current(*, worker: MedicalWorker) -> IdentityApplication | None:
+    return IdentityApplication.objects.filter(worker=worker).order_by("-created_at", "-id").first()
+
+
+def identity_application_submit(*, user: User, data: IdentityInput, files: dict, request=None) -> IdentityApplication:
+    """Start identity confirmation: store the documents, create the application, queue the checks."""
+    worker = worker_for(user)
+    if data.snils != worker.snils:
+        raise VerificationError("СНИЛС: укажите СНИЛС, с которым вы вошли в кабинет.", field="snils")
+    if files.get("passport_document") is None:
+        raise VerificationError("Паспорт: приложите страницу с фотографией.", field="passport_document")
+    if files.get("qualification_document") is None:
+        raise VerificationError("Документ о квалификации: приложите файл.", field="qualification_document")
+    stored = _store_files(user=user, files={k: (files.get(k), *IDENTITY_FILES[k]) for k in IDENTITY_FILES})
+    with _discard_on_failure(stored), transaction.atomic():
+        worker = _lock(MedicalWorker, worker.pk, "user")
+        current = identity_application_current(worker=worker)
+        if current is not None and current.is_open:
+            raise VerificationError("Заявление уже на проверке: дождитесь результата.")
+        if current is not None and current.can_fix():
+            raise VerificationError("Исправьте и отправьте повторно отклонённое заявление.")
+        application = IdentityApplication.objects.create(
+            worker=worker, snils=data.snils, inn=data.inn, last_name=data.last_name, first_name=data.first_name,
+            middle_name=data.middle_name, birth_date=data.birth_date, **stored,
+        )
+        _history(ApplicationHistory.Kind.IDENTITY, application, "", actor=user)
+        if worker.identity_status != MedicalWorker.IdentityStatus.CONFIRMED:
+            worker.identity_status = MedicalWorker.IdentityStatus.PENDING
+            worker.save(update_fields=["identity_status", "updated_at"])
+        _audit(worker=worker, action="identity_submitted", request=request, actor=user,
+               object_type="identity_application", object_id=application.pk,
+               extra={"documents": len(stored)})
+        transaction.on_commit(lambda: _enqueue_identity_check(application.pk))
+    return application
+
+
+def identity_application_resubmit(
+    *, application: IdentityApplication, user: User, data: IdentityInput, files: dict, request=None
+) -> IdentityApplication:
+    """Fix a rejected application within 30 days of the rejection and send it again."""
+    if data.snils != application.snils:
+        raise VerificationError("СНИЛС: укажите СНИЛС, с которым вы вошли в кабинет.", field="snils")
+    stored = _store_files(user=user, files={k: (files.get(k), *IDENTITY_FILES[k]) for k in IDENTITY_FILES})
+    with _discard_on_failure(stored), transaction.atomic():
+        application = _lock(IdentityApplication, application.pk, "worker")
+        if not application.can_fix():
+            raise VerificationError("Заявление нельзя исправить: срок исправления истёк или оно не отклонено.")
+        changed = [f for f in ("inn", "last_name", "first_name", "middle_name", "birth_date")
+                   if getattr(application, f) != getattr(data, f)]
+        for field in changed:
+            setattr(application, field, getattr(data, field))
+        for field, document in stored.items():
+            setattr(application, field, document)
+        previous = application.status
+        application.status = IdentityApplication.Status.SUBMITTED
+        application.submitted_at = timezone.now()
+        application.fix_deadline = None
+        application.decided_at = None
+        application.check_started_at = None
+        application.save(update_fields=[*changed, *stored.keys(), "status", "submitted_at", "fix_deadline",
+                                        "decided_at", "check_started_at"])
+        _history(ApplicationHistory.Kind.IDENTITY, application, previous, actor=user, note="Исправлено работником")
+        _audit(worker=application.worker, action="identity_resubmitted", request=request, actor=user,
+               object_type="identity_application", object_id=application.pk,
+               fields=changed + list(stored.keys()))
+        transaction.on_commit(lambda: _enqueue_identity_check(application.pk))
+    return application
+
+
+def _enqueue_identity_check(application_id: int) -> None:
+    from .tasks import check_identity_application
+
+    check_identity_application.delay(application_id)
+
+
+def identity_application_check(*, application_id: int, gateway=None) -> str:
+    """Run the automatic checks once; returns the resulting status or "skipped".
+
+    Raises GatewayUnavailable (the claim released) so the task can retry with backoff.
+    """
+    now = timezone.now()
+    claimed_at = _claim(IdentityApplication, application_id=application_id, now=now)
+    if claimed_at is None:
+        return "skipped"
+    try:
+        application = IdentityApplication.objects.select_related(
+            "passport_document", "qualification_document", "employer_id_document"
+        ).get(pk=application_id)
+        problems = checks.identity_document_problems(application)
+        if not problems:
+            problems = checks.identity_discrepancies(application, gateway or get_gateway())
+    except BaseException as exc:
+        _release(IdentityApplication, application_id=application_id, claimed_at=claimed_at, error=exc)
+        raise
+    with transaction.atomic():
+        application = _locked_claimed(IdentityApplication, application_id=application_id, claimed_at=claimed_at)
+        if application is None:
+            return "skipped"
+        if problems:
+            _identity_reject(application, discrepancies=problems, actor=None, note="Автоматическая проверка")
+        else:
+            _identity_confirm(application, actor=None, note="Автоматическая проверка")
+        return application.status
+
+
+def identity_application_to_manual_review(*, application_id: int, reason: str) -> bool:
+    """The state registry stayed unavailable after every retry: a person decides. Never a pass."""
+    with transaction.atomic():
+        application = IdentityApplication.objects.select_for_update().get(pk=application_id)
+        if application.status not in (IdentityApplication.Status.SUBMITTED, IdentityApplication.Status.CHECKING):
+            return False
+        previous = application.status
+        application.status = IdentityApplication.Status.MANUAL_REVIEW
+        application.check_started_at = None
+        application.save(update_fields=["status", "check_started_at"])
+        _history(ApplicationHistory.Kind.IDENTITY, application, previous, note=reason)
+    return True
+
+
+def identity_applications_escalate_stuck(*, now: dt.datetime | None = None) -> int:
+    """An identity check that has not finished within 24 hours (no worker, repeated crashes) goes
+    to staff, like a qualification check. Conditional UPDATE per row: safe to run twice at once."""
+    now = now or timezone.now()
+    limit = now - dt.timedelta(hours=QUALIFICATION_CHECK_HOURS)
+    open_statuses = [IdentityApplication.Status.SUBMITTED, IdentityApplication.Status.CHECKING]
+    done = 0
+    due = IdentityApplication.objects.filter(status__in=open_statuses, submitted_at__lte=limit)
+    for pk, previous in due.values_list("pk", "status").iterator():
+        with transaction.atomic():
+            moved = IdentityApplication.objects.filter(pk=pk, status=previous, submitted_at__lte=limit).update(
+                status=IdentityApplication.Status.MANUAL_REVIEW, check_started_at=None)
+            if moved:
+                application = IdentityApplication.objects.get(pk=pk)
+                _history(ApplicationHistory.Kind.IDENTITY, application, previous,
+                         note=f"Автоматическая проверка не завершилась за {QUALIFICATION_CHECK_HOURS} ч")
+                done += 1
+    return done
+
+
+def identity_application_approve(*, application: IdentityApplication, actor: User, request=None,
+                                 note: str = "") -> IdentityApplication:
+    """Staff confirm an application in manual review (admin action)."""
+    with transaction.atomic():
+        application = _lock(IdentityApplication, application.pk, "worker__user")
+        if application.status not in (IdentityApplication.Status.MANUAL_REVIEW, IdentityApplication.Status.CHECKING):
+            raise VerificationError(f"Заявление в статусе «{application.get_status_display()}» нельзя подтвердить.")
+        _identity_confirm(application, actor=actor, note=note or "Подтверждено сотрудником", request=request)
+    return application
+
+
+def identity_application_reject(*, application: IdentityApplication, actor: User, reason: str, request=None,
+                                discrepancies: list[dict] | None = None) -> IdentityApplication:
+    """Staff reject an application in manual review with a reason (admin action)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise VerificationError("Причина отказа: укажите, что не так.", field="reason")
+    with transaction.atomic():
+        application = _lock(IdentityApplication, application.pk, "worker__user")
+        if application.status not in (IdentityApplication.Status.MANUAL_REVIEW, IdentityApplication.Status.CHECKING):
+            raise VerificationError(f"Заявление в статусе «{application.get_status_display()}» нельзя отклонить.")
+        items = discrepancies or [{"field": "", "label": "Проверка сотрудником", "entered": "",
+                                   "message": f"Проверка сотрудником: {reason}"}]
+        _identity_reject(application, discrepancies=items, actor=actor, note=reason, request=request)
+    return application
+
+
+def _identity_confirm(application: IdentityApplication, *, actor, note: str, request=None) -> None:
+    now = timezone.now()
+    previous = application.status
+    application.status = IdentityApplication.Status.CONFIRMED
+    application.decided_at = now
+    application.discrepancies = []
+    application.decision_note = note
+    application.check_started_at = None
+    application.save(update_fields=["status", "decided_at", "discrepancies", "decision_note", "check_started_at"])
+    _history(ApplicationHistory.Kind.IDENTITY, application, previous, actor=actor, note=note)
+    worker = _lock(MedicalWorker, application.worker_id, "user")
+    worker.identity_status = MedicalWorker.IdentityStatus.CONFIRMED
+    worker.last_confirmed_at = now
+    fields = ["identity_status", "last_confirmed_at"]
+    if worker.inn is None and not MedicalWorker.objects.filter(inn=application.inn).exists():
+        worker.inn = application.inn  # confirmed by the tax service just now
+        fields.append("inn")
+    worker.save(update_fields=[*fields, "updated_at"])
+    _audit(worker=worker, action="identity_confirmed", request=request, actor=actor,
+           object_type="identity_application", object_id=application.pk, fields=fields)
+    _notify(worker, kind="identity_confirmed", template="identity_confirmed",
+            context={"application": application}, important=True)
+    worker_id = worker.pk
+    transaction.on_commit(lambda: registry_services.worker_refresh_derived(worker_ids=[worker_id]))
+
+
+def _identity_reject(application: IdentityApplication, *, discrepancies: list[dict], actor, note: str,
+                     request=None) -> None:
+    now = timezone.now()
+    previous = application.status
+    application.status = IdentityApplication.Status.REJECTED
+    application.decided_at = now
+    application.fix_deadline = now + dt.timedelta(days=IDENTITY_FIX_DAYS)
+    application.discrepancies = discrepancies
+    application.decision_note = note
+    application.check_started_at = None
+    application.save(update_fields=["status", "decided_at", "fix_deadline", "discrepancies", "decision_note",
+                                    "check_started_at"])
+    _history(ApplicationHistory.Kind.IDENTITY, application, previous, actor=actor, note=note)
+    worker = _lock(MedicalWorker, application.worker_id, "user")
+    if worker.identity_status != MedicalWorker.IdentityStatus.CONFIRMED:
+        worker.identity_status = MedicalWorker.IdentityStatus.REJECTED
+        worker.save(update_fields=["identity_status", "updated_at"])
+    _audit(worker=worker, action="identity_rejected", request=request, actor=actor,
+           object_type="identity_application", object_id=application.pk,
+           fields=[d["field"] for d in discrepancies if d.get("field")])
+    _notify(worker, kind="identity_rejected", template="identity_rejected",
+            context={"application": application, "discrepancies": discrepancies}, important=True)
+
+
+def identity_applications_expire(*, now: dt.datetime | None = None) -> int:
+    """30 days after a rejection without a fix the application expires. Safe to run twice at once:
+    each row moves with a conditional UPDATE and only the run that moved it notifies."""
+    now = now or timezone.now()
+    done = 0
+    due = IdentityApplication.objects.filter(status=IdentityApplication.Status.REJECTED, fix_deadline__lte=now)
+    for pk in due.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            moved = IdentityApplication.objects.filter(
+                pk=pk, status=IdentityApplication.Status.REJECTED, fix_deadline__lte=now
+            ).update(status=IdentityApplication.Status.EXPIRED)
+            if not moved:
+                continue
+            application = IdentityApplication.objects.select_related("worker__user").get(pk=pk)
+            _history(ApplicationHistory.Kind.IDENTITY, application, IdentityApplication.Status.REJECTED,
+                     note=f"Не исправлено за {IDENTITY_FIX_DAYS} дней")
+            _notify(application.worker, kind="identity_expired", template="identity_expired",
+                    context={"application": application}, important=True)
+            done += 1
+    return done
+
+
+# --- Qualification confirmation ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QualificationInput:
+    diploma_number: str
+    admission_number: str
+
+
+QUALIFICATION_FILES = {
+    "diploma_document": (StoredDocument.Kind.DIPLOMA, "Диплом об образовании"),
+    "residency_document": (StoredDocument.Kind.RESIDENCY, "Документ об окончании ординатуры или интернатуры"),
+    "admission_document": (StoredDocument.Kind.ADMISSION, "Сертификат специалиста или свидетельство об аккредитации"),
+    "no_sanctions_document": (StoredDocument.Kind.NO_SANCTIONS, "Справка об отсутствии дисциплинарных взысканий"),
+}
+
+
+def qualification_application_current(*, worker: MedicalWorker) -> QualificationApplication | None:
+    return QualificationApplication.objects.filter(worker=worker).order_by("-created_at", "-id").first()
+
+
+def qualification_application_submit(*, user: User, data: QualificationInput, files: dict,
+                                     request=None) -> QualificationApplication:
+    """Send qualification documents for the automatic check (identity must be confirmed first).
+    Missing files are allowed here: the check lists them, with 7 days to add them."""
+    worker = worker_for(user)
+    if worker.identity_status != MedicalWorker.IdentityStatus.CONFIRMED:
+        raise VerificationError("Сначала подтвердите личность: квалификацию проверяют после неё.")
+    stored = _store_files(user=user, files={k: (files.get(k), *QUALIFICATION_FILES[k]) for k in QUALIFICATION_FILES})
+    with _discard_on_failure(stored), transaction.atomic():
+        worker = _lock(MedicalWorker, worker.pk, "user")
+        current = qualification_application_current(worker=worker)
+        if current is not None and current.is_open:
+            raise VerificationError("Заявление уже на проверке: дождитесь результата.")
+        if current is not None and current.can_fix():
+            raise VerificationError("Дополните и отправьте повторно заявление, возвращённое на исправление.")
+        application = QualificationApplication.objects.create(
+            worker=worker, diploma_number=data.diploma_number, admission_number=data.admission_number, **stored
+        )
+        _history(ApplicationHistory.Kind.QUALIFICATION, application, "", actor=user)
+        _audit(worker=worker, action="qualification_submitted", request=request, actor=user,
+               object_type="qualification_application", object_id=application.pk,
+               extra={"documents": len(stored)})
+        transaction.on_commit(lambda: _enqueue_qualification_check(application.pk))
+    return application
+
+
+def qualification_application_fix(*, application: QualificationApplication, user: User, data: QualificationInput,
+                                  files: dict, request=None) -> QualificationApplication:
+    """Add or replace what was missing or wrong, within 7 days, and send again."""
+    stored = _store_files(user=user, files={k: (files.get(k), *QUALIFICATION_FILES[k]) for k in QUALIFICATION_FILES})
+    with _discard_on_failure(stored), transaction.atomic():
+        application = _lock(QualificationApplication, application.pk, "worker")
+        if not application.can_fix():
+            raise VerificationError("Заявление нельзя дополнить: срок исправления истёк или оно не возвращено.")
+        changed = [f for f in ("diploma_number", "admission_number") if getattr(application, f) != getattr(data, f)]
+        for field in changed:
+            setattr(application, field, getattr(data, field))
+        for field, document in stored.items():
+            setattr(application, field, document)
+        previous = application.status
+        application.status = QualificationApplication.Status.SUBMITTED
+        application.submitted_at = timezone.now()
+        application.fix_deadline = None
+        application.decided_at = None
+        application.check_started_at = None
+        application.save(update_fields=[*changed, *stored.keys(), "status", "submitted_at", "fix_deadline",
+                                        "decided_at", "check_started_at"])
+        _history(ApplicationHistory.Kind.QUALIFICATION, application, previous, actor=user,
+                 note="Дополнено работником")
+        _audit(worker=application.worker, action="qualification_resubmitted", request=request, actor=user,
+               object_type="qualification_application", object_id=application.pk,
+               fields=changed + list(stored.keys()))
+        transaction.on_commit(lambda: _enqueue_qualification_check(application.pk))
+    return application
+
+
+def _enqueue_qualification_check(application_id: int) -> None:
+    from .tasks import check_qualification_application
+
+    check_qualification_application.delay(application_id)
+
+
+def qualification_application_check(*, application_id: int) -> str:
+    """Run the automatic checks once; returns the resulting status or "skipped"."""
+    now = timezone.now()
+    claimed_at = _claim(QualificationApplication, application_id=application_id, now=now)
+    if claimed_at is None:
+        return "skipped"
+    try:
+        application = QualificationApplication.objects.select_related(
+            "diploma_document", "residency_document", "admission_document", "no_sanctions_document"
+        ).get(pk=application_id)
+        problems = checks.qualification_problems(application)
+    except BaseException as exc:
+        _release(QualificationApplication, application_id=application_id, claimed_at=claimed_at, error=exc)
+        raise
+    with transaction.atomic():
+        application = _locked_claimed(QualificationApplication, application_id=application_id, claimed_at=claimed_at)
+        if application is None:
+            return "skipped"
+        if problems:
+            _qualification_needs_fix(application, problems=problems, actor=None, note="Автоматическая проверка")
+        else:
+            _qualification_confirm(application, actor=None, note="Автоматическая проверка")
+        return application.status
+
+
+def qualification_application_approve(*, application: QualificationApplication, actor: User, request=None,
+                                      note: str = "") -> QualificationApplication:
+    with transaction.atomic():
+        application = _lock(QualificationApplication, application.pk, "worker__user")
+        if application.status not in (QualificationApplication.Status.ESCALATED,
+                                      QualificationApplication.Status.CHECKING):
+            raise VerificationError(f"Заявление в статусе «{application.get_status_display()}» нельзя подтвердить.")
+        _qualification_confirm(application, actor=actor, note=note or "Подтверждено сотрудником", request=request)
+    return application
+
+
+def qualification_application_reject(*, application: QualificationApplication, actor: User, reason: str,
+                                     request=None) -> QualificationApplication:
+    """Staff return the application with what is missing or wrong; the worker has 7 days."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise VerificationError("Причина: укажите, что нужно исправить.", field="reason")
+    with transaction.atomic():
+        application = _lock(QualificationApplication, application.pk, "worker__user")
+        if application.status not in (QualificationApplication.Status.ESCALATED,
+                                      QualificationApplication.Status.CHECKING):
+            raise VerificationError(f"Заявление в статусе «{application.get_status_display()}» нельзя вернуть.")
+        problems = [{"field": "", "label": "Проверка сотрудником", "entered": "",
+                     "message": f"Проверка сотрудником: {reason}"}]
+        _qualification_needs_fix(application, problems=problems, actor=actor, note=reason, request=request)
+    return application
+
+
+def _qualification_confirm(application: QualificationApplication, *, actor, note: str, request=None) -> None:
+    now = timezone.now()
+    previous = application.status
+    application.status = QualificationApplication.Status.CONFIRMED
+    application.decided_at = now
+    application.problems = []
+    application.decision_note = note
+    application.check_started_at = None
+    application.save(update_fields=["status", "decided_at", "problems", "decision_note", "check_started_at"])
+    _history(ApplicationHistory.Kind.QUALIFICATION, application, previous, actor=actor, note=note)
+    worker = _lock(MedicalWorker, application.worker_id, "user")
+    worker.has_confirmed_documents = True
+    worker.last_confirmed_at = now
+    worker.save(update_fields=["has_confirmed_documents", "last_confirmed_at", "updated_at"])
+    _audit(worker=worker, action="qualification_confirmed", request=request, actor=actor,
+           object_type="qualification_application", object_id=application.pk,
+           fields=["has_confirmed_documents", "last_confirmed_at"])
+    _notify(worker, kind="qualification_confirmed", template="qualification_confirmed",
+            context={"application": application}, important=True)
+    worker_id = worker.pk
+    transaction.on_commit(lambda: registry_services.worker_refresh_derived(worker_ids=[worker_id]))
+
+
+def _qualification_needs_fix(application: QualificationApplication, *, problems: list[dict], actor, note: str,
+                             request=None) -> None:
+    now = timezone.now()
+    previous = application.status
+    application.status = QualificationApplication.Status.NEEDS_FIX
+    application.decided_at = now
+    application.fix_deadline = now + dt.timedelta(days=QUALIFICATION_FIX_DAYS)
+    application.problems = problems
+    application.decision_note = note
+    application.check_started_at = None
+    application.save(update_fields=["status", "decided_at", "fix_deadline", "problems", "decision_note",
+                                    "check_started_at"])
+    _history(ApplicationHistory.Kind.QUALIFICATION, application, previous, actor=actor, note=note)
+    worker = application.worker
+    _audit(worker=worker, action="qualification_needs_fix", request=request, actor=actor,
+           object_type="qualification_application", object_id=application.pk,
+           fields=[p["field"] for p in problems if p.get("field")])
+    _notify(worker, kind="qualification_needs_fix", template="qualification_needs_fix",
+            context={"application": application, "problems": problems}, important=True)
+
+
+def qualification_applications_escalate(*, now: dt.datetime | None = None) -> int:
+    """A check not finished within 24 hours of submission goes to staff (idempotent)."""
+    now = now or timezone.now()
+    limit = now - dt.timedelta(hours=QUALIFICATION_CHECK_HOURS)
+    open_statuses = [QualificationApplication.Status.SUBMITTED, QualificationApplication.Status.CHECKING]
+    done = 0
+    due = QualificationApplication.objects.filter(status__in=open_statuses, submitted_at__lte=limit)
+    for pk, previous in due.values_list("pk", "status").iterator():
+        with transaction.atomic():
+            moved = QualificationApplication.objects.filter(
+                pk=pk, status=previous, submitted_at__lte=limit
+            ).update(status=QualificationApplication.Status.ESCALATED, check_started_at=None)
+            if not moved:
+                continue
+            application = QualificationApplication.objects.select_related("worker__user").get(pk=pk)
+            _history(ApplicationHistory.Kind.QUALIFICATION, application, previous,
+                     note=f"Автоматическая проверка не завершилась за {QUALIFICATION_CHECK_HOURS} ч")
+            _notify(application.worker, kind="qualification_escalated", template="qualification_escalated",
+                    context={"application": application})
+            done += 1
+    return done
+
+
+def qualification_applications_close(*, now: dt.datetime | None = None) -> int:
+    """7 days after the list of what to fix, an application not fixed is closed (idempotent)."""
+    now = now or timezone.now()
+    done = 0
+    due = QualificationApplication.objects.filter(status=QualificationApplication.Status.NEEDS_FIX,
+                                                  fix_deadline__lte=now)
+    for pk in due.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            moved = QualificationApplication.objects.filter(
+                pk=pk, status=QualificationApplication.Status.NEEDS_FIX, fix_deadline__lte=now
+            ).update(status=QualificationApplication.Status.CLOSED)
+            if not moved:
+                continue
+            application = QualificationApplication.objects.select_related("worker__user").get(pk=pk)
+            _history(ApplicationHistory.Kind.QUALIFICATION, application, QualificationApplication.Status.NEEDS_FIX,
+                     note=f"Не исправлено за {QUALIFICATION_FIX_DAYS} дней")
+            _notify(application.worker, kind="qualification_closed", template="qualification_closed",
+                    context={"application": application}, important=True)
+            done += 1
+    return done
+
+
+def application_assign(*, application, assignee: User | None, actor: User) -> None:
+    """Assign a review-queue item (any of the three kinds) to a staff member."""
+    model = type(application)
+    with transaction.atomic():
+        locked = model.objects.select_for_update().get(pk=application.pk)
+        locked.assignee = assignee
+        locked.save(update_fields=["assignee"])
+
+
+# --- Profile corrections -------------------------------------------------------------------------
+
+EMPLOYMENT_DISMISSED = "dismissed"
+CHANGE_FIELDS = {
+    "last_name": "Фамилия",
+    "first_name": "Имя",
+    "middle_name": "Отчество",
+    "specialty": "Специальность",
+    "category": "Квалификационная категория",
+    "admission_number": "Номер документа о допуске",
+    "admission_valid_until": "Документ о допуске действует до",
+    "registry_number": "Регистровый номер",
+    "phone": "Телефон",
+    "email": "E-mail",
+    "organization": "Место работы (ОГРН организации)",
+    "employment_status": "Статус занятости",
+}
+
+
+def main_employment(worker: MedicalWorker) -> Employment | None:
+    today = timezone.localdate()
+    current = [e for e in worker.employments.select_related("organization", "specialty")
+               if e.ended_on is None or e.ended_on >= today]
+    current.sort(key=lambda e: (e.kind != Employment.Kind.MAIN, -e.rate, -e.started_on.toordinal()))
+    return current[0] if current else None
+
+
+def current_admission(worker: MedicalWorker, documents=None) -> AdmissionDocument | None:
+    """The admission document that decides the worker's status (as registry derives it)."""
+    from registry.selectors import best_document
+
+    documents = list(worker.admission_documents.all()) if documents is None else documents
+    relevant = [d for d in documents if d.specialty_id == worker.primary_specialty_id] or documents
+    return best_document(relevant, timezone.localdate())
+
+
+def current_category(worker: MedicalWorker) -> CategoryAssignment | None:
+    return (worker.category_assignments.filter(valid_until__gte=timezone.localdate())
+            .select_related("category").order_by("-awarded_on").first())
+
+
+def worker_editable_values(worker: MedicalWorker) -> dict:
+    """The current value of every correctable field, as raw values the form uses."""
+    employment = main_employment(worker)
+    admission = current_admission(worker)
+    category = current_category(worker)
+    status = EMPLOYMENT_DISMISSED if employment is None else employment.kind
+    return {
+        "last_name": worker.last_name,
+        "first_name": worker.first_name,
+        "middle_name": worker.middle_name,
+        "specialty": (employment.specialty_id if employment else None) or worker.primary_specialty_id,
+        "category": category.category_id if category else None,
+        "admission_number": admission.number if admission else "",
+        "admission_valid_until": admission.valid_until if admission else None,
+        "registry_number": worker.registry_number,
+        "phone": worker.phone,
+        "email": worker.email,
+        "organization": employment.organization.ogrn if employment else "",
+        "employment_status": status,
+    }
+
+
+def _display(field: str, value) -> str:
+    from registry import validators
+
+    if value in (None, ""):
+        return "—"
+    if field == "specialty":
+        return str(Specialty.objects.filter(pk=value).first() or value)
+    if field == "category":
+        return str(QualificationCategory.objects.filter(pk=value).first() or value)
+    if field == "admission_valid_until":
+        return value.strftime("%d.%m.%Y") if hasattr(value, "strftime") else str(value)
+    if field == "registry_number":
+        return validators.format_registry_number(value)
+    if field == "organization":
+        org = MedicalOrganization.objects.filter(ogrn=value).first()
+        return f"{org.short_name} (ОГРН {value})" if org else str(value)
+    if field == "employment_status":
+        return "Уволен (нет текущего места работы)" if value == EMPLOYMENT_DISMISSED else Employment.Kind(value).label
+    return str(value)
+
+
+def change_diff(*, worker: MedicalWorker, new_values: dict) -> dict:
+    """What would change: {field: {"label", "old", "new", "value"}} for fields whose value differs."""
+    current = worker_editable_values(worker)
+    diff = {}
+    for field, label in CHANGE_FIELDS.items():
+        if field not in new_values:
+            continue
+        new, old = new_values[field], current[field]
+        if (new or None) == (old or None):
+            continue
+        raw = new.isoformat() if isinstance(new, dt.date) else new
+        diff[field] = {"label": label, "old": _display(field, old), "new": _display(field, new), "value": raw}
+    return diff
+
+
+def change_request_submit(*, user: User, new_values: dict, proof, comment: str = "",
+                          request=None) -> ChangeRequest:
+    """«Отправить на проверку»: a correction with proof, for staff to review by hand."""
+    worker = worker_for(user)
+    if worker.identity_status != MedicalWorker.IdentityStatus.CONFIRMED:
+        raise VerificationError("Исправлять сведения можно после подтверждения личности.")
+    diff = change_diff(worker=worker, new_values=new_values)
+    if not diff:
+        raise VerificationError("Вы ничего не изменили: исправьте хотя бы одно поле.")
+    if ChangeRequest.objects.filter(worker=worker, status=ChangeRequest.Status.PENDING).exists():
+        raise VerificationError("Предыдущая заявка на исправление ещё на проверке: дождитесь решения.")
+    if proof is None:
+        raise VerificationError("Подтверждающий документ: приложите файл.", field="proof")
+    stored = _store_files(user=user, files={"proof": (proof, StoredDocument.Kind.OTHER, "Подтверждающий документ")})
+    with _discard_on_failure(stored), transaction.atomic():
+        MedicalWorker.objects.select_for_update().only("pk").get(pk=worker.pk)
+        if ChangeRequest.objects.filter(worker=worker, status=ChangeRequest.Status.PENDING).exists():
+            raise VerificationError("Предыдущая заявка на исправление ещё на проверке: дождитесь решения.")
+        change = ChangeRequest.objects.create(worker=worker, changes=diff, proof_document=stored["proof"],
+                                              comment=(comment or "").strip())
+        _history(ApplicationHistory.Kind.CHANGE, change, "", actor=user)
+        _audit(worker=worker, action="change_requested", request=request, actor=user,
+               object_type="change_request", object_id=change.pk, fields=list(diff))
+    return change
+
+
+def change_request_approve(*, change_request: ChangeRequest, actor: User, request=None) -> ChangeRequest:
+    """Apply the correction at once, all or nothing, and mark it Актуализировано."""
+    try:
+        with transaction.atomic():
+            change = ChangeRequest.objects.select_for_update().get(pk=change_request.pk)
+            if change.status != ChangeRequest.Status.PENDING:
+                raise VerificationError(f"Заявка в статусе «{change.get_status_display()}» уже рассмотрена.")
+            worker = _lock(MedicalWorker, change.worker_id, "user")
+            _apply_changes(worker, {f: c["value"] for f, c in change.changes.items()})
+            change.status = ChangeRequest.Status.APPROVED
+            change.decided_at = timezone.now()
+            change.reviewed_by = actor
+            change.save(update_fields=["status", "decided_at", "reviewed_by"])
+            _history(ApplicationHistory.Kind.CHANGE, change, ChangeRequest.Status.PENDING, actor=actor)
+            _audit(worker=worker, action="change_approved", request=request, actor=actor,
+                   object_type="change_request", object_id=change.pk, fields=list(change.changes))
+            _notify(worker, kind="change_approved", template="change_approved", context={"change": change},
+                    important=True)
+            registry_services.worker_refresh_derived(worker_ids=[worker.pk])
+    except IntegrityError as exc:
+        raise VerificationError(
+            "Изменение нельзя применить: регистровый номер или номер документа уже занят другой записью."
+        ) from exc
+    return change
+
+
+def _apply_changes(worker: MedicalWorker, values: dict) -> None:
+    worker_fields = [f for f in ("last_name", "first_name", "middle_name", "registry_number", "phone", "email")
+                     if f in values]
+    for field in worker_fields:
+        setattr(worker, field, values[field] or "")
+    if worker_fields:
+        worker.save(update_fields=[*worker_fields, "updated_at"])
+    name_fields = [f for f in ("last_name", "first_name", "middle_name") if f in values]
+    if name_fields and worker.user_id:
+        # The account shows the same name as the record (header, messages, staff lists).
+        account = User.objects.select_for_update().get(pk=worker.user_id)
+        for field in name_fields:
+            setattr(account, field, values[field] or "")
+        account.save(update_fields=name_fields)
+    employment = main_employment(worker)
+    today = timezone.localdate()
+    # The registry counts a job or category as current through its end date, so "ended now" is
+    # yesterday (or the start day, for one that began today).
+    yesterday = today - dt.timedelta(days=1)
+    if "organization" in values or "specialty" in values or "employment_status" in values:
+        status = values.get("employment_status")
+        if status == EMPLOYMENT_DISMISSED:
+            if employment is not None:
+                employment.ended_on = max(yesterday, employment.started_on)
+                employment.save(update_fields=["ended_on", "updated_at"])
+        else:
+            organization = (MedicalOrganization.objects.get(ogrn=values["organization"])
+                            if values.get("organization") else None)
+            if employment is None or (organization is not None and organization.pk != employment.organization_id):
+                if employment is None and organization is None:
+                    raise VerificationError("Место работы: укажите ОГРН организации.")
+                position = employment.position if employment else None
+                if employment is not None:
+                    employment.ended_on = max(yesterday, employment.started_on)
+                    employment.save(update_fields=["ended_on", "updated_at"])
+                if position is None:
+                    from registry.models import Position
+
+                    position = Position.objects.order_by("sort_order", "id").first()
+                employment = Employment.objects.create(
+                    worker=worker, organization=organization or employment.organization, position=position,
+                    specialty_id=values.get("specialty") or (employment.specialty_id if employment else None),
+                    rate=employment.rate if employment else 1, kind=status or Employment.Kind.MAIN, started_on=today,
+                )
+            else:
+                fields = []
+                if "specialty" in values:
+                    employment.specialty_id = values["specialty"]
+                    fields.append("specialty")
+                if status:
+                    employment.kind = status
+                    fields.append("kind")
+                if fields:
+                    employment.save(update_fields=[*fields, "updated_at"])
+    if "admission_number" in values or "admission_valid_until" in values:
+        admission = current_admission(worker)
+        if admission is None:
+            raise VerificationError("Документ о допуске: в регистре нет документа, который можно исправить.")
+        if values.get("admission_number"):
+            admission.number = values["admission_number"]
+        if values.get("admission_valid_until"):
+            admission.valid_until = dt.date.fromisoformat(values["admission_valid_until"])
+        admission.save(update_fields=["number", "valid_until", "updated_at"])
+    if "category" in values:
+        assignment = current_category(worker)
+        if values["category"] is None:
+            if assignment is not None:
+                assignment.valid_until = max(yesterday, assignment.awarded_on + dt.timedelta(days=1))
+                assignment.save(update_fields=["valid_until"])
+        elif assignment is not None:
+            assignment.category_id = values["category"]
+            assignment.save(update_fields=["category"])
+        else:
+            specialty_id = values.get("specialty") or (employment.specialty_id if employment else None)
+            if specialty_id is None:
+                raise VerificationError("Категория: сначала укажите специальность.")
+            CategoryAssignment.objects.create(
+                worker=worker, category_id=values["category"], specialty_id=specialty_id, awarded_on=today,
+                valid_until=today + dt.timedelta(days=5 * 365),
+            )
+
+
+def change_request_reject(*, change_request: ChangeRequest, actor: User, reason: str,
+                          request=None) -> ChangeRequest:
+    reason = (reason or "").strip()
+    if not reason:
+        raise VerificationError("Причина отказа: укажите, почему заявка отклонена.", field="reason")
+    with transaction.atomic():
+        change = _lock(ChangeRequest, change_request.pk, "worker__user")
+        if change.status != ChangeRequest.Status.PENDING:
+            raise VerificationError(f"Заявка в статусе «{change.get_status_display()}» уже рассмотрена.")
+        change.status = ChangeRequest.Status.REJECTED
+        change.decided_at = timezone.now()
+        change.reviewed_by = actor
+        change.reject_reason = reason
+        change.save(update_fields=["status", "decided_at", "reviewed_by", "reject_reason"])
+        _history(ApplicationHistory.Kind.CHANGE, change, ChangeRequest.Status.PENDING, actor=actor, note=reason)
+        _audit(worker=change.worker, action="change_rejected", request=request, actor=actor,
+               object_type="change_request", object_id=change.pk)
+        _notify(change.worker, kind="change_rejected", template="change_rejected",
+                context={"change": change}, important=True)
+    return change
