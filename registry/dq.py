@@ -188,7 +188,7 @@ def discrepancy_checks_run(*, today: dt.date | None = None) -> dict[str, int]:
             "organization__ogrn",
             "organization__short_name",
             "organization__region_id",
-        )[:ALERTS_PER_KIND]  # fmt: skip
+        )[:ALERTS_PER_KIND]
     )
     raise_all(
         DiscrepancyAlert.Kind.CLOSED_ORGANIZATION,
@@ -315,8 +315,11 @@ def duplicates_detect() -> int:
 
 def _snapshot(obj) -> dict:
     data = model_to_dict(obj)
-    return {key: (value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value) for key, value in data.items()
-            if not isinstance(value, (list, set))}  # fmt: skip
+    return {
+        key: (value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value)
+        for key, value in data.items()
+        if not isinstance(value, (list, set))
+    }
 
 
 def worker_merge(*, survivor_id: int, merged_id: int, actor=None, request=None) -> WorkerMerge:
@@ -480,12 +483,16 @@ def dq_audit_run(*, today: dt.date | None = None) -> DQAuditRun:
         by_kind["license_expired_active"] += row["n"]
 
     score = sum(
-        (Case(When(condition, then=Value(WEIGHTS[kind])), default=Value(0), output_field=IntegerField())
-         for kind, condition in conditions.items()),
+        (
+            Case(When(condition, then=Value(WEIGHTS[kind])), default=Value(0), output_field=IntegerField())
+            for kind, condition in conditions.items()
+        ),
         Value(0),
-    )  # fmt: skip
-    flags = {f"flag_{kind}": Case(When(c, then=Value(1)), default=Value(0), output_field=IntegerField())
-             for kind, c in conditions.items()}  # fmt: skip
+    )
+    flags = {
+        f"flag_{kind}": Case(When(c, then=Value(1)), default=Value(0), output_field=IntegerField())
+        for kind, c in conditions.items()
+    }
     worst_rows = (
         MedicalWorker.objects.annotate(score=score, **flags)
         .filter(score__gt=0)
@@ -545,8 +552,15 @@ def dq_audit_xlsx(run: DQAuditRun, target) -> None:
     ws = wb.create_sheet("Худшие записи")
     ws.append(["Регистровый номер", "ФИО", "Регион", "Баллы", "Проблемы"])
     for row in run.worst:
-        ws.append([row["registry_number"], neutralize(row["name"]), neutralize(row["region"]), row["score"],
-                   "; ".join(row["problems"])])  # fmt: skip
+        ws.append(
+            [
+                row["registry_number"],
+                neutralize(row["name"]),
+                neutralize(row["region"]),
+                row["score"],
+                "; ".join(row["problems"]),
+            ]
+        )
     wb.save(target)
 
 

@@ -86,9 +86,17 @@ class DuplicateCandidate(models.Model):
         DISMISSED = "dismissed", "Не дубликат"
 
     # worker_a.id < worker_b.id, so a pair is stored once whatever order it was found in.
-    worker_a = models.ForeignKey("registry.MedicalWorker", models.CASCADE, verbose_name="работник 1", related_name="+")
+    # SET_NULL: a merged pair outlives the record merged away (WorkerMerge keeps its snapshot).
+    worker_a = models.ForeignKey(
+        "registry.MedicalWorker", models.SET_NULL, null=True, verbose_name="работник 1", related_name="+"
+    )
     worker_b = models.ForeignKey(
-        "registry.MedicalWorker", models.CASCADE, verbose_name="работник 2", related_name="+", db_index=False
+        "registry.MedicalWorker",
+        models.SET_NULL,
+        null=True,
+        verbose_name="работник 2",
+        related_name="+",
+        db_index=False,  # covered by duplicate_pair_unique (worker_b, worker_a)
     )
     reason = models.CharField("причина", max_length=16, choices=Reason.choices)
     status = models.CharField("статус", max_length=16, choices=Status.choices, default=Status.OPEN)

@@ -196,20 +196,30 @@ def import_file(
     size = batch_size or BATCH_SIZE
     loader = _Loader(spec, ctx, result, sample=sync)
 
-    def run():
+    cell_errors: list[RowError] = []
+    counted = [0]
+
+    def produce():
+        """Read and check rows in batches (no database): runs in a thread while the main thread
+        writes the previous batch, so Python checking and PostgreSQL work overlap."""
         batch: list[tuple] = []
         for number, record in rows:
-            result.total += 1
-            cleaned = cleaner.clean(number, record, result.errors)
+            counted[0] += 1
+            cleaned = cleaner.clean(number, record, cell_errors)
             if cleaned is not None:
                 batch.append(cleaned)
             if len(batch) >= size:
-                loader.load(batch)
+                yield batch, counted[0]
                 batch = []
-                if progress:
-                    progress(result.total)
         if batch:
+            yield batch, counted[0]
+
+    def run():
+        for batch, done in _prefetch(produce()):
             loader.load(batch)
+            if progress:
+                progress(done)
+        result.total = counted[0]
         if sync:
             _reconcile_vanished(spec, cleaner.keys, result, ctx, apply=not dry_run)
         if progress:
@@ -221,9 +231,48 @@ def import_file(
             transaction.set_rollback(True)
     else:
         run()
-    result.errors.sort(key=lambda error: error.row)
+    result.errors = sorted(cell_errors + result.errors, key=lambda error: error.row)
     result.unchanged = max(0, result.total - result.invalid - result.created - result.updated)
     return result
+
+
+def _prefetch(iterator, depth: int = 2):
+    """Run ``iterator`` in a background thread, ``depth`` items ahead; re-raise its errors here."""
+    import queue
+    import threading
+
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work():
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put(("item", item), timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(("done", done))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            items.put(("error", exc))
+
+    thread = threading.Thread(target=work, name="import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            tag, value = items.get()
+            if tag == "done":
+                return
+            if tag == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 # --- Per-batch SQL -------------------------------------------------------------------------------
@@ -367,7 +416,8 @@ class _Loader:
         )
         self._reject(
             cursor,
-            f"SELECT s.row_no FROM {STAGE} s JOIN {w} t ON t.snils = s.snils WHERE t.registry_number <> s.registry_number",
+            f"SELECT s.row_no FROM {STAGE} s JOIN {w} t ON t.snils = s.snils "
+            "WHERE t.registry_number <> s.registry_number",
             [],
             "registry_number",
             lambda r: "у работника с этим СНИЛС в регистре другой регистровый номер",
@@ -412,11 +462,21 @@ class _Loader:
         )
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         columns = [
-            ("ogrn", "ogrn"), ("inn", "inn"), ("kpp", "kpp"), ("full_name", "full_name"),
-            ("short_name", "short_name"), ("org_type_id", "org_type"), ("region_id", "region"),
-            ("address", "address"), ("phone", "phone"), ("email", "email"), ("website", "website"),
-            ("status", "status"), ("closed_on", "closed_on"), ("search_name", "search_name"),
-        ]  # fmt: skip
+            ("ogrn", "ogrn"),
+            ("inn", "inn"),
+            ("kpp", "kpp"),
+            ("full_name", "full_name"),
+            ("short_name", "short_name"),
+            ("org_type_id", "org_type"),
+            ("region_id", "region"),
+            ("address", "address"),
+            ("phone", "phone"),
+            ("email", "email"),
+            ("website", "website"),
+            ("status", "status"),
+            ("closed_on", "closed_on"),
+            ("search_name", "search_name"),
+        ]
         # Status defaults to active when the column is absent or empty.
         cursor.execute(f"UPDATE {STAGE} SET status = 'active' WHERE status IS NULL")
         self._upsert(
@@ -435,9 +495,13 @@ class _Loader:
         sample = self.sample
         self.sample = False
         lic_columns = [
-            ("organization_id", "organization_id"), ("number", "license_number"), ("issued_on", "license_issued_on"),
-            ("valid_until", "license_valid_until"), ("authority", "license_authority"), ("status", "license_status"),
-        ]  # fmt: skip
+            ("organization_id", "organization_id"),
+            ("number", "license_number"),
+            ("issued_on", "license_issued_on"),
+            ("valid_until", "license_valid_until"),
+            ("authority", "license_authority"),
+            ("status", "license_status"),
+        ]
         self._upsert(
             cursor,
             table=lic,
@@ -499,10 +563,15 @@ class _Loader:
             )
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         columns = [
-            ("worker_id", "worker_id"), ("kind", "kind"), ("number", "number"), ("specialty_id", "specialty"),
-            ("accreditation_kind_id", "accreditation_kind"), ("issued_on", "issued_on"),
-            ("valid_until", "valid_until"), ("status", "status"),
-        ]  # fmt: skip
+            ("worker_id", "worker_id"),
+            ("kind", "kind"),
+            ("number", "number"),
+            ("specialty_id", "specialty"),
+            ("accreditation_kind_id", "accreditation_kind"),
+            ("issued_on", "issued_on"),
+            ("valid_until", "valid_until"),
+            ("status", "status"),
+        ]
         returned = self._upsert(
             cursor,
             table=d,
@@ -527,7 +596,8 @@ class _Loader:
             lambda r: "организации с таким ОГРН нет в регистре (сначала загрузите организации)",
         )
         cursor.execute(
-            f"SELECT s.snils, t.ogrn, t.short_name, t.region_id, s.worker_id FROM {STAGE} s JOIN {o} t ON t.id = s.organization_id "
+            f"SELECT s.snils, t.ogrn, t.short_name, t.region_id, s.worker_id FROM {STAGE} s "
+            f"JOIN {o} t ON t.id = s.organization_id "
             "WHERE t.status = 'closed' AND (s.ended_on IS NULL OR s.ended_on > t.closed_on)"
         )
         for snils, ogrn, name, region, worker_id in cursor.fetchall():
@@ -545,9 +615,13 @@ class _Loader:
             "AND t.position_id = s.position AND t.started_on = s.started_on"
         )
         columns = [
-            ("specialty_id", "specialty"), ("department", "department"), ("rate", "rate"), ("kind", "kind"),
-            ("ended_on", "ended_on"), ("dismissal_reason", "dismissal_reason"),
-        ]  # fmt: skip
+            ("specialty_id", "specialty"),
+            ("department", "department"),
+            ("rate", "rate"),
+            ("kind", "kind"),
+            ("ended_on", "ended_on"),
+            ("dismissal_reason", "dismissal_reason"),
+        ]
         distinct = self._distinct("t", "s", columns)
         cursor.execute(f"SELECT count(*) FROM {STAGE}")
         staged = cursor.fetchone()[0]
@@ -559,7 +633,8 @@ class _Loader:
             self.result.changed_keys += [_key_text(r) for r in cursor.fetchall()]
         if self.sample and len(self.result.new_keys) < SAMPLE_SIZE:
             cursor.execute(
-                f"SELECT s.snils, s.ogrn, s.started_on FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {e} t WHERE {key_join}) "
+                f"SELECT s.snils, s.ogrn, s.started_on FROM {STAGE} s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {e} t WHERE {key_join}) "
                 f"ORDER BY s.row_no LIMIT {SAMPLE_SIZE}"
             )
             self.result.new_keys += [_key_text(r) for r in cursor.fetchall()]
@@ -579,7 +654,8 @@ class _Loader:
             )
         updated = cursor.fetchall()
         cursor.execute(
-            f"INSERT INTO {e} (worker_id, organization_id, position_id, started_on, specialty_id, department, rate, kind, "
+            f"INSERT INTO {e} (worker_id, organization_id, position_id, started_on, specialty_id, department, "
+            "rate, kind, "
             f"ended_on, dismissal_reason, updated_at) SELECT s.worker_id, s.organization_id, s.position, s.started_on, "
             f"s.specialty, s.department, s.rate, s.kind, s.ended_on, s.dismissal_reason, %s FROM {STAGE} s "
             f"WHERE NOT EXISTS (SELECT 1 FROM {e} t WHERE {key_join}) RETURNING worker_id",
@@ -633,15 +709,20 @@ def _reconcile_vanished(spec: KindSpec, keys: set, result: ImportResult, ctx: Co
         live = AdmissionDocument.objects.exclude(status=AdmissionDocument.Status.ANNULLED).values_list(
             "id", "kind", "number", "worker_id"
         )
-        vanished = [(pk, (kind, number), worker) for pk, kind, number, worker in live.iterator(chunk_size=5000)
-                    if (kind, number) not in keys]  # fmt: skip
+        vanished = [
+            (pk, (kind, number), worker)
+            for pk, kind, number, worker in live.iterator(chunk_size=5000)
+            if (kind, number) not in keys
+        ]
     else:
         live = Employment.objects.filter(ended_on__isnull=True, started_on__lte=today).values_list(
             "id", "worker__snils", "organization__ogrn", "position_id", "started_on", "worker_id"
         )
-        vanished = [(pk, (snils, ogrn, position, started), worker)
-                    for pk, snils, ogrn, position, started, worker in live.iterator(chunk_size=5000)
-                    if (snils, ogrn, position, started) not in keys]  # fmt: skip
+        vanished = [
+            (pk, (snils, ogrn, position, started), worker)
+            for pk, snils, ogrn, position, started, worker in live.iterator(chunk_size=5000)
+            if (snils, ogrn, position, started) not in keys
+        ]
     result.vanished = len(vanished)
     result.vanished_keys = [_key_text(key) for _pk, key, _extra in vanished[:SAMPLE_SIZE]]
     if not apply or not vanished:

@@ -59,8 +59,9 @@ def upload_store(uploaded) -> str:
     return name
 
 
-def import_job_create(*, kind: str, source: str, original_name: str, mode: str, user=None, request=None,
-                      preview: ImportJob | None = None) -> ImportJob:  # fmt: skip
+def import_job_create(
+    *, kind: str, source: str, original_name: str, mode: str, user=None, request=None, preview: ImportJob | None = None
+) -> ImportJob:
     """Queue an import (or a sync preview/apply) and start its task after commit."""
     from .. import tasks
 
@@ -84,7 +85,9 @@ def import_job_create(*, kind: str, source: str, original_name: str, mode: str, 
 
 def import_job_claim(*, job_id) -> bool:
     now = timezone.now()
-    claimable = Q(status=ImportJob.Status.QUEUED) | Q(status=ImportJob.Status.RUNNING, started_at__lt=now - STALE_RUNNING)
+    claimable = Q(status=ImportJob.Status.QUEUED) | Q(
+        status=ImportJob.Status.RUNNING, started_at__lt=now - STALE_RUNNING
+    )
     return bool(
         ImportJob.objects.filter(claimable, pk=job_id).update(
             status=ImportJob.Status.RUNNING, started_at=now, progress=0, error=""

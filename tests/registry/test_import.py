@@ -159,7 +159,7 @@ def test_file_level_errors_are_clear(tmp_path):
     from registry.imports import ImportFileError
 
     bad_header = write_csv(tmp_path / "a.csv", ["snils", "фамилия", "color"], [])
-    with pytest.raises(ImportFileError, match="неизвестные столбцы.*color"):
+    with pytest.raises(ImportFileError, match=r"неизвестные столбцы.*color"):
         import_file(bad_header, kind="workers")
     missing = write_csv(tmp_path / "b.csv", ["snils"], [])
     with pytest.raises(ImportFileError, match="нет обязательных столбцов"):
@@ -187,7 +187,9 @@ def test_russian_headers_json_and_xlsx_are_read(tmp_path):
         [],
     )
     with open(russian, "a", encoding="utf-8") as handle:
-        handle.write(f"{validators.format_snils(snils(1))};МР {regnum(1)[:9]}-{regnum(1)[9]};Сидорова;Ольга;Ж;15.01.1980\n")
+        handle.write(
+            f"{validators.format_snils(snils(1))};МР {regnum(1)[:9]}-{regnum(1)[9]};Сидорова;Ольга;Ж;15.01.1980\n"
+        )
     assert import_file(russian, kind="workers").created == 1
 
     data = tmp_path / "w.json"
@@ -225,7 +227,10 @@ def test_a_failing_batch_is_rolled_back_whole_and_earlier_batches_stay(tmp_path,
 
     monkeypatch.setattr(engine, "_after_batch", fail_second)
     result = import_file(path, kind="workers", batch_size=3)
-    assert calls == [3, 3, ] or calls[:2] == [3, 3]
+    assert calls == [
+        3,
+        3,
+    ] or calls[:2] == [3, 3]
     assert set(MedicalWorker.objects.values_list("snils", flat=True)) == {snils(1), snils(2), snils(3)}
     assert result.created == 3
     assert sorted(e.row for e in result.errors) == [5, 6, 7]
@@ -234,8 +239,20 @@ def test_a_failing_batch_is_rolled_back_whole_and_earlier_batches_stay(tmp_path,
 
 # --- Organizations, employments, documents -------------------------------------------------------
 
-ORG_HEADER = ["ogrn", "inn", "full_name", "short_name", "region", "status", "closed_on", "license_number",
-              "license_issued_on", "license_valid_until", "license_authority", "license_status"]  # fmt: skip
+ORG_HEADER = [
+    "ogrn",
+    "inn",
+    "full_name",
+    "short_name",
+    "region",
+    "status",
+    "closed_on",
+    "license_number",
+    "license_issued_on",
+    "license_valid_until",
+    "license_authority",
+    "license_status",
+]
 
 
 def org_row(n, **overrides):
@@ -254,14 +271,24 @@ def org_row(n, **overrides):
 def test_organizations_with_licenses_and_their_errors(tmp_path):
     RegionFactory()
     rows = [
-        org_row(1, license_number="Л041-01137-77/00368557", license_issued_on="2015-03-01",
-                license_authority="Росздравнадзор"),  # fmt: skip
+        org_row(
+            1,
+            license_number="Л041-01137-77/00368557",
+            license_issued_on="2015-03-01",
+            license_authority="Росздравнадзор",
+        ),
         org_row(2, license_number="ЛИЦ-1", license_issued_on="2015-03-01", license_authority="X"),
         org_row(3, ogrn="1027700132196"),
         org_row(4, region="99"),
         org_row(5, status="closed"),
-        org_row(6, license_number="ЛО-77-01-012345", license_issued_on="2009-01-01", license_valid_until="2014-01-01",
-                license_authority="Департамент", license_status="active"),  # fmt: skip
+        org_row(
+            6,
+            license_number="ЛО-77-01-012345",
+            license_issued_on="2009-01-01",
+            license_valid_until="2014-01-01",
+            license_authority="Департамент",
+            license_status="active",
+        ),
     ]
     result = import_file(write_csv(tmp_path / "o.csv", ORG_HEADER, rows), kind="organizations")
     reasons = {(e.row, e.field): e.reason for e in result.errors}
@@ -289,17 +316,41 @@ def test_employments_import_refreshes_derived_columns_and_flags_closed_organizat
     closed = OrganizationFactory(region=region, status="closed", closed_on=dt.date(2020, 1, 1))
     position, specialty = PositionFactory(), SpecialtyFactory()
     rows = [
-        {"snils": worker.snils, "ogrn": org.ogrn, "position": position.code, "specialty": specialty.code, "rate": "1",
-         "started_on": "2019-09-01"},
-        {"snils": worker.snils, "ogrn": closed.ogrn, "position": position.code, "rate": "0,5",
-         "kind": "external", "started_on": "2018-01-01"},
+        {
+            "snils": worker.snils,
+            "ogrn": org.ogrn,
+            "position": position.code,
+            "specialty": specialty.code,
+            "rate": "1",
+            "started_on": "2019-09-01",
+        },
+        {
+            "snils": worker.snils,
+            "ogrn": closed.ogrn,
+            "position": position.code,
+            "rate": "0,5",
+            "kind": "external",
+            "started_on": "2018-01-01",
+        },
         {"snils": snils(99), "ogrn": org.ogrn, "position": position.code, "rate": "1", "started_on": "2019-09-01"},
-        {"snils": worker.snils, "ogrn": validators.ogrn_from_body("102777777777"), "position": position.code,
-         "rate": "1", "started_on": "2019-09-01"},
+        {
+            "snils": worker.snils,
+            "ogrn": validators.ogrn_from_body("102777777777"),
+            "position": position.code,
+            "rate": "1",
+            "started_on": "2019-09-01",
+        },
         {"snils": worker.snils, "ogrn": org.ogrn, "position": "nope", "rate": "2", "started_on": "2019-09-01"},
-        {"snils": worker.snils, "ogrn": org.ogrn, "position": position.code, "rate": "1", "started_on": "2019-09-01",
-         "ended_on": "2010-01-01", "dismissal_reason": "x"},
-    ]  # fmt: skip
+        {
+            "snils": worker.snils,
+            "ogrn": org.ogrn,
+            "position": position.code,
+            "rate": "1",
+            "started_on": "2019-09-01",
+            "ended_on": "2010-01-01",
+            "dismissal_reason": "x",
+        },
+    ]
     path = write_csv(tmp_path / "e.csv", EMP_HEADER, rows)
     result = import_file(path, kind="employments")
     reasons = {(e.row, e.field): e.reason for e in result.errors}
@@ -331,17 +382,48 @@ def test_admission_documents_import_checks_dates_kinds_and_shared_numbers(tmp_pa
     issued = (today - dt.timedelta(days=365)).isoformat()
     until = (today + dt.timedelta(days=365 * 3)).isoformat()
     rows = [
-        {"snils": worker.snils, "kind": "accreditation", "number": "2277 000001", "specialty": specialty.code,
-         "accreditation_kind": "1", "issued_on": issued, "valid_until": until},
-        {"snils": worker.snils, "kind": "certificate", "number": taken.number, "specialty": specialty.code,
-         "issued_on": issued, "valid_until": until},
-        {"snils": worker.snils, "kind": "accreditation", "number": "2277 000002", "specialty": specialty.code,
-         "issued_on": issued, "valid_until": until},
-        {"snils": worker.snils, "kind": "certificate", "number": "0177 5", "specialty": specialty.code,
-         "issued_on": issued, "valid_until": (today + dt.timedelta(days=365 * 7)).isoformat()},
-        {"snils": worker.snils, "kind": "certificate", "number": "0177 6", "specialty": "999",
-         "issued_on": issued, "valid_until": issued},
-    ]  # fmt: skip
+        {
+            "snils": worker.snils,
+            "kind": "accreditation",
+            "number": "2277 000001",
+            "specialty": specialty.code,
+            "accreditation_kind": "1",
+            "issued_on": issued,
+            "valid_until": until,
+        },
+        {
+            "snils": worker.snils,
+            "kind": "certificate",
+            "number": taken.number,
+            "specialty": specialty.code,
+            "issued_on": issued,
+            "valid_until": until,
+        },
+        {
+            "snils": worker.snils,
+            "kind": "accreditation",
+            "number": "2277 000002",
+            "specialty": specialty.code,
+            "issued_on": issued,
+            "valid_until": until,
+        },
+        {
+            "snils": worker.snils,
+            "kind": "certificate",
+            "number": "0177 5",
+            "specialty": specialty.code,
+            "issued_on": issued,
+            "valid_until": (today + dt.timedelta(days=365 * 7)).isoformat(),
+        },
+        {
+            "snils": worker.snils,
+            "kind": "certificate",
+            "number": "0177 6",
+            "specialty": "999",
+            "issued_on": issued,
+            "valid_until": issued,
+        },
+    ]
     result = import_file(write_csv(tmp_path / "d.csv", DOC_HEADER, rows), kind="admission_documents")
     reasons = {(e.row, e.field): e.reason for e in result.errors}
     assert "за другим работником" in reasons[(3, "number")]

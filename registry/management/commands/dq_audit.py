@@ -24,8 +24,10 @@ class Command(BaseCommand):
             found = dq.discrepancy_checks_run()
             self.stdout.write(f"Новых возможных дубликатов: {added}; расхождений найдено: {sum(found.values())}")
         run = dq.dq_audit_run()
-        self.stdout.write(f"Аудит от {run.created_at:%d.%m.%Y %H:%M}: работников {run.total_workers}, "
-                          f"проблем {run.total_problems} ({run.duration_ms} мс)")  # fmt: skip
+        self.stdout.write(
+            f"Аудит от {run.created_at:%d.%m.%Y %H:%M}: работников {run.total_workers}, "
+            f"проблем {run.total_problems} ({run.duration_ms} мс)"
+        )
         for row in dq.dq_trend(run).values():
             delta = "" if row["delta"] is None else f" ({row['delta']:+d})"
             self.stdout.write(f"  {row['label']}: {row['now']}{delta}")

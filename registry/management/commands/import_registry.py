@@ -42,7 +42,9 @@ class Command(BaseCommand):
                 dry_run=options["dry_run"],
                 sync=options["sync"],
                 batch_size=options["batch_size"],
-                progress=lambda done: self.stderr.write(f"  строк обработано: {done:,}") if options["verbosity"] > 1 else None,
+                progress=lambda done: (
+                    self.stderr.write(f"  строк обработано: {done:,}") if options["verbosity"] > 1 else None
+                ),
             )
         except ImportFileError as exc:
             raise CommandError(str(exc)) from None
@@ -56,9 +58,14 @@ class Command(BaseCommand):
                 event=AuditEntry.Event.DATA_CHANGED,
                 object_type="import",
                 object_id=options["kind"],
-                details={"file": str(options["file"])[-200:], "created": result.created, "updated": result.updated,
-                         "invalid": result.invalid, "via": "command"},
-            )  # fmt: skip
+                details={
+                    "file": str(options["file"])[-200:],
+                    "created": result.created,
+                    "updated": result.updated,
+                    "invalid": result.invalid,
+                    "via": "command",
+                },
+            )
         self.stdout.write(result.summary())
         if duplicates:
             self.stdout.write(f"Новых возможных дубликатов: {duplicates}")

@@ -33,10 +33,15 @@ class Command(BaseCommand):
         except ImportFileError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(("Применено" if options["apply"] else "Сверка (ничего не записано)") + ":")
-        self.stdout.write(f"  новых: {result.created}, изменённых: {result.updated}, исчезнувших: {result.vanished}, "
-                          f"без изменений: {result.unchanged}, строк с ошибками: {result.invalid}")  # fmt: skip
-        for title, keys in (("Новые", result.new_keys), ("Изменённые", result.changed_keys),
-                            ("Исчезнувшие", result.vanished_keys)):  # fmt: skip
+        self.stdout.write(
+            f"  новых: {result.created}, изменённых: {result.updated}, исчезнувших: {result.vanished}, "
+            f"без изменений: {result.unchanged}, строк с ошибками: {result.invalid}"
+        )
+        for title, keys in (
+            ("Новые", result.new_keys),
+            ("Изменённые", result.changed_keys),
+            ("Исчезнувшие", result.vanished_keys),
+        ):
             if keys:
                 self.stdout.write(f"  {title} (первые): {'; '.join(keys)}")
         for error in result.errors[:50]:
@@ -46,6 +51,10 @@ class Command(BaseCommand):
                 event=AuditEntry.Event.DATA_CHANGED,
                 object_type="sync",
                 object_id=options["kind"],
-                details={"source": source[-200:], "created": result.created, "updated": result.updated,
-                         "vanished": result.vanished},
-            )  # fmt: skip
+                details={
+                    "source": source[-200:],
+                    "created": result.created,
+                    "updated": result.updated,
+                    "vanished": result.vanished,
+                },
+            )
