@@ -484,3 +484,46 @@ def test_import_command_reports_errors_and_writes_the_report(tmp_path, capsys):
     assert "Строка;Поле;Название поля;Причина" in text and "3;sex;Пол;" in text
     call_command("import_registry", str(path), kind="workers", dry_run=True)
     assert "без изменений 1" in capsys.readouterr().out
+
+
+# --- Bulk mode (PostgreSQL): a large file into an empty table -------------------------------------
+
+
+def _worker_indexes():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'registry_medicalworker'")
+        names = sorted(row[0] for row in cursor.fetchall())
+        cursor.execute("SELECT obj_description('registry_importjob'::regclass, 'pg_class')")
+        return names, cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_import_into_an_empty_table_rebuilds_every_index_even_after_a_failure(tmp_path, monkeypatch):
+    from django.db import connection
+
+    from tests.conftest import skip_or_fail
+
+    if connection.vendor != "postgresql":
+        skip_or_fail("bulk mode (index drop and rebuild) runs on PostgreSQL only")
+    monkeypatch.setattr(engine, "BULK_MIN_BYTES", 0)
+    before, note = _worker_indexes()
+    assert note is None and "worker_search_name_trgm" in before
+    path = write_csv(tmp_path / "w.csv", WORKER_HEADER, [worker_row(n) for n in range(1, 6)])
+
+    def fail(kind, rows):
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(engine, "_after_batch", fail)
+    with pytest.raises(RuntimeError):
+        import_file(path, kind="workers", batch_size=2)
+    assert _worker_indexes() == (before, None)
+    assert not MedicalWorker.objects.exists()
+
+    monkeypatch.setattr(engine, "_after_batch", lambda kind, rows: None)
+    result = import_file(path, kind="workers", batch_size=2)
+    assert result.created == 5 and result.bulk_indexes >= 10
+    assert _worker_indexes() == (before, None)
+    again = import_file(path, kind="workers", batch_size=2)  # the table is no longer empty: no bulk mode
+    assert (again.unchanged, again.bulk_indexes) == (5, 0)
