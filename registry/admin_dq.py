@@ -139,6 +139,8 @@ class ImportJobAdmin(admin.ModelAdmin):
         return render(request, "admin/registry/importjob/upload.html", context)
 
     def status_view(self, request, job_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         job = get_object_or_404(models.ImportJob, pk=job_id)
         context = {**self.admin_site.each_context(request), "title": str(job), "job": job, "opts": self.model._meta}
         if request.headers.get("HX-Request"):
@@ -146,6 +148,8 @@ class ImportJobAdmin(admin.ModelAdmin):
         return render(request, "admin/registry/importjob/status.html", context)
 
     def report_view(self, request, job_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         job = get_object_or_404(models.ImportJob, pk=job_id)
         report = import_jobs.report_path(job)
         if report is None or not report.exists():
@@ -207,6 +211,19 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            # 152-ФЗ access journal: the review list shows SNILS and birth dates.
+            audit_record(
+                event=AuditEntry.Event.DATA_VIEWED,
+                actor=request.user,
+                request=request,
+                object_type="duplicate_review",
+                details={"via": "admin", "query": request.GET.urlencode()[:200]},
+            )
+        return response
 
     @staticmethod
     def _describe(worker) -> str:
@@ -270,6 +287,19 @@ class WorkerMergeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # the trail of a merge is kept
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            audit_record(
+                event=AuditEntry.Event.DATA_VIEWED,
+                actor=request.user,
+                request=request,
+                object_type="worker_merge",
+                object_id=str(object_id),
+                details={"via": "admin"},
+            )
+        return response
 
 
 # --- Adding a worker: a unique check and a duplicate warning ----------------------------------------

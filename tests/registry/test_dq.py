@@ -446,3 +446,26 @@ def test_adding_a_worker_in_admin_checks_snils_and_warns_of_a_probable_duplicate
     validators.validate_registry_number(added.registry_number)
     assert added.search_name == "орлова мария"
     assert AuditEntry.objects.filter(object_type="worker", details__action="created").exists()
+
+
+def test_reading_the_duplicate_review_and_a_merge_trail_is_journaled(admin_client):
+    a, b = twin_pair()
+    dq.duplicates_detect()
+    admin_client.get(reverse("admin:registry_duplicatecandidate_changelist"))
+    assert AuditEntry.objects.filter(event=AuditEntry.Event.DATA_VIEWED, object_type="duplicate_review").count() == 1
+    record = dq.worker_merge(survivor_id=a.id, merged_id=b.id)
+    page = admin_client.get(reverse("admin:registry_workermerge_change", args=[record.pk]))
+    assert page.status_code == 200
+    assert AuditEntry.objects.filter(event=AuditEntry.Event.DATA_VIEWED, object_type="worker_merge").count() == 1
+
+
+def test_import_pages_need_the_model_permission(client, tmp_path, settings):
+    settings.VAR_DIR = tmp_path
+    staff = StaffFactory()  # staff, but without registry permissions
+    client.force_login(staff)
+    job = ImportJob.objects.create(kind="workers", source="x.csv", report_name="x-errors.csv")
+    (tmp_path / "imports").mkdir()
+    (tmp_path / "imports" / "x-errors.csv").write_text("secret")
+    for name in ("admin:registry_importjob_status", "admin:registry_importjob_report"):
+        assert client.get(reverse(name, args=[job.pk])).status_code == 403
+    assert client.get(reverse("admin:registry_importjob_upload")).status_code == 403
