@@ -25,7 +25,10 @@
       if (spec.type !== "doughnut") {
         options.scales = { x: { stacked: !!spec.stacked, beginAtZero: true }, y: { stacked: !!spec.stacked, beginAtZero: true } };
       }
-      if (spec.horizontal) { options.indexAxis = "y"; }
+      if (spec.horizontal) {
+        options.indexAxis = "y";
+        options.scales.y.ticks = { autoSkip: false };  // every category name, not every other one
+      }
       new Chart(canvas, { type: spec.type, data: spec.data, options: options });
     });
   }
