@@ -351,9 +351,8 @@ def worker_merge(*, survivor_id: int, merged_id: int, actor=None, request=None) 
         for relation in MedicalWorker._meta.related_objects:
             if not (relation.one_to_many or relation.one_to_one) or relation.related_model is DuplicateCandidate:
                 continue
+            # Earlier merges into the merged record (WorkerMerge) follow it to the survivor too.
             model, field = relation.related_model, relation.field.name
-            if model is WorkerMerge:
-                continue
             rows = list(model._base_manager.filter(**{field: merged}))
             for row in rows:
                 try:

@@ -469,3 +469,15 @@ def test_import_pages_need_the_model_permission(client, tmp_path, settings):
     for name in ("admin:registry_importjob_status", "admin:registry_importjob_report"):
         assert client.get(reverse(name, args=[job.pk])).status_code == 403
     assert client.get(reverse("admin:registry_importjob_upload")).status_code == 403
+
+
+def test_a_record_that_absorbed_another_can_itself_be_merged_keeping_both_trails():
+    a, b = twin_pair()
+    c = WorkerFactory(last_name="Смирнова", first_name="Ольга", middle_name="Ивановна", birth_date=dt.date(1980, 3, 1))
+    dq.worker_merge(survivor_id=b.id, merged_id=a.id)
+    dq.worker_merge(survivor_id=c.id, merged_id=b.id)
+    assert list(MedicalWorker.objects.values_list("id", flat=True)) == [c.id]
+    assert sorted(WorkerMerge.objects.values_list("merged_registry_number", flat=True)) == sorted(
+        [a.registry_number, b.registry_number]
+    )
+    assert set(WorkerMerge.objects.values_list("survivor_id", flat=True)) == {c.id}
