@@ -270,7 +270,9 @@ def _bulk_mode(spec: KindSpec, path: Path) -> bool:
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return False
-    if path.stat().st_size < BULK_MIN_BYTES:
+    # Employments and documents refresh their workers' derived columns per batch, which reads
+    # those tables by worker: they keep their indexes.
+    if spec.kind not in ("workers", "organizations") or path.stat().st_size < BULK_MIN_BYTES:
         return False
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {TARGET_TABLES[spec.kind]})")
