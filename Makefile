@@ -7,7 +7,7 @@ PORT   ?= 8000
 BENCH_WORKERS ?= 300000
 BENCH_ORGS    ?= 6000
 
-.PHONY: run test lint bench bench-search up down install install-dev demo clean
+.PHONY: run test lint bench bench-search bench-import up down install install-dev demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ bench: install-dev
 # Search figures only: reuses BENCH_DATABASE_URL when it already holds generated data (bench --keep).
 bench-search: install-dev
 	$(BIN)/python manage.py bench --keep --workers $(BENCH_WORKERS) --organizations $(BENCH_ORGS)
+
+# Import throughput: a seeded 1,000,000-row worker file into BENCH_IMPORT_DATABASE_URL (default
+# postgres://postgres@127.0.0.1:5432/medreg_bench_import, dropped and recreated), with a bulk_create baseline.
+BENCH_IMPORT_ROWS ?= 1000000
+bench-import: install-dev
+	$(BIN)/python manage.py bench_import --rows $(BENCH_IMPORT_ROWS)
 
 # The full production-like stack: PostgreSQL, Redis, gunicorn, Celery worker and beat.
 up:

@@ -190,7 +190,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "verification.run_deadlines",
         "schedule": crontab(minute=15),
     },
+    # Data quality (issue 7): duplicates, discrepancy alerts and their e-mail digest; the weekly
+    # audit; the workforce snapshot the monitoring dashboard reads.
+    "dq-checks-and-digest": {
+        "task": "registry.dq_checks",
+        "schedule": crontab(hour=6, minute=30),
+    },
+    "dq-audit-weekly": {
+        "task": "registry.dq_audit",
+        "schedule": crontab(hour=3, minute=0, day_of_week="mon"),
+    },
+    "workforce-snapshot": {
+        "task": "registry.workforce_snapshot",
+        "schedule": crontab(hour=1, minute=30),
+    },
 }
+# Who gets the discrepancy digest; empty means every active staff user with an e-mail.
+DQ_ALERT_EMAILS = [e.strip() for e in os.environ.get("DQ_ALERT_EMAILS", "").split(",") if e.strip()]
 
 # --- Passwords, sessions, cookies -----------------------------------------------------------
 # Length and a breach list, no composition rules (NIST SP 800-63B): a long all-digit or all-lower-case

@@ -205,3 +205,6 @@ class ContinuingEducationAdmin(admin.ModelAdmin):
     list_select_related = ("worker",)
     autocomplete_fields = ("worker", "specialty")
     show_full_result_count = False
+
+# Data quality and registry sync (issue 7): import, duplicates, alerts, dashboards.
+from . import admin_dq  # noqa: E402, F401

@@ -706,3 +706,15 @@ class ExportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_format_display()} {self.created_at:%d.%m.%Y %H:%M} ({self.get_status_display()})"
+
+
+# Data quality and registry sync (issue 7) live in their own module; imported here so Django sees them.
+from .dq_models import (  # noqa: E402, F401
+    DiscrepancyAlert,
+    DQAuditRun,
+    DuplicateCandidate,
+    ImportJob,
+    ImportKind,
+    WorkerMerge,
+    WorkforceSnapshot,
+)

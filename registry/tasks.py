@@ -38,3 +38,42 @@ def saved_search_digest() -> int:
     from . import saved_searches
 
     return saved_searches.saved_search_digest_run()
+
+
+@shared_task(
+    bind=True, name="registry.run_import", time_limit=3600, soft_time_limit=3500, acks_late=True, max_retries=5
+)
+def run_import(self, job_id: str) -> str:
+    from django.db import OperationalError
+
+    from .imports import jobs
+
+    try:
+        return jobs.import_job_run(job_id=job_id)
+    except OperationalError as exc:
+        raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc
+
+
+@shared_task(name="registry.dq_checks", time_limit=3600, soft_time_limit=3500, acks_late=True)
+def dq_checks() -> dict:
+    # Safe to run twice: alerts are keyed by a unique fingerprint, the digest claims what it sends.
+    from . import dq
+
+    dq.duplicates_detect()
+    found = dq.discrepancy_checks_run()
+    dq.alerts_digest_send()
+    return found
+
+
+@shared_task(name="registry.dq_audit", time_limit=3600, soft_time_limit=3500, acks_late=True)
+def dq_audit() -> int:
+    from . import dq
+
+    return dq.dq_audit_run().pk
+
+
+@shared_task(name="registry.workforce_snapshot", time_limit=3600, soft_time_limit=3500, acks_late=True)
+def workforce_snapshot() -> int:
+    from . import dq
+
+    return dq.workforce_snapshot_take().pk

@@ -1,0 +1,682 @@
+"""Admin for data quality and registry sync (issue 7): import upload with progress and error
+report, force sync with a preview, duplicate review and merge, discrepancy alerts, the audit and
+workforce dashboards. Imported by registry.admin."""
+
+from __future__ import annotations
+
+import tempfile
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.models import AuditEntry
+from accounts.services import audit_record
+
+from . import dq, models, tasks, validators
+from .admin import MedicalWorkerAdmin
+from .imports import jobs as import_jobs
+from .imports.schema import KINDS, ImportFileError
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HISTORY_POINTS = 60
+
+
+def _xlsx_response(write, name: str):
+    handle = tempfile.TemporaryFile(suffix=".xlsx")
+    write(handle)
+    handle.seek(0)
+    return FileResponse(handle, as_attachment=True, filename=name, content_type=XLSX)
+
+
+def _chart(labels, datasets) -> dict:
+    return {"labels": list(labels), "datasets": [{"label": label, "data": list(data)} for label, data in datasets]}
+
+
+# --- Import and force sync ---------------------------------------------------------------------------
+
+
+class ImportUploadForm(forms.Form):
+    kind = forms.ChoiceField(label="Вид данных", choices=models.ImportKind.choices)
+    mode = forms.ChoiceField(
+        label="Режим",
+        choices=[
+            (models.ImportJob.Mode.IMPORT, "Импорт"),
+            (models.ImportJob.Mode.DRY_RUN, "Только проверка, без записи"),
+            (models.ImportJob.Mode.SYNC_PREVIEW, "Принудительная синхронизация: сначала сверка"),
+        ],
+        initial=models.ImportJob.Mode.IMPORT,
+    )
+    file = forms.FileField(label="Файл (CSV, XLSX или JSON)", required=False)
+    url = forms.URLField(label="или адрес источника (для синхронизации)", required=False, assume_scheme="https")
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("file") and not data.get("url"):
+            raise ValidationError("Выберите файл или укажите адрес источника.")
+        if data.get("file") and data.get("url"):
+            raise ValidationError("Укажите что-то одно: файл или адрес.")
+        return data
+
+
+@admin.register(models.ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "kind",
+        "mode",
+        "original_name",
+        "status",
+        "progress",
+        "created_count",
+        "updated_count",
+        "unchanged_count",
+        "invalid_count",
+        "vanished_count",
+        "user",
+    )
+    list_filter = ("kind", "mode", "status")
+    list_select_related = ("user",)
+    actions = ["force_sync"]
+    change_list_template = "admin/registry/importjob/change_list.html"
+
+    def has_add_permission(self, request):
+        return False  # uploads go through the upload page
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("upload/", wrap(self.upload_view), name="registry_importjob_upload"),
+            path("<uuid:job_id>/status/", wrap(self.status_view), name="registry_importjob_status"),
+            path("<uuid:job_id>/report/", wrap(self.report_view), name="registry_importjob_report"),
+            path("<uuid:job_id>/apply/", wrap(self.apply_view), name="registry_importjob_apply"),
+            *super().get_urls(),
+        ]
+
+    def _require(self, request):
+        if not self.has_view_permission(request) or not request.user.has_perm("registry.add_medicalworker"):
+            raise PermissionDenied
+
+    def upload_view(self, request):
+        self._require(request)
+        form = ImportUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                if data["file"]:
+                    source, original = import_jobs.upload_store(data["file"]), data["file"].name
+                else:
+                    source = original = data["url"]
+                job = import_jobs.import_job_create(
+                    kind=data["kind"],
+                    source=source,
+                    original_name=original,
+                    mode=data["mode"],
+                    user=request.user,
+                    request=request,
+                )
+            except ImportFileError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return redirect("admin:registry_importjob_status", job_id=job.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Загрузка файла обмена",
+            "form": form,
+            "opts": self.model._meta,
+            "kinds": KINDS,
+        }
+        return render(request, "admin/registry/importjob/upload.html", context)
+
+    def status_view(self, request, job_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(models.ImportJob, pk=job_id)
+        context = {**self.admin_site.each_context(request), "title": str(job), "job": job, "opts": self.model._meta}
+        if request.headers.get("HX-Request"):
+            return render(request, "admin/registry/importjob/_status.html", context)
+        return render(request, "admin/registry/importjob/status.html", context)
+
+    def report_view(self, request, job_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(models.ImportJob, pk=job_id)
+        report = import_jobs.report_path(job)
+        if report is None or not report.exists():
+            raise Http404
+        return FileResponse(open(report, "rb"), as_attachment=True, filename=f"errors-{job.kind}-{job.pk}.csv")
+
+    def apply_view(self, request, job_id):
+        self._require(request)
+        if request.method != "POST":
+            raise Http404
+        preview = get_object_or_404(
+            models.ImportJob, pk=job_id, mode=models.ImportJob.Mode.SYNC_PREVIEW, status=models.ImportJob.Status.DONE
+        )
+        job = import_jobs.import_job_create(
+            kind=preview.kind,
+            source=preview.source,
+            original_name=preview.original_name,
+            mode=models.ImportJob.Mode.SYNC_APPLY,
+            user=request.user,
+            request=request,
+            preview=preview,
+        )
+        messages.success(request, "Синхронизация запущена.")
+        return redirect("admin:registry_importjob_status", job_id=job.pk)
+
+    @admin.action(description="Принудительная синхронизация: перечитать источник и показать расхождения")
+    def force_sync(self, request, queryset):
+        self._require(request)
+        started = []
+        for job in queryset:
+            job = import_jobs.import_job_create(
+                kind=job.kind,
+                source=job.source,
+                original_name=job.original_name,
+                mode=models.ImportJob.Mode.SYNC_PREVIEW,
+                user=request.user,
+                request=request,
+            )
+            started.append(job)
+        if len(started) == 1:
+            return HttpResponseRedirect(reverse("admin:registry_importjob_status", args=[started[0].pk]))
+        messages.success(request, f"Запущено сверок: {len(started)}.")
+        return None
+
+
+# --- Duplicates ---------------------------------------------------------------------------------------
+
+
+@admin.register(models.DuplicateCandidate)
+class DuplicateCandidateAdmin(admin.ModelAdmin):
+    list_display = ("detected_at", "reason", "status", "first", "second")
+    list_filter = ("status", "reason")
+    list_select_related = ("worker_a", "worker_b")
+    actions = ["merge_into_first", "merge_into_second", "dismiss"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            # 152-ФЗ access journal: the review list shows SNILS and birth dates.
+            audit_record(
+                event=AuditEntry.Event.DATA_VIEWED,
+                actor=request.user,
+                request=request,
+                object_type="duplicate_review",
+                details={"via": "admin", "query": request.GET.urlencode()[:200]},
+            )
+        return response
+
+    @staticmethod
+    def _describe(worker) -> str:
+        if worker is None:
+            return "— (объединена)"
+        return (
+            f"{worker.registry_number_display} · {worker.full_name} · {worker.birth_date:%d.%m.%Y} · "
+            f"СНИЛС {worker.snils_display}"
+        )
+
+    @admin.display(description="Запись 1")
+    def first(self, obj):
+        return self._describe(obj.worker_a)
+
+    @admin.display(description="Запись 2")
+    def second(self, obj):
+        return self._describe(obj.worker_b)
+
+    def _merge(self, request, queryset, *, keep_first: bool):
+        if not request.user.has_perm("registry.change_medicalworker"):
+            raise PermissionDenied
+        merged = 0
+        for candidate in queryset.filter(status=models.DuplicateCandidate.Status.OPEN):
+            survivor, other = (candidate.worker_a_id, candidate.worker_b_id)
+            if not keep_first:
+                survivor, other = other, survivor
+            try:
+                dq.worker_merge(survivor_id=survivor, merged_id=other, actor=request.user, request=request)
+                merged += 1
+            except dq.MergeError as exc:
+                messages.error(request, f"Пара {candidate}: {exc}")
+        if merged:
+            messages.success(request, f"Объединено пар: {merged}.")
+
+    @admin.action(description="Объединить: оставить запись 1")
+    def merge_into_first(self, request, queryset):
+        self._merge(request, queryset, keep_first=True)
+
+    @admin.action(description="Объединить: оставить запись 2")
+    def merge_into_second(self, request, queryset):
+        self._merge(request, queryset, keep_first=False)
+
+    @admin.action(description="Не дубликат")
+    def dismiss(self, request, queryset):
+        for candidate in queryset:
+            dq.duplicate_dismiss(candidate_id=candidate.pk, actor=request.user, request=request)
+        messages.success(request, "Отмечено: не дубликаты.")
+
+
+@admin.register(models.WorkerMerge)
+class WorkerMergeAdmin(admin.ModelAdmin):
+    list_display = ("merged_at", "merged_registry_number", "survivor", "merged_by")
+    list_select_related = ("survivor", "merged_by")
+    readonly_fields = ("survivor", "merged_registry_number", "merged_snapshot", "moved", "merged_at", "merged_by")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the trail of a merge is kept
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            audit_record(
+                event=AuditEntry.Event.DATA_VIEWED,
+                actor=request.user,
+                request=request,
+                object_type="worker_merge",
+                object_id=str(object_id),
+                details={"via": "admin"},
+            )
+        return response
+
+
+# --- Adding a worker: a unique check and a duplicate warning ----------------------------------------
+
+
+class WorkerAddForm(forms.ModelForm):
+    # Typed as people write them (112-233-445 95); stored as digits after clean_*.
+    snils = forms.CharField(label="СНИЛС", max_length=32)
+    inn = forms.CharField(label="ИНН", max_length=32, required=False)
+    confirm_not_duplicate = forms.BooleanField(
+        label="Это другой человек — всё равно добавить",
+        required=False,
+        help_text="Отметьте, если система предупредила о возможном дубликате и вы проверили записи.",
+    )
+
+    class Meta:
+        model = models.MedicalWorker
+        fields = (
+            "snils",
+            "inn",
+            "last_name",
+            "first_name",
+            "middle_name",
+            "sex",
+            "birth_date",
+            "citizenship",
+            "phone",
+            "email",
+        )
+
+    def clean_snils(self):
+        try:
+            snils = validators.normalize_snils(self.cleaned_data.get("snils"))
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+        existing = models.MedicalWorker.objects.filter(snils=snils).first()
+        if existing is not None:
+            raise ValidationError(f"Работник с таким СНИЛС уже есть в регистре: {existing.registry_number_display}.")
+        return snils
+
+    def clean_inn(self):
+        value = self.cleaned_data.get("inn")
+        if not value:
+            return None
+        try:
+            inn = validators.normalize_inn_person(value)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+        if models.MedicalWorker.objects.filter(inn=inn).exists():
+            raise ValidationError("Работник с таким ИНН уже есть в регистре.")
+        return inn
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or data.get("confirm_not_duplicate"):
+            return data
+        twins = dq.probable_duplicates_of(
+            last_name=data.get("last_name", ""),
+            first_name=data.get("first_name", ""),
+            middle_name=data.get("middle_name", ""),
+            birth_date=data.get("birth_date"),
+        )
+        if twins:
+            found = "; ".join(f"{w.registry_number_display} {w.full_name}" for w in twins)
+            raise ValidationError(
+                f"Возможный дубликат: в регистре уже есть работник с теми же ФИО и датой рождения ({found}). "
+                "Проверьте записи; если это другой человек, отметьте «Это другой человек — всё равно добавить».",
+                code="probable_duplicate",
+            )
+        return data
+
+
+def next_registry_number() -> str:
+    top = models.MedicalWorker.objects.aggregate(top=Max("registry_number"))["top"]
+    return validators.registry_number_from_serial(int(top[:9]) + 1 if top else 1)
+
+
+admin.site.unregister(models.MedicalWorker)
+
+
+@admin.register(models.MedicalWorker)
+class MedicalWorkerDQAdmin(MedicalWorkerAdmin):
+    """The worker admin, with an add form that issues a registry number and warns of duplicates."""
+
+    add_form = WorkerAddForm
+
+    def has_add_permission(self, request):
+        return admin.ModelAdmin.has_add_permission(self, request)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": [*WorkerAddForm.Meta.fields, "confirm_not_duplicate"]})]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else super().get_readonly_fields(request, obj)
+
+    def get_inlines(self, request, obj):
+        return [] if obj is None else super().get_inlines(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        obj.search_name = validators.normalize_person_name(obj.full_name)
+        for _attempt in range(3):  # two staff adding at once may draw the same number
+            obj.registry_number = next_registry_number()
+            try:
+                with transaction.atomic():
+                    obj.save()
+                break
+            except IntegrityError:
+                obj.pk = None
+        else:
+            raise IntegrityError("could not issue a registry number")
+        audit_record(
+            event=AuditEntry.Event.DATA_CHANGED,
+            actor=request.user,
+            request=request,
+            object_type="worker",
+            object_id=obj.registry_number,
+            details={
+                "via": "admin",
+                "action": "created",
+                "duplicate_confirmed": bool(form.cleaned_data.get("confirm_not_duplicate")),
+            },
+        )
+        return None
+
+
+# --- Discrepancy alerts -----------------------------------------------------------------------------
+
+
+@admin.register(models.DiscrepancyAlert)
+class DiscrepancyAlertAdmin(admin.ModelAdmin):
+    list_display = ("last_seen_at", "kind", "message", "region", "first_seen_at", "notified_at", "resolved_at")
+    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter), "region")
+    search_fields = ("message", "=object_id")
+    list_select_related = ("region",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        counts = (
+            models.DiscrepancyAlert.objects.filter(resolved_at__isnull=True)
+            .values("kind")
+            .annotate(n=Count("id"))
+            .order_by("-n")
+        )
+        labels = dict(models.DiscrepancyAlert.Kind.choices)
+        extra = {"open_counts": [(labels.get(row["kind"], row["kind"]), row["n"]) for row in counts]}
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+    change_list_template = "admin/registry/discrepancyalert/change_list.html"
+
+
+# --- The data-quality audit dashboard ------------------------------------------------------------------
+
+
+@admin.register(models.DQAuditRun)
+class DQAuditRunAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "total_workers", "total_problems", "duration_ms")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("dashboard/", wrap(self.dashboard_view), name="registry_dqauditrun_dashboard"),
+            path("<int:run_id>/xlsx/", wrap(self.xlsx_view), name="registry_dqauditrun_xlsx"),
+            path("run/", wrap(require_POST(self.run_view)), name="registry_dqauditrun_run"),
+            *super().get_urls(),
+        ]
+
+    change_list_template = "admin/registry/dashboard_change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {
+            "dashboard_url": reverse("admin:registry_dqauditrun_dashboard"),
+            "dashboard_title": "Панель качества данных",
+        }
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+    def dashboard_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = models.DQAuditRun.objects.order_by("-created_at").first()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Качество данных",
+            "run": run,
+            "opts": self.model._meta,
+        }
+        open_alerts = (
+            models.DiscrepancyAlert.objects.filter(resolved_at__isnull=True).values("kind").annotate(n=Count("id"))
+        )
+        labels = dict(models.DiscrepancyAlert.Kind.choices)
+        context["alerts"] = sorted(
+            ((labels.get(r["kind"], r["kind"]), r["n"]) for r in open_alerts), key=lambda x: -x[1]
+        )
+        context["open_alerts_total"] = sum(n for _label, n in context["alerts"])
+        context["open_duplicates"] = models.DuplicateCandidate.objects.filter(
+            status=models.DuplicateCandidate.Status.OPEN
+        ).count()
+        if run is not None:
+            trend = dq.dq_trend(run)
+            history = list(models.DQAuditRun.objects.order_by("-created_at")[:HISTORY_POINTS])[::-1]
+            regions = sorted(run.by_region.items(), key=lambda item: -sum(item[1].values()))[:20]
+            context.update(
+                trend=trend.values(),
+                charts={
+                    "dq-by-kind": {
+                        "type": "bar",
+                        "data": _chart(
+                            [row["label"] for row in trend.values()],
+                            [
+                                ("Сейчас", [row["now"] for row in trend.values()]),
+                                ("В прошлый раз", [row["before"] or 0 for row in trend.values()]),
+                            ],
+                        ),
+                    },
+                    "dq-by-region": {
+                        "type": "bar",
+                        "stacked": True,
+                        "data": _chart(
+                            [name for name, _counts in regions],
+                            [
+                                (label, [counts.get(kind, 0) for _name, counts in regions])
+                                for kind, label in dq.PROBLEM_KINDS.items()
+                            ],
+                        ),
+                    },
+                    "dq-history": {
+                        "type": "line",
+                        "data": _chart(
+                            [timezone.localtime(r.created_at).strftime("%d.%m.%Y") for r in history],
+                            [("Всего проблем", [r.total_problems for r in history])],
+                        ),
+                    },
+                },
+            )
+        return render(request, "admin/registry/dq_dashboard.html", context)
+
+    def xlsx_view(self, request, run_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = get_object_or_404(models.DQAuditRun, pk=run_id)
+        audit_record(event=AuditEntry.Event.EXPORT, request=request, object_type="dq_audit", object_id=str(run.pk))
+        return _xlsx_response(lambda h: dq.dq_audit_xlsx(run, h), f"dq-audit-{run.created_at:%Y%m%d-%H%M}.xlsx")
+
+    def run_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        transaction.on_commit(tasks.dq_audit.delay)
+        messages.success(request, "Аудит запущен; обновите страницу через несколько минут.")
+        return redirect("admin:registry_dqauditrun_dashboard")
+
+
+# --- Workforce monitoring -------------------------------------------------------------------------------
+
+
+@admin.register(models.WorkforceSnapshot)
+class WorkforceSnapshotAdmin(admin.ModelAdmin):
+    list_display = ("taken_on", "total_workers", "expiring_90", "taken_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("dashboard/", wrap(self.dashboard_view), name="registry_workforcesnapshot_dashboard"),
+            path("xlsx/", wrap(self.xlsx_view), name="registry_workforcesnapshot_xlsx"),
+            path("take/", wrap(require_POST(self.take_view)), name="registry_workforcesnapshot_take"),
+            *super().get_urls(),
+        ]
+
+    change_list_template = "admin/registry/dashboard_change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {
+            "dashboard_url": reverse("admin:registry_workforcesnapshot_dashboard"),
+            "dashboard_title": "Панель кадрового мониторинга",
+        }
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+    @staticmethod
+    def _top(data: dict, limit: int = 15):
+        items = list(data.items())[:limit]
+        return [label for label, _n in items], [n for _label, n in items]
+
+    def dashboard_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        history = list(models.WorkforceSnapshot.objects.order_by("-taken_on")[:HISTORY_POINTS])[::-1]
+        snapshot = history[-1] if history else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Мониторинг кадрового состава",
+            "snapshot": snapshot,
+            "opts": self.model._meta,
+        }
+        if snapshot is not None:
+            previous = history[-2] if len(history) > 1 else None
+            charts = {}
+            for key, title, data in (
+                ("wf-region", "Работники по регионам", snapshot.by_region),
+                ("wf-specialty", "Работники по специальностям", snapshot.by_specialty),
+                ("wf-position", "Места работы по должностям", snapshot.by_position),
+            ):
+                labels, values = self._top(data)
+                charts[key] = {"type": "bar", "horizontal": True, "data": _chart(labels, [(title, values)])}
+            charts["wf-status"] = {
+                "type": "doughnut",
+                "data": _chart(snapshot.by_status.keys(), [("Статус допуска", snapshot.by_status.values())]),
+            }
+            charts["wf-expiring"] = {
+                "type": "bar",
+                "data": _chart(
+                    snapshot.expiring_by_month.keys(), [("Истекает документов", snapshot.expiring_by_month.values())]
+                ),
+            }
+            charts["wf-history"] = {
+                "type": "line",
+                "data": _chart(
+                    [s.taken_on.strftime("%d.%m.%Y") for s in history],
+                    [
+                        ("Работников", [s.total_workers for s in history]),
+                        ("Истекает за 90 дней", [s.expiring_90 for s in history]),
+                    ],
+                ),
+            }
+            context.update(
+                charts=charts,
+                change=None if previous is None else snapshot.total_workers - previous.total_workers,
+                previous=previous,
+                tables=[
+                    ("По регионам", list(snapshot.by_region.items())),
+                    ("По специальностям", list(snapshot.by_specialty.items())[:30]),
+                    ("По должностям", list(snapshot.by_position.items())[:30]),
+                    ("По статусу допуска", list(snapshot.by_status.items())),
+                ],
+            )
+        return render(request, "admin/registry/workforce_dashboard.html", context)
+
+    def xlsx_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        history = list(models.WorkforceSnapshot.objects.order_by("taken_on"))
+        if not history:
+            raise Http404
+        audit_record(
+            event=AuditEntry.Event.EXPORT, request=request, object_type="workforce", object_id=str(history[-1].pk)
+        )
+        return _xlsx_response(
+            lambda h: dq.workforce_xlsx(history[-1], history, h), f"workforce-{history[-1].taken_on:%Y%m%d}.xlsx"
+        )
+
+    def take_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        transaction.on_commit(tasks.workforce_snapshot.delay)
+        messages.success(request, "Срез запущен; обновите страницу через несколько минут.")
+        return redirect("admin:registry_workforcesnapshot_dashboard")

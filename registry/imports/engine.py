@@ -1,0 +1,891 @@
+# ruff: noqa: S608 - table and column names in the SQL below are our own constants; values are parameters.
+"""The import: read, check every row, then per batch stage → set-based checks → upsert, one
+transaction per batch.
+
+Per batch (BATCH_SIZE rows):
+1. Rows were cleaned in Python (schema.py): checksums, directories, dates, formats, in-file
+   duplicates of a natural key. Bad rows are reported and left out.
+2. The good rows go into a temporary staging table: COPY on PostgreSQL, executemany elsewhere.
+3. Set-based checks against the register, one query each: a SNILS or OGRN that is not in the
+   register, a registry number or INN of another worker, a document number of another worker.
+   Those rows are reported and deleted from the stage.
+4. One INSERT ... SELECT ... ON CONFLICT (natural key) DO UPDATE ... WHERE <some column differs>:
+   a row whose values are all the same is not touched, so re-running a file changes nothing,
+   not even updated_at. Employments have no unique key in the register (a worker may hold the
+   same post twice in different years), so they are an UPDATE ... FROM plus an INSERT of the
+   missing ones keyed on (worker, organization, position, start date).
+5. Derived search columns of the workers whose records changed are recomputed in the same
+   transaction; discrepancies found on the way become alerts (registry.dq).
+
+A batch that fails in the database is rolled back as a whole and its rows are reported; the
+batches before it stay. A dry run does all of it in one transaction and rolls it back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from .. import dq
+from ..models import DiscrepancyAlert
+from . import formats
+from .schema import KINDS, CellError, Context, ImportFileError, KindSpec, RowError
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 100_000
+SAMPLE_SIZE = 20
+STAGE = "medreg_import_stage"
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    dry_run: bool = False
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    vanished: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    new_keys: list[str] = field(default_factory=list)
+    changed_keys: list[str] = field(default_factory=list)
+    vanished_keys: list[str] = field(default_factory=list)
+    worker_ids: set[int] = field(default_factory=set)
+    bulk_indexes: int = 0  # secondary indexes rebuilt at the end (bulk mode), 0 otherwise
+
+    @property
+    def invalid(self) -> int:
+        return len({error.row for error in self.errors})
+
+    def summary(self) -> str:
+        head = "Проверка без записи" if self.dry_run else "Импорт"
+        text = (
+            f"{head}: строк {self.total}, добавлено {self.created}, изменено {self.updated}, "
+            f"без изменений {self.unchanged}, строк с ошибками {self.invalid}"
+        )
+        if self.vanished:
+            text += f", исчезло из источника {self.vanished}"
+        return text
+
+
+def _map_header(spec: KindSpec, header: list[str], filename: str) -> list[str | None]:
+    by_name = {}
+    for column in spec.columns:
+        by_name[column.name.casefold()] = column.name
+        by_name[column.label.casefold()] = column.name
+    mapped: list[str | None] = []
+    unknown = []
+    for cell in header:
+        name = by_name.get(cell.strip().casefold())
+        if name is None and cell.strip():
+            unknown.append(cell.strip())
+        if name is not None and name in mapped:
+            raise ImportFileError(f"{filename}: столбец «{cell}» указан дважды")
+        mapped.append(name)
+    if unknown:
+        raise ImportFileError(
+            f"{filename}: неизвестные столбцы для вида «{spec.label}»: {', '.join(unknown[:10])}. "
+            f"Ожидаются: {', '.join(c.name for c in spec.columns)}"
+        )
+    missing = [c.name for c in spec.columns if c.required and c.name not in mapped]
+    if missing:
+        raise ImportFileError(f"{filename}: нет обязательных столбцов: {', '.join(missing)}")
+    return mapped
+
+
+class _Cleaner:
+    """Turns raw records into stage tuples; remembers natural keys to catch in-file duplicates."""
+
+    def __init__(self, spec: KindSpec, mapped: list[str | None], ctx: Context, *, keep_keys: bool):
+        self.spec, self.ctx = spec, ctx
+        self.slots = [(index, spec.column(name)) for index, name in enumerate(mapped) if name]
+        self.absent = [c for c in spec.columns if c.name not in mapped]
+        self.stage_names = [name for name, _type in spec.stage]
+        self.seen: dict[str, dict] = {name: {} for name in self._unique_columns()}
+        self.keep_keys = keep_keys
+        self.keys: set = set()
+
+    def _unique_columns(self) -> list[str]:
+        if self.spec.kind == "workers":
+            return ["registry_number", "inn"]
+        if self.spec.kind == "organizations":
+            return ["license_number"]
+        return []
+
+    def clean(self, number: int, record: list[str] | None, errors: list[RowError]) -> tuple | None:
+        spec, ctx = self.spec, self.ctx
+        if record is None:
+            errors.append(RowError(number, "—", "запись не является объектом с полями"))
+            return None
+        row: dict = {}
+        bad = False
+        for index, column in self.slots:
+            value = record[index].strip() if index < len(record) else ""
+            try:
+                row[column.name] = column.clean(value, ctx)
+            except CellError as exc:
+                errors.append(RowError(number, column.name, str(exc)))
+                bad = True
+        for column in self.absent:
+            row[column.name] = column.clean("", ctx)
+        key = None
+        if all(name in row for name in spec.key):
+            key = tuple(row[name] for name in spec.key)
+            if self.keep_keys:
+                self.keys.add(key)
+        if bad:
+            return None
+        for column, reason in spec.check(row, ctx):
+            errors.append(RowError(number, column, reason))
+            bad = True
+        first = self.seen.setdefault("__key__", {}).setdefault(key, number)
+        if first != number:
+            errors.append(
+                RowError(
+                    number,
+                    spec.key[0] if len(spec.key) == 1 else "—",
+                    f"запись с тем же ключом ({_key_text(key)}) уже была в строке {first}",
+                )
+            )
+            bad = True
+        for name, seen in self.seen.items():
+            if name == "__key__" or not row.get(name):
+                continue
+            owner = seen.setdefault(row[name], (number, key))
+            if owner[1] != key:
+                errors.append(RowError(number, name, f"значение уже встречалось в строке {owner[0]} у другой записи"))
+                bad = True
+        if bad:
+            return None
+        row["row_no"] = number
+        return tuple(row[name] for name in self.stage_names)
+
+
+def _key_text(key) -> str:
+    return ", ".join(str(part) for part in key)
+
+
+def import_file(
+    path: str | Path,
+    *,
+    kind: str,
+    dry_run: bool = False,
+    sync: bool = False,
+    batch_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    today: dt.date | None = None,
+) -> ImportResult:
+    """Import one exchange file; see the module docstring. ``sync`` also lists (and, unless
+    ``dry_run``, applies) what vanished from the source. Raises ImportFileError for a file that
+    cannot be read at all; bad rows are in ``result.errors``."""
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise ImportFileError(f"Неизвестный вид данных «{kind}»; допустимы: {', '.join(KINDS)}")
+    path = Path(path)
+    _fmt, header, rows = formats.read_rows(path)
+    mapped = _map_header(spec, header, path.name)
+    ctx = Context.load(today)
+    result = ImportResult(kind=kind, dry_run=dry_run)
+    cleaner = _Cleaner(spec, mapped, ctx, keep_keys=sync)
+    size = batch_size or BATCH_SIZE
+    loader = _Loader(spec, ctx, result, sample=sync)
+
+    cell_errors: list[RowError] = []
+    counted = [0]
+
+    def produce():
+        """Read and check rows in batches (no database): runs in a thread while the main thread
+        writes the previous batch, so Python checking and PostgreSQL work overlap."""
+        batch: list[tuple] = []
+        for number, record in rows:
+            counted[0] += 1
+            cleaned = cleaner.clean(number, record, cell_errors)
+            if cleaned is not None:
+                batch.append(cleaned)
+            if len(batch) >= size:
+                yield batch, counted[0]
+                batch = []
+        if batch:
+            yield batch, counted[0]
+
+    def run():
+        for batch, done in _prefetch(produce()):
+            loader.load(batch)
+            if progress:
+                progress(done)
+        result.total = counted[0]
+        if sync:
+            _reconcile_vanished(spec, cleaner.keys, result, ctx, apply=not dry_run)
+        if progress:
+            progress(result.total)
+
+    if dry_run:
+        with transaction.atomic():
+            run()
+            transaction.set_rollback(True)
+    elif _bulk_mode(spec, path):
+        # A large file into an empty table: maintain the secondary indexes once at the end.
+        indexes_restore()
+        dropped = _indexes_drop(TARGET_TABLES[spec.kind])
+        try:
+            run()
+        finally:
+            indexes_restore()
+        result.bulk_indexes = len(dropped)
+    else:
+        run()
+    result.errors = sorted(cell_errors + result.errors, key=lambda error: error.row)
+    result.unchanged = max(0, result.total - result.invalid - result.created - result.updated)
+    return result
+
+
+# --- Bulk mode: a large file into an empty table ---------------------------------------------------
+
+TARGET_TABLES = {
+    "workers": "registry_medicalworker",
+    "organizations": "registry_medicalorganization",
+    "employments": "registry_employment",
+    "admission_documents": "registry_admissiondocument",
+}
+BULK_MIN_BYTES = 20 * 2**20  # about 200,000 worker rows
+BULK_MARKER = "import_registry:pending"
+BULK_NOTE_TABLE = "registry_importjob"
+REBUILD_CONNECTIONS = 2
+
+
+def _bulk_mode(spec: KindSpec, path: Path) -> bool:
+    """PostgreSQL, a file of BULK_MIN_BYTES or more, and a target table with no rows yet.
+
+    Each row inserted into the worker table updates 17 secondary indexes, a trigram GIN among
+    them; for an initial load, building them once after the data is in is several times faster
+    (the same reasoning as generate_registry). Unique indexes stay: the set-based checks and
+    ON CONFLICT need them.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    # Employments and documents refresh their workers' derived columns per batch, which reads
+    # those tables by worker: they keep their indexes.
+    if spec.kind not in ("workers", "organizations") or path.stat().st_size < BULK_MIN_BYTES:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {TARGET_TABLES[spec.kind]})")
+        return cursor.fetchone()[0]
+
+
+def _indexes_drop(table: str) -> list[dict]:
+    """Drop the non-unique indexes of ``table``; what was dropped is noted in a table comment in
+    the same transaction, so an interrupted import is repaired by the next one (indexes_restore)."""
+    import json
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname, pg_get_indexdef(i.indexrelid)
+            FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+            WHERE t.relname = %s AND t.relnamespace = 'public'::regnamespace
+              AND NOT i.indisunique AND NOT i.indisprimary
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+            """,
+            [table],
+        )
+        objects = [{"name": name, "sql": sql} for name, sql in cursor.fetchall()]
+        if objects:
+            cursor.execute(f"COMMENT ON TABLE {BULK_NOTE_TABLE} IS %s", [json.dumps({BULK_MARKER: objects})])
+            for obj in objects:
+                cursor.execute(f'DROP INDEX "{obj["name"]}"')
+    return objects
+
+
+def indexes_restore() -> int:
+    """Rebuild the indexes a bulk import dropped (two connections at once); idempotent."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT obj_description(%s::regclass, 'pg_class')", [BULK_NOTE_TABLE])
+        comment = cursor.fetchone()[0]
+    if not comment or BULK_MARKER not in comment:
+        return 0
+    objects = json.loads(comment)[BULK_MARKER]
+    with connection.cursor() as cursor:
+        missing = []
+        for obj in objects:
+            cursor.execute("SELECT to_regclass(%s) IS NULL", [obj["name"]])
+            if cursor.fetchone()[0]:
+                missing.append(obj)
+    missing.sort(key=lambda obj: "USING gin" not in obj["sql"])  # the longest first
+
+    def build(obj):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET maintenance_work_mem = '256MB'")
+                cursor.execute(obj["sql"])
+        finally:
+            connection.close()  # this thread's own connection
+
+    with ThreadPoolExecutor(max_workers=REBUILD_CONNECTIONS) as pool:
+        for future in [pool.submit(build, obj) for obj in missing]:
+            future.result()
+    with connection.cursor() as cursor:
+        cursor.execute(f"COMMENT ON TABLE {BULK_NOTE_TABLE} IS NULL")
+    return len(missing)
+
+
+def _prefetch(iterator, depth: int = 2):
+    """Run ``iterator`` in a background thread, ``depth`` items ahead; re-raise its errors here."""
+    import queue
+    import threading
+
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work():
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put(("item", item), timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(("done", done))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            items.put(("error", exc))
+
+    thread = threading.Thread(target=work, name="import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            tag, value = items.get()
+            if tag == "done":
+                return
+            if tag == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+# --- Per-batch SQL -------------------------------------------------------------------------------
+
+
+class _Loader:
+    def __init__(self, spec: KindSpec, ctx: Context, result: ImportResult, *, sample: bool):
+        self.spec, self.ctx, self.result, self.sample = spec, ctx, result, sample
+        self.pg = connection.vendor == "postgresql"
+
+    def load(self, rows: list[tuple]) -> None:
+        first, last = rows[0][0], rows[-1][0]
+        try:
+            with transaction.atomic():
+                counts = (self.result.created, self.result.updated, len(self.result.errors))
+                with connection.cursor() as cursor:
+                    self._stage(cursor, rows)
+                    getattr(self, f"_load_{self.spec.kind}")(cursor, len(rows))
+                    # On failure the rollback of this batch takes the stage table with it.
+                    cursor.execute(f"DROP TABLE {STAGE}")
+                _after_batch(self.spec.kind, rows)
+        except DatabaseError as exc:
+            logger.exception("import batch of rows %s-%s failed", first, last)
+            # Nothing of this batch was written: forget what it counted and report every row.
+            self.result.created, self.result.updated = counts[0], counts[1]
+            del self.result.errors[counts[2] :]
+            reason = f"пакет строк {first}–{last} не записан целиком из-за ошибки базы данных: {str(exc)[:200]}"
+            self.result.errors.extend(RowError(row[0], "—", reason) for row in rows)
+
+    # Staging
+
+    def _stage(self, cursor, rows: list[tuple]) -> None:
+        columns = ", ".join(f"{name} {sqltype}" for name, sqltype in self.spec.stage)
+        names = ", ".join(name for name, _type in self.spec.stage)
+        if self.pg:
+            cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGE}")
+            cursor.execute(f"CREATE TEMP TABLE {STAGE} ({columns}) ON COMMIT DROP")
+            with cursor.copy(f"COPY {STAGE} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.execute(f"DROP TABLE IF EXISTS temp.{STAGE}")
+            cursor.execute(f"CREATE TEMP TABLE {STAGE} ({columns})")
+            marks = ", ".join(["%s"] * len(self.spec.stage))
+            cursor.executemany(f"INSERT INTO {STAGE} ({names}) VALUES ({marks})", [_sqlite_row(r) for r in rows])
+
+    def _reject(self, cursor, sql: str, params, field_name: str, reason: Callable[[tuple], str]) -> list[tuple]:
+        """Rows the query finds are reported and removed from the stage; returns the query rows."""
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+        if found:
+            self.result.errors.extend(RowError(row[0], field_name, reason(row)) for row in found)
+            numbers = [row[0] for row in found]
+            for start in range(0, len(numbers), 1000):
+                chunk = numbers[start : start + 1000]
+                cursor.execute(f"DELETE FROM {STAGE} WHERE row_no IN ({', '.join(['%s'] * len(chunk))})", chunk)
+        return found
+
+    def _resolve(self, cursor, column: str, table: str, natural: str, target: str) -> None:
+        cursor.execute(f"ALTER TABLE {STAGE} ADD COLUMN {column} bigint")
+        if self.pg:
+            cursor.execute(f"UPDATE {STAGE} s SET {column} = t.id FROM {table} t WHERE t.{target} = s.{natural}")
+        else:
+            cursor.execute(
+                f"UPDATE {STAGE} SET {column} = (SELECT t.id FROM {table} t WHERE t.{target} = {STAGE}.{natural})"
+            )
+
+    def _distinct(self, target_alias: str, source_alias: str, columns: Iterable[tuple[str, str]]) -> str:
+        return " OR ".join(
+            f"{target_alias}.{target} IS DISTINCT FROM {source_alias}.{source}" for target, source in columns
+        )
+
+    def _upsert(
+        self,
+        cursor,
+        *,
+        table: str,
+        key: tuple[str, ...],
+        columns: list[tuple[str, str]],
+        inserts: dict,
+        returning: str,
+        key_join: str,
+        key_select: str,
+        stage_filter: str = "",
+    ) -> list:
+        """INSERT ... ON CONFLICT (key) DO UPDATE for changed rows only; counts and samples."""
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        where = f"WHERE {stage_filter}" if stage_filter else "WHERE true"
+        and_filter = f"AND {stage_filter}" if stage_filter else ""
+        update_cols = [(t, s) for t, s in columns if t not in key]
+        distinct = self._distinct("t", "s", update_cols)
+        cursor.execute(f"SELECT count(*) FROM {STAGE} s JOIN {table} t ON {key_join} {where}")
+        existing = cursor.fetchone()[0]
+        cursor.execute(f"SELECT count(*) FROM {STAGE} s {where}")
+        staged = cursor.fetchone()[0]
+        if self.sample and len(self.result.new_keys) < SAMPLE_SIZE:
+            cursor.execute(
+                f"SELECT {key_select} FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {key_join}) "
+                f"{and_filter} ORDER BY s.row_no LIMIT {SAMPLE_SIZE}"
+            )
+            self.result.new_keys += [_key_text(r) for r in cursor.fetchall()][: SAMPLE_SIZE - len(self.result.new_keys)]
+        if self.sample and len(self.result.changed_keys) < SAMPLE_SIZE:
+            cursor.execute(
+                f"SELECT {key_select} FROM {STAGE} s JOIN {table} t ON {key_join} WHERE ({distinct}) {and_filter} "
+                f"ORDER BY s.row_no LIMIT {SAMPLE_SIZE}"
+            )
+            self.result.changed_keys += [_key_text(r) for r in cursor.fetchall()][
+                : SAMPLE_SIZE - len(self.result.changed_keys)
+            ]
+        names = [t for t, _s in columns] + list(inserts)
+        values = [f"s.{s}" for _t, s in columns] + ["%s"] * len(inserts)
+        params = list(inserts.values())
+        sets = ", ".join(f"{t} = excluded.{t}" for t, _s in update_cols)
+        if "updated_at" in inserts:
+            sets += ", updated_at = excluded.updated_at"
+        changed = self._distinct("t", "excluded", [(t, t) for t, _s in update_cols])
+        cursor.execute(
+            f"INSERT INTO {table} AS t ({', '.join(names)}) SELECT {', '.join(values)} FROM {STAGE} s {where} "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets} WHERE {changed} RETURNING {returning}",
+            params,
+        )
+        returned = cursor.fetchall()
+        created = staged - existing
+        self.result.created += created
+        self.result.updated += len(returned) - created
+        del now
+        return returned
+
+    # Kinds
+
+    def _load_workers(self, cursor, count: int) -> None:
+        w = "registry_medicalworker"
+        self._reject(
+            cursor,
+            f"SELECT s.row_no FROM {STAGE} s JOIN {w} t ON t.registry_number = s.registry_number "
+            "WHERE t.snils <> s.snils",
+            [],
+            "registry_number",
+            lambda r: "регистровый номер уже принадлежит другому работнику",
+        )
+        self._reject(
+            cursor,
+            f"SELECT s.row_no FROM {STAGE} s JOIN {w} t ON t.snils = s.snils "
+            "WHERE t.registry_number <> s.registry_number",
+            [],
+            "registry_number",
+            lambda r: "у работника с этим СНИЛС в регистре другой регистровый номер",
+        )
+        self._reject(
+            cursor,
+            f"SELECT s.row_no FROM {STAGE} s JOIN {w} t ON t.inn = s.inn WHERE t.snils <> s.snils",
+            [],
+            "inn",
+            lambda r: "ИНН уже принадлежит другому работнику",
+        )
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        columns = [(name, name) for name, _type in KINDS["workers"].stage if name != "row_no"]
+        self._upsert(
+            cursor,
+            table=w,
+            key=("snils",),
+            columns=columns,
+            inserts={
+                "identity_status": "not_confirmed",
+                "public_contacts_consent": False,
+                "registered_on": connection.ops.adapt_datefield_value(self.ctx.today),
+                "admission_status": "none",
+                "has_confirmed_documents": False,
+                "created_at": now,
+                "updated_at": now,
+            },
+            returning="id",
+            key_join="t.snils = s.snils",
+            key_select="s.snils",
+        )
+        _search_words_add(cursor)
+
+    def _load_organizations(self, cursor, count: int) -> None:
+        o, lic = "registry_medicalorganization", "registry_organizationlicense"
+        self._reject(
+            cursor,
+            f"SELECT s.row_no FROM {STAGE} s JOIN {lic} l ON l.number = s.license_number "
+            f"JOIN {o} t ON t.id = l.organization_id WHERE t.ogrn <> s.ogrn",
+            [],
+            "license_number",
+            lambda r: "лицензия с этим номером принадлежит другой организации",
+        )
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        columns = [
+            ("ogrn", "ogrn"),
+            ("inn", "inn"),
+            ("kpp", "kpp"),
+            ("full_name", "full_name"),
+            ("short_name", "short_name"),
+            ("org_type_id", "org_type"),
+            ("region_id", "region"),
+            ("address", "address"),
+            ("phone", "phone"),
+            ("email", "email"),
+            ("website", "website"),
+            ("status", "status"),
+            ("closed_on", "closed_on"),
+            ("search_name", "search_name"),
+        ]
+        # Status defaults to active when the column is absent or empty.
+        cursor.execute(f"UPDATE {STAGE} SET status = 'active' WHERE status IS NULL")
+        self._upsert(
+            cursor,
+            table=o,
+            key=("ogrn",),
+            columns=columns,
+            inserts={"created_at": now, "updated_at": now},
+            returning="id",
+            key_join="t.ogrn = s.ogrn",
+            key_select="s.ogrn",
+        )
+        # Licenses ride along on the organization rows; they are counted with their organization.
+        self._resolve(cursor, "organization_id", o, "ogrn", "ogrn")
+        counts = (self.result.created, self.result.updated)
+        sample = self.sample
+        self.sample = False
+        lic_columns = [
+            ("organization_id", "organization_id"),
+            ("number", "license_number"),
+            ("issued_on", "license_issued_on"),
+            ("valid_until", "license_valid_until"),
+            ("authority", "license_authority"),
+            ("status", "license_status"),
+        ]
+        self._upsert(
+            cursor,
+            table=lic,
+            key=("number",),
+            columns=lic_columns,
+            inserts={"kinds_of_work": "", "updated_at": now},
+            returning="id",
+            key_join="t.number = s.license_number",
+            key_select="s.license_number",
+            stage_filter="s.license_number IS NOT NULL",
+        )
+        self.result.created, self.result.updated, self.sample = counts[0], counts[1], sample
+        cursor.execute(
+            f"SELECT s.license_number, s.short_name, s.region FROM {STAGE} s WHERE s.license_status = 'active' "
+            "AND s.license_valid_until < %s",
+            [connection.ops.adapt_datefield_value(self.ctx.today)],
+        )
+        for number, name, region in cursor.fetchall():
+            dq.alert_raise(
+                kind=DiscrepancyAlert.Kind.LICENSE_EXPIRED_ACTIVE,
+                key=number,
+                message=f"Лицензия {number} ({name}) истекла, но отмечена действующей",
+                object_type="license",
+                object_id=number,
+                region_id=region,
+            )
+
+    def _resolve_worker(self, cursor) -> None:
+        self._resolve(cursor, "worker_id", "registry_medicalworker", "snils", "snils")
+        self._reject(
+            cursor,
+            f"SELECT row_no FROM {STAGE} WHERE worker_id IS NULL",
+            [],
+            "snils",
+            lambda r: "работника с таким СНИЛС нет в регистре (сначала загрузите работников)",
+        )
+
+    def _load_admission_documents(self, cursor, count: int) -> None:
+        d = "registry_admissiondocument"
+        self._resolve_worker(cursor)
+        shared = self._reject(
+            cursor,
+            f"SELECT s.row_no, s.number, s.snils, w.snils, w.region_id FROM {STAGE} s "
+            f"JOIN {d} t ON t.kind = s.kind AND t.number = s.number "
+            "JOIN registry_medicalworker w ON w.id = t.worker_id WHERE t.worker_id <> s.worker_id",
+            [],
+            "number",
+            lambda r: "документ с этим номером уже записан за другим работником",
+        )
+        for _row, number, snils, other, region in shared:
+            dq.alert_raise(
+                kind=DiscrepancyAlert.Kind.DOCUMENT_SHARED,
+                key=number,
+                message=f"Документ о допуске № {number} указан у двух работников (импорт: СНИЛС …{snils[-4:]}, "
+                f"в регистре: СНИЛС …{other[-4:]})",
+                object_type="admission_document",
+                object_id=number,
+                region_id=region,
+            )
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        columns = [
+            ("worker_id", "worker_id"),
+            ("kind", "kind"),
+            ("number", "number"),
+            ("specialty_id", "specialty"),
+            ("accreditation_kind_id", "accreditation_kind"),
+            ("issued_on", "issued_on"),
+            ("valid_until", "valid_until"),
+            ("status", "status"),
+        ]
+        returned = self._upsert(
+            cursor,
+            table=d,
+            key=("kind", "number"),
+            columns=columns,
+            inserts={"updated_at": now},
+            returning="worker_id",
+            key_join="t.kind = s.kind AND t.number = s.number",
+            key_select="s.kind, s.number",
+        )
+        _refresh(self.result, {row[0] for row in returned}, self.ctx.today)
+
+    def _load_employments(self, cursor, count: int) -> None:
+        e, o = "registry_employment", "registry_medicalorganization"
+        self._resolve_worker(cursor)
+        self._resolve(cursor, "organization_id", o, "ogrn", "ogrn")
+        self._reject(
+            cursor,
+            f"SELECT row_no FROM {STAGE} WHERE organization_id IS NULL",
+            [],
+            "ogrn",
+            lambda r: "организации с таким ОГРН нет в регистре (сначала загрузите организации)",
+        )
+        cursor.execute(
+            f"SELECT s.snils, t.ogrn, t.short_name, t.region_id, s.worker_id FROM {STAGE} s "
+            f"JOIN {o} t ON t.id = s.organization_id "
+            "WHERE t.status = 'closed' AND (s.ended_on IS NULL OR s.ended_on > t.closed_on)"
+        )
+        for snils, ogrn, name, region, worker_id in cursor.fetchall():
+            dq.alert_raise(
+                kind=DiscrepancyAlert.Kind.CLOSED_ORGANIZATION,
+                key=f"{worker_id}:{ogrn}",
+                message=f"Работник (СНИЛС …{snils[-4:]}) числится работающим в ликвидированной организации {name}",
+                object_type="worker",
+                object_id=str(worker_id),
+                region_id=region,
+            )
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        key_join = (
+            "t.worker_id = s.worker_id AND t.organization_id = s.organization_id "
+            "AND t.position_id = s.position AND t.started_on = s.started_on"
+        )
+        columns = [
+            ("specialty_id", "specialty"),
+            ("department", "department"),
+            ("rate", "rate"),
+            ("kind", "kind"),
+            ("ended_on", "ended_on"),
+            ("dismissal_reason", "dismissal_reason"),
+        ]
+        distinct = self._distinct("t", "s", columns)
+        cursor.execute(f"SELECT count(*) FROM {STAGE}")
+        staged = cursor.fetchone()[0]
+        if self.sample and len(self.result.changed_keys) < SAMPLE_SIZE:
+            cursor.execute(
+                f"SELECT s.snils, s.ogrn, s.started_on FROM {STAGE} s JOIN {e} t ON {key_join} WHERE {distinct} "
+                f"ORDER BY s.row_no LIMIT {SAMPLE_SIZE}"
+            )
+            self.result.changed_keys += [_key_text(r) for r in cursor.fetchall()]
+        if self.sample and len(self.result.new_keys) < SAMPLE_SIZE:
+            cursor.execute(
+                f"SELECT s.snils, s.ogrn, s.started_on FROM {STAGE} s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {e} t WHERE {key_join}) "
+                f"ORDER BY s.row_no LIMIT {SAMPLE_SIZE}"
+            )
+            self.result.new_keys += [_key_text(r) for r in cursor.fetchall()]
+        sets = ", ".join(f"{t} = s.{src}" for t, src in columns)
+        if self.pg:
+            cursor.execute(
+                f"UPDATE {e} t SET {sets}, updated_at = %s FROM {STAGE} s WHERE {key_join} AND ({distinct}) "
+                "RETURNING t.worker_id",
+                [now],
+            )
+        else:
+            cursor.execute(
+                f"UPDATE {e} AS t SET {sets}, updated_at = %s FROM {STAGE} s WHERE {key_join} AND ({distinct}) "
+                # SQLite's RETURNING sees only the updated table, and refuses a qualified name.
+                "RETURNING worker_id",
+                [now],
+            )
+        updated = cursor.fetchall()
+        cursor.execute(
+            f"INSERT INTO {e} (worker_id, organization_id, position_id, started_on, specialty_id, department, "
+            "rate, kind, "
+            f"ended_on, dismissal_reason, updated_at) SELECT s.worker_id, s.organization_id, s.position, s.started_on, "
+            f"s.specialty, s.department, s.rate, s.kind, s.ended_on, s.dismissal_reason, %s FROM {STAGE} s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {e} t WHERE {key_join}) RETURNING worker_id",
+            [now],
+        )
+        inserted = cursor.fetchall()
+        self.result.created += len(inserted)
+        # An employment matched twice in the register counts once.
+        self.result.updated += min(len(updated), staged - len(inserted))
+        _refresh(self.result, {row[0] for row in updated} | {row[0] for row in inserted}, self.ctx.today)
+
+
+def _after_batch(kind: str, rows: list[tuple]) -> None:
+    """A hook at the end of each batch transaction (tests use it to fail a batch on purpose)."""
+
+
+def _sqlite_row(row: tuple) -> tuple:
+    return tuple(value.isoformat() if isinstance(value, dt.date) else value for value in row)
+
+
+def _refresh(result: ImportResult, worker_ids: set[int], today: dt.date) -> None:
+    """Recompute the derived search columns of workers whose records changed, in this transaction."""
+    from ..services import worker_refresh_derived
+
+    if worker_ids:
+        worker_refresh_derived(worker_ids=sorted(worker_ids), today=today)
+        result.worker_ids |= worker_ids
+
+
+# --- Force sync: what vanished from the source -----------------------------------------------------
+
+
+def _reconcile_vanished(spec: KindSpec, keys: set, result: ImportResult, ctx: Context, *, apply: bool) -> None:
+    """List the live records whose natural key the source no longer holds; with ``apply``,
+    retire them: an organization is closed, a document annulled, an employment ended, a
+    worker flagged for review (the register never deletes a person)."""
+    from ..models import AdmissionDocument, Employment, MedicalOrganization, MedicalWorker
+
+    today = ctx.today
+    if spec.kind == "workers":
+        live = MedicalWorker.objects.values_list("id", "snils", "region_id")
+        vanished = [
+            (pk, (snils,), region) for pk, snils, region in live.iterator(chunk_size=5000) if (snils,) not in keys
+        ]
+    elif spec.kind == "organizations":
+        live = MedicalOrganization.objects.filter(status=MedicalOrganization.Status.ACTIVE).values_list(
+            "id", "ogrn", "region_id"
+        )
+        vanished = [(pk, (ogrn,), region) for pk, ogrn, region in live.iterator(chunk_size=5000) if (ogrn,) not in keys]
+    elif spec.kind == "admission_documents":
+        live = AdmissionDocument.objects.exclude(status=AdmissionDocument.Status.ANNULLED).values_list(
+            "id", "kind", "number", "worker_id"
+        )
+        vanished = [
+            (pk, (kind, number), worker)
+            for pk, kind, number, worker in live.iterator(chunk_size=5000)
+            if (kind, number) not in keys
+        ]
+    else:
+        live = Employment.objects.filter(ended_on__isnull=True, started_on__lte=today).values_list(
+            "id", "worker__snils", "organization__ogrn", "position_id", "started_on", "worker_id"
+        )
+        vanished = [
+            (pk, (snils, ogrn, position, started), worker)
+            for pk, snils, ogrn, position, started, worker in live.iterator(chunk_size=5000)
+            if (snils, ogrn, position, started) not in keys
+        ]
+    result.vanished = len(vanished)
+    result.vanished_keys = [_key_text(key) for _pk, key, _extra in vanished[:SAMPLE_SIZE]]
+    if not apply or not vanished:
+        return
+    ids = [pk for pk, _key, _extra in vanished]
+    now = timezone.now()
+    with transaction.atomic():
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            if spec.kind == "organizations":
+                MedicalOrganization.objects.filter(id__in=chunk).update(
+                    status=MedicalOrganization.Status.CLOSED, closed_on=today, updated_at=now
+                )
+            elif spec.kind == "admission_documents":
+                AdmissionDocument.objects.filter(id__in=chunk).update(
+                    status=AdmissionDocument.Status.ANNULLED, updated_at=now
+                )
+            elif spec.kind == "employments":
+                Employment.objects.filter(id__in=chunk).update(ended_on=today, updated_at=now)
+        if spec.kind in ("admission_documents", "employments"):
+            _refresh(result, {extra for _pk, _key, extra in vanished}, today)
+        if spec.kind == "workers":
+            for pk, key, region in vanished:
+                dq.alert_raise(
+                    kind=DiscrepancyAlert.Kind.VANISHED,
+                    key=f"worker:{pk}",
+                    message=f"Работник (СНИЛС …{key[0][-4:]}) отсутствует в источнике синхронизации",
+                    object_type="worker",
+                    object_id=str(pk),
+                    region_id=region,
+                )
+
+
+def write_error_report(errors: list[RowError], target, *, labels: dict[str, str]) -> None:
+    """The downloadable error report: CSV (UTF-8 with BOM, ``;``) with row, field and reason."""
+    import csv
+
+    writer = csv.writer(target, delimiter=";", lineterminator="\r\n")
+    target.write("\ufeff")
+    writer.writerow(["Строка", "Поле", "Название поля", "Причина"])
+    for error in errors:
+        reason = error.reason
+        if reason.startswith(("=", "+", "-", "@")):
+            reason = "'" + reason
+        writer.writerow([error.row, error.field, labels.get(error.field, ""), reason])
+
+
+def _search_words_add(cursor) -> None:
+    """New words of the staged names into the search dictionary (registry.search needs every word
+    of every name there; worker_refresh_derived does the same for single edits)."""
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            "INSERT INTO registry_searchword (word, position, workers) "
+            "SELECT DISTINCT left(v.word, 100), least(v.n, 4), 1 "
+            f"FROM {STAGE} s CROSS JOIN LATERAL unnest(string_to_array(s.search_name, ' ')) WITH ORDINALITY "
+            "AS v(word, n) WHERE v.word <> '' ON CONFLICT DO NOTHING"
+        )
+        return
+    from ..services import search_words_add
+
+    cursor.execute(f"SELECT search_name FROM {STAGE}")
+    search_words_add(names=[name for (name,) in cursor.fetchall() if name])

@@ -1,0 +1,197 @@
+"""Imports as Celery jobs: an uploaded file is stored, a job row is queued, the task runs the
+import and writes the error report; the admin page polls the job row for progress."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import OperationalError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import AuditEntry
+from accounts.services import audit_record
+
+from ..models import ImportJob
+from .engine import import_file, write_error_report
+from .schema import KINDS, ImportFileError
+
+logger = logging.getLogger(__name__)
+
+STALE_RUNNING = dt.timedelta(hours=2)
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+ALLOWED_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".json"}
+
+
+def imports_dir() -> Path:
+    return Path(settings.VAR_DIR) / "imports"
+
+
+def source_path(job: ImportJob) -> Path | None:
+    """The stored upload of a job; a URL source is fetched into the same folder first."""
+    if job.source.startswith(("http://", "https://")):
+        return None
+    return imports_dir() / Path(job.source).name
+
+
+def report_path(job: ImportJob) -> Path | None:
+    return imports_dir() / Path(job.report_name).name if job.report_name else None
+
+
+def upload_store(uploaded) -> str:
+    """Save an uploaded file under a random name; returns the name (never a path from the client)."""
+    suffix = Path(uploaded.name or "").suffix.lower()
+    if suffix not in ALLOWED_SUFFIXES:
+        raise ImportFileError("Файл: допустимы CSV, XLSX и JSON (.csv, .xlsx, .json)")
+    if uploaded.size > MAX_UPLOAD_BYTES:
+        raise ImportFileError(f"Файл: не больше {MAX_UPLOAD_BYTES // 2**20} МБ")
+    directory = imports_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"{uuid.uuid4().hex}{suffix}"
+    with open(directory / name, "wb") as handle:
+        for chunk in uploaded.chunks():
+            handle.write(chunk)
+    return name
+
+
+def import_job_create(
+    *, kind: str, source: str, original_name: str, mode: str, user=None, request=None, preview: ImportJob | None = None
+) -> ImportJob:
+    """Queue an import (or a sync preview/apply) and start its task after commit."""
+    from .. import tasks
+
+    if kind not in KINDS:
+        raise ImportFileError(f"Вид данных: неизвестный «{kind}»")
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            kind=kind, source=source, original_name=original_name[:255], mode=mode, user=user, preview=preview
+        )
+        audit_record(
+            event=AuditEntry.Event.DATA_CHANGED,
+            actor=user,
+            request=request,
+            object_type="import_job",
+            object_id=str(job.pk),
+            details={"kind": kind, "mode": mode, "file": original_name[:255]},
+        )
+        transaction.on_commit(lambda: tasks.run_import.delay(str(job.pk)))
+    return job
+
+
+def import_job_claim(*, job_id) -> bool:
+    now = timezone.now()
+    claimable = Q(status=ImportJob.Status.QUEUED) | Q(
+        status=ImportJob.Status.RUNNING, started_at__lt=now - STALE_RUNNING
+    )
+    return bool(
+        ImportJob.objects.filter(claimable, pk=job_id).update(
+            status=ImportJob.Status.RUNNING, started_at=now, progress=0, error=""
+        )
+    )
+
+
+def _count_rows(path: Path) -> int:
+    """A cheap estimate of data rows for the progress bar (lines for text, max_row for XLSX)."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+        if head.startswith(b"PK"):
+            from openpyxl import load_workbook
+
+            try:
+                workbook = load_workbook(path, read_only=True)
+                return max(0, (workbook.worksheets[0].max_row or 1) - 1)
+            except Exception:  # a damaged file is reported by the import itself
+                return 0
+        handle.seek(0)
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    return max(lines - 1, 1)
+
+
+def fetch_url(url: str) -> Path:
+    """The extension point for a sync from a URL: download into the imports folder (size-capped)."""
+    from urllib.request import urlopen
+
+    if not url.startswith(("http://", "https://")):
+        raise ImportFileError("Источник: адрес должен начинаться с http:// или https://")
+    directory = imports_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    suffix = Path(url.split("?", 1)[0]).suffix.lower()
+    target = directory / f"{uuid.uuid4().hex}{suffix if suffix in ALLOWED_SUFFIXES else ''}"
+    try:
+        with urlopen(url, timeout=60) as response, open(target, "wb") as handle:  # noqa: S310 - scheme checked above
+            total = 0
+            while chunk := response.read(1 << 20):
+                total += len(chunk)
+                if total > MAX_UPLOAD_BYTES:
+                    raise ImportFileError("Источник: файл больше допустимого размера")
+                handle.write(chunk)
+    except OSError as exc:
+        target.unlink(missing_ok=True)
+        raise ImportFileError(f"Источник: не удалось загрузить {url}: {exc}") from None
+    return target
+
+
+def import_job_run(*, job_id) -> str:
+    """Run one ImportJob; idempotent (claimed by a conditional UPDATE). Returns the final status."""
+    if not import_job_claim(job_id=job_id):
+        return "skipped"
+    job = ImportJob.objects.get(pk=job_id)
+    jobs = ImportJob.objects.filter(pk=job_id)
+    try:
+        path = source_path(job) or fetch_url(job.source)
+        total = _count_rows(path)
+        jobs.update(total_rows=total)
+        dry_run = job.mode in (ImportJob.Mode.DRY_RUN, ImportJob.Mode.SYNC_PREVIEW)
+        sync = job.mode in (ImportJob.Mode.SYNC_PREVIEW, ImportJob.Mode.SYNC_APPLY)
+        result = import_file(
+            path,
+            kind=job.kind,
+            dry_run=dry_run,
+            sync=sync,
+            progress=lambda done: jobs.update(progress=min(99, done * 100 // max(total, 1))),
+        )
+    except OperationalError:
+        jobs.update(status=ImportJob.Status.QUEUED, started_at=None)
+        raise
+    except ImportFileError as exc:
+        jobs.update(status=ImportJob.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now())
+        return ImportJob.Status.FAILED
+    except Exception:  # includes SoftTimeLimitExceeded; the log has the traceback
+        logger.exception("import job %s failed", job_id)
+        jobs.update(status=ImportJob.Status.FAILED, error="внутренняя ошибка", finished_at=timezone.now())
+        return ImportJob.Status.FAILED
+    report_name = ""
+    if result.errors:
+        report_name = f"{job.pk}-errors.csv"
+        partial = imports_dir() / f"{report_name}.part"
+        with open(partial, "w", encoding="utf-8", newline="") as handle:
+            write_error_report(result.errors, handle, labels=KINDS[job.kind].labels)
+        os.replace(partial, imports_dir() / report_name)
+    jobs.update(
+        status=ImportJob.Status.DONE,
+        progress=100,
+        total_rows=result.total,
+        created_count=result.created,
+        updated_count=result.updated,
+        unchanged_count=result.unchanged,
+        invalid_count=result.invalid,
+        vanished_count=result.vanished,
+        summary={
+            "new": result.new_keys,
+            "changed": result.changed_keys,
+            "vanished": result.vanished_keys,
+            "errors": [str(e) for e in result.errors[:20]],
+        },
+        report_name=report_name,
+        finished_at=timezone.now(),
+    )
+    if not dry_run and job.kind == "workers" and (result.created or result.updated):
+        from .. import dq
+
+        dq.duplicates_detect()
+    return ImportJob.Status.DONE
