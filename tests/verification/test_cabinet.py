@@ -48,7 +48,7 @@ def test_cabinet_shows_record_expiring_document_and_cme_progress(client, worker,
     assert "data-expiring" in page and "осталось 40 дн." in page
     assert 'data-cme-hours>54<' in page
     assert "не хватает 46 ч" in page
-    assert 'id="extracts"' in page  # the place for signed extracts (issue 8)
+    assert 'href="/extracts/registry.pdf"' in page and 'href="/extracts/qualification.pdf"' in page
 
 
 def test_cme_requirement_defaults_to_144_hours(settings):
