@@ -40,8 +40,8 @@ def worker_search(params) -> tuple[QuerySet[MedicalWorker] | None, bool, forms.F
     form = search.SearchForm(data)
     if not form.is_valid():
         return None, False, form
-    qs, fuzzy = search.worker_search(form.cleaned_data)
-    return qs.select_related(*WORKER_RELATED), fuzzy, form
+    result = search.worker_search(form.cleaned_data)
+    return result.queryset.select_related(*WORKER_RELATED), bool(result.corrected), form
 
 
 def workers_changed_since(since: dt.datetime | None) -> QuerySet[MedicalWorker]:
