@@ -27,3 +27,6 @@ urlpatterns = [
     path("registry/", include("registry.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# The 500 page shows the request id (portal.middleware.RequestIdMiddleware).
+handler500 = "portal.views.server_error"

@@ -1,0 +1,61 @@
+"""Request ids and the security headers Django has no setting for."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from django.conf import settings
+
+from .logging import request_id_var
+
+# Accepted from the reverse proxy (nginx's $request_id is 32 hex digits) so one id follows a request
+# through proxy, web and worker logs; anything else is replaced, never echoed back, so a client
+# cannot inject text into our logs or headers.
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+DEFAULT_PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), encrypted-media=(), fullscreen=(self), "
+    "geolocation=(), gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), "
+    "picture-in-picture=(), publickey-credentials-get=(), usb=(), interest-cohort=()"
+)
+
+
+def request_id_from(request) -> str:
+    candidate = request.META.get("HTTP_X_REQUEST_ID", "")
+    if candidate and _VALID_REQUEST_ID.match(candidate):
+        return candidate
+    return uuid.uuid4().hex
+
+
+class RequestIdMiddleware:
+    """Gives every request an id: in request.request_id, in each log record made while it is served
+    (portal.logging.RequestIdFilter), in the X-Request-ID response header and on the error pages."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.request_id = request_id_from(request)
+        token = request_id_var.set(request.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+
+class SecurityHeadersMiddleware:
+    """Permissions-Policy (no browser feature the portal does not use) and a same-origin
+    Cross-Origin-Resource-Policy; Referrer-Policy, COOP and X-Frame-Options come from Django."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.permissions_policy = getattr(settings, "PERMISSIONS_POLICY", DEFAULT_PERMISSIONS_POLICY)
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", self.permissions_policy)
+        response.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        return response
