@@ -268,6 +268,9 @@ for _key in DOCUMENT_ENCRYPTION_KEYS:
         raise ImproperlyConfigured(
             "DOCUMENT_ENCRYPTION_KEYS: each key must be a Fernet key (32 url-safe base64-encoded bytes)"
         ) from None
+# Key of `manage.py backup` / `restore` / `verify_backup` (portal.backup): 32 bytes, url-safe base64.
+# Keep it (and DOCUMENT_ENCRYPTION_KEYS) somewhere other than the backups themselves.
+BACKUP_ENCRYPTION_KEY = env_str("BACKUP_ENCRYPTION_KEY")
 MEDIA_ROOT = VAR_DIR / "media"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
