@@ -6,6 +6,7 @@ import re
 import uuid
 
 from django.conf import settings
+from django.core.signals import request_finished
 
 from .logging import request_id_var
 
@@ -37,13 +38,19 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         request.request_id = request_id_from(request)
-        token = request_id_var.set(request.request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            request_id_var.reset(token)
+        # Not reset on the way out: Django logs 4xx/5xx responses (django.request) after the
+        # middleware chain has returned; request_finished clears it once the response is sent.
+        request_id_var.set(request.request_id)
+        response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response
+
+
+def _forget_request_id(**kwargs) -> None:
+    request_id_var.set("-")
+
+
+request_finished.connect(_forget_request_id, dispatch_uid="portal.middleware.forget_request_id")
 
 
 class SecurityHeadersMiddleware:

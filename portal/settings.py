@@ -139,9 +139,11 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # A RedisCache that serves as "no cache" while Redis is down (portal.cache).
+            "BACKEND": "portal.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "medreg",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:
@@ -162,8 +164,25 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
-# Longer than the longest task, so an unacknowledged task is not redelivered while still running.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# At-least-once delivery (see portal/reconcile.py and README "Fault tolerance"): a task is acknowledged
+# only after it ran (acks late), a task whose worker process died goes back to the queue (reject on
+# worker lost), and an unacknowledged task of a worker killed outright is redelivered after the
+# visibility timeout, which must stay longer than the longest task time limit (tests check every task).
+# Tasks claim their rows (conditional UPDATE), so a second delivery does nothing.
+CELERY_BROKER_VISIBILITY_TIMEOUT = int(env_str("CELERY_BROKER_VISIBILITY_TIMEOUT", "3600"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+}
+# Publishing gives up quickly while the broker is down: the request that enqueues must not hang;
+# its row stays queued and the reconciler enqueues it again (portal.reconcile.enqueue_on_commit).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits for Redis to come back, however long
+# Tests and several installations sharing one Redis keep their tasks apart by queue name.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -180,6 +199,12 @@ CELERY_BEAT_SCHEDULE = {
     "rebuild-search-words": {
         "task": "registry.rebuild_search_words",
         "schedule": crontab(hour=3, minute=30),
+    },
+    # Rows left "queued" because the broker was down when they were enqueued, or "running" on a
+    # worker that died, are enqueued again (portal.reconcile).
+    "reconcile-queued": {
+        "task": "portal.reconcile_queued",
+        "schedule": 300.0,
     },
     # After the statuses have moved, so the digest reports today's changes.
     "saved-search-digest": {
