@@ -40,10 +40,21 @@ _PHONE_INTL = re.compile(r"(?<!\w)\+\d[\d\s()-]{9,17}\d")
 _BLOB = re.compile(r"[A-Za-z0-9+/_-]{64,}={0,2}")
 
 
+# Object ids (documents, jobs, Celery tasks) are UUIDs, not personal data, and their digit runs
+# must not be taken for SNILS or phones: they are kept whole and the text between them is scrubbed.
+_UUID = re.compile(r"(\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)")
+
+
 def scrub(text: str) -> str:
     """The text with secrets and personal data masked."""
     if not text:
         return text
+    parts = _UUID.split(text)
+    # re.split with a group: the UUIDs are at the odd positions.
+    return "".join(part if index % 2 else _scrub_part(part) for index, part in enumerate(parts))
+
+
+def _scrub_part(text: str) -> str:
     text = _SECRET_PAIR.sub(lambda m: m.group("key") + MASK, text)
     text = _CODE_NEAR.sub(lambda m: m.group(1) + MASK, text)
     text = _EMAIL.sub(MASK, text)

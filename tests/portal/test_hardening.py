@@ -136,6 +136,11 @@ def test_scrub_keeps_ordinary_text():
     assert scrub(text) == text
 
 
+def test_scrub_keeps_object_ids_whose_digits_look_like_personal_data():
+    text = "export job 81234567-8912-4345-8678-912345678901 done for 112-233-445 95"
+    assert scrub(text) == "export job 81234567-8912-4345-8678-912345678901 done for [скрыто]"
+
+
 def _record(msg, *args, exc_info=None):
     return logging.LogRecord("t", logging.ERROR, __file__, 1, msg, args, exc_info)
 
