@@ -101,8 +101,9 @@ def _send(task_name: str, *args) -> None:
         app.send_task(task_name, args=list(args))
 
 
-def enqueue(task_name: str, *args) -> bool:
-    """Publish one task now; False (logged) when the broker cannot be reached."""
+def enqueue(task_name: str, *args, log_args: bool = True) -> bool:
+    """Publish one task now; False (logged) when the broker cannot be reached. ``log_args=False``
+    for messages (notification texts, addresses) that have no place in a log."""
     try:
         _send(task_name, *args)
     except Exception as exc:  # kombu OperationalError, redis ConnectionError, socket errors...
@@ -110,10 +111,8 @@ def enqueue(task_name: str, *args) -> bool:
 
         if app.conf.task_always_eager:
             raise  # inline mode: the task itself failed, not the broker; let it show
-        logger.warning(
-            "could not enqueue %s(%s): %s; the reconciler will enqueue it again",
-            task_name, ", ".join(map(str, args)), type(exc).__name__,
-        )
+        shown = ", ".join(map(str, args)) if log_args else f"{len(args)} arguments"
+        logger.warning("could not enqueue %s(%s): %s", task_name, shown, type(exc).__name__)
         return False
     return True
 

@@ -203,7 +203,7 @@ def test_web_keeps_answering_and_queues_exports_while_redis_is_down(
     assert response.status_code == 302
     job = ExportJob.objects.get()
     assert job.status == ExportJob.Status.QUEUED
-    assert "could not enqueue registry.run_export" in caplog.text
+    assert f"could not enqueue registry.run_export({job.pk})" in caplog.text
     assert client.get(reverse("registry:export_job", args=[job.pk])).status_code == 200
     assert client.get(reverse("healthz")).status_code == 503
     assert time.monotonic() - started < 30  # publishing gives up quickly instead of hanging the request
@@ -432,3 +432,18 @@ def test_tasks_queued_across_redis_restarts_all_complete_exactly_once(tmp_path, 
         assert (job.status, job.rows) == (ExportJob.Status.DONE, 4000)
         done_lines = output.count(f"export job {job.pk} done")
         assert done_lines == 1, f"job {job.pk} finished {done_lines} times\n{output[-4000:]}"
+
+
+@pytest.mark.django_db
+def test_support_ticket_is_accepted_while_redis_is_down(redis_down, on_commit_immediate, caplog):
+    # Its notification cannot be queued; the ticket is registered anyway and the visitor sees its number.
+    from support.models import Ticket
+
+    response = Client().post(reverse("support:ticket_new"), {
+        "full_name": "Петрова Анна Сергеевна", "inn_or_snils": "112-233-445 95", "topic": "other",
+        "description": "Не открывается страница.", "contact_email": "anna@example.org",
+    })
+    assert response.status_code == 302
+    assert Ticket.objects.count() == 1
+    assert "could not enqueue accounts.deliver_email(3 arguments)" in caplog.text
+    assert "anna@example.org" not in caplog.text
