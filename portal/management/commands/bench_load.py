@@ -7,7 +7,7 @@ with the machine description. Target (issue 9): 0 errors, p95 <= 300 ms.
 
 What it writes to the database: one session row per signed-in user (deleted afterwards). Cabinet
 users are existing active worker accounts; with --create-accounts, missing ones are created as
-"loadtest-NNN" accounts without a password and deleted afterwards (unless --keep-accounts).
+accounts without a password (first name "loadtest-NNN") and deleted afterwards (unless --keep-accounts).
 Without accounts (and without --create-accounts) only the anonymous part runs, and says so.
 """
 
@@ -151,9 +151,18 @@ class Command(BaseCommand):
         wanted = options["sessions"]
         users = list(User.objects.filter(is_active=True, kind=User.Kind.WORKER).order_by("pk")[:wanted])
         if len(users) < wanted and options["create_accounts"]:
+            from registry import validators
+
+            serial = 987_000_000
             for index in range(len(users), wanted):
-                user = User(username=f"{ACCOUNT_PREFIX}{index:03d}", kind=User.Kind.WORKER,
-                            last_name="Нагрузка", first_name=f"Тест{index}")
+                # A worker account has a SNILS (a check constraint): valid ones from a far range.
+                while True:
+                    serial += 7
+                    snils = validators.snils_from_number(serial)
+                    if not User.objects.filter(snils=snils).exists():
+                        break
+                user = User(username=snils, snils=snils, kind=User.Kind.WORKER,
+                            last_name="Нагрузка", first_name=f"{ACCOUNT_PREFIX}{index:03d}")
                 user.set_unusable_password()
                 user.save()
                 created.append(user.pk)
