@@ -67,7 +67,9 @@ PRODUCTION_ENV = {
 
 
 def _check_deploy(tmp_path, **env):
-    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DOCUMENT_ENCRYPTION_KEYS", "DATABASE_URL"}}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is set process-wide by the browser tests' fixtures; production never has it.
+    dropped = {"SECRET_KEY", "DOCUMENT_ENCRYPTION_KEYS", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    base = {k: v for k, v in os.environ.items() if k not in dropped}
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env={**base, "DJANGO_SETTINGS_MODULE": "portal.settings", "MEDREG_VAR_DIR": str(tmp_path), **env},
