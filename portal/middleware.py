@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
 
@@ -66,3 +67,34 @@ class SecurityHeadersMiddleware:
         response.setdefault("Permissions-Policy", self.permissions_policy)
         response.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         return response
+
+
+class TrustedProxyMiddleware:
+    """REMOTE_ADDR is the reverse proxy's address behind nginx (gunicorn does not rewrite it), so
+    per-address rate limits and the journal would see one address for everybody. When the request
+    comes from a proxy listed in settings.TRUSTED_PROXIES (addresses or networks), REMOTE_ADDR is
+    replaced with the right-most X-Forwarded-For address that is not itself a trusted proxy. From
+    anywhere else the header is ignored: a client cannot choose its own address."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.networks = [ipaddress.ip_network(item, strict=False) for item in getattr(settings, "TRUSTED_PROXIES", [])]
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def __call__(self, request):
+        if self.networks and self._trusted(request.META.get("REMOTE_ADDR", "")):
+            forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+            for address in reversed(forwarded):
+                if not self._trusted(address):
+                    try:
+                        request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(address))
+                    except ValueError:
+                        pass  # garbage in the header: keep the proxy's address
+                    break
+        return self.get_response(request)

@@ -178,3 +178,36 @@ def test_configured_logging_scrubs_every_logger_in_a_real_process(tmp_path):
     for secret in ("482913", "345-67-89", "11223344595", "Secr3tPassw0rd", "anna@example.org"):
         assert secret not in output
     assert "[-]" in output  # the request id field, "-" outside a request
+
+
+# --- Client address behind the proxy ------------------------------------------------------------
+
+
+def _remote_addr(settings, **meta):
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from portal.middleware import TrustedProxyMiddleware
+
+    seen = {}
+
+    def view(request):
+        seen["addr"] = request.META["REMOTE_ADDR"]
+        return HttpResponse()
+
+    TrustedProxyMiddleware(view)(RequestFactory().get("/", **meta))
+    return seen["addr"]
+
+
+def test_client_address_comes_from_a_trusted_proxy_only(settings):
+    settings.TRUSTED_PROXIES = ["127.0.0.1", "172.16.0.0/12"]
+    # Through the proxy: the client's address, not the proxy's.
+    assert _remote_addr(settings, REMOTE_ADDR="172.18.0.1", HTTP_X_FORWARDED_FOR="203.0.113.7") == "203.0.113.7"
+    # A client prepending a fake address gets its own real one (the right-most untrusted).
+    assert _remote_addr(settings, REMOTE_ADDR="127.0.0.1",
+                        HTTP_X_FORWARDED_FOR="10.9.9.9, 198.51.100.4") == "198.51.100.4"
+    # Straight from the internet the header is ignored.
+    assert _remote_addr(settings, REMOTE_ADDR="198.51.100.4", HTTP_X_FORWARDED_FOR="1.2.3.4") == "198.51.100.4"
+    assert _remote_addr(settings, REMOTE_ADDR="172.18.0.1", HTTP_X_FORWARDED_FOR="not-an-ip") == "172.18.0.1"
+    settings.TRUSTED_PROXIES = []
+    assert _remote_addr(settings, REMOTE_ADDR="172.18.0.1", HTTP_X_FORWARDED_FOR="203.0.113.7") == "172.18.0.1"
