@@ -7,7 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_ENV=production
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends fonts-dejavu-core \
+ && apt-get install -y --no-install-recommends fonts-dejavu-core postgresql-client \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 medreg
 
@@ -21,7 +21,7 @@ RUN SECRET_KEY=build-only-$(head -c 48 /dev/urandom | base64 | tr -d '/+=') \
     DOCUMENT_ENCRYPTION_KEYS=bWVkcmVnLWRldi1vbmx5LWtleS1ub3Qtc2VjcmV0ISE= \
     EXTRACT_SIGNING_KEYS=build:$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=') \
     ALLOWED_HOSTS=build python manage.py collectstatic --noinput \
- && mkdir -p /data/documents && chown -R medreg /data
+ && mkdir -p /data/documents /backups && chown -R medreg /data /backups
 
 USER medreg
 EXPOSE 8000

@@ -7,7 +7,7 @@ PORT   ?= 8000
 BENCH_WORKERS ?= 300000
 BENCH_ORGS    ?= 6000
 
-.PHONY: run test lint bench bench-search bench-import up down install install-dev demo clean
+.PHONY: run test lint bench bench-search bench-import bench-load up down install install-dev demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,17 @@ bench-search: install-dev
 BENCH_IMPORT_ROWS ?= 1000000
 bench-import: install-dev
 	$(BIN)/python manage.py bench_import --rows $(BENCH_IMPORT_ROWS)
+
+# Load test (issue 9): locust against gunicorn on 127.0.0.1 over BENCH_DATABASE_URL (not recreated:
+# it must already hold a generated register). Sessions it creates are deleted afterwards; with
+# BENCH_LOAD_CREATE_ACCOUNTS=1 missing cabinet accounts are created and deleted too.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/medreg_bench
+BENCH_LOAD_USERS ?= 100
+BENCH_LOAD_DURATION ?= 5m
+BENCH_LOAD_CREATE_ACCOUNTS ?= 1
+bench-load: install-dev
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_load --users $(BENCH_LOAD_USERS) \
+		--duration $(BENCH_LOAD_DURATION) $(if $(filter 1,$(BENCH_LOAD_CREATE_ACCOUNTS)),--create-accounts)
 
 # The full production-like stack: PostgreSQL, Redis, gunicorn, Celery worker and beat.
 up:

@@ -50,6 +50,9 @@ if PRODUCTION and (not SECRET_KEY or SECRET_KEY == _DEV_SECRET or len(SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# Reverse proxies (addresses or networks) whose X-Forwarded-For gives the client's address
+# (portal.middleware.TrustedProxyMiddleware); empty: REMOTE_ADDR is used as it is.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -64,6 +67,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tables2",
     "django_htmx",
+    "csp",
     "portal",
     "accounts",
     "registry",
@@ -76,7 +80,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.middleware.TrustedProxyMiddleware",
+    "portal.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -139,9 +147,11 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # A RedisCache that serves as "no cache" while Redis is down (portal.cache).
+            "BACKEND": "portal.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "medreg",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:
@@ -162,11 +172,30 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
-# Longer than the longest task, so an unacknowledged task is not redelivered while still running.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# At-least-once delivery (see portal/reconcile.py and README "Fault tolerance"): a task is acknowledged
+# only after it ran (acks late), a task whose worker process died goes back to the queue (reject on
+# worker lost), and an unacknowledged task of a worker killed outright is redelivered after the
+# visibility timeout, which must stay longer than the longest task time limit (tests check every task).
+# Tasks claim their rows (conditional UPDATE), so a second delivery does nothing.
+CELERY_BROKER_VISIBILITY_TIMEOUT = int(env_str("CELERY_BROKER_VISIBILITY_TIMEOUT", "3600"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+}
+# Publishing gives up quickly while the broker is down: the request that enqueues must not hang;
+# its row stays queued and the reconciler enqueues it again (portal.reconcile.enqueue_on_commit).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits for Redis to come back, however long
+# Tests and several installations sharing one Redis keep their tasks apart by queue name.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Worker logs go through LOGGING below (request ids, personal data scrubbed), not Celery's handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "Europe/Moscow"
 # Every periodic job is declared here, in one place.
 CELERY_BEAT_SCHEDULE = {
@@ -178,6 +207,12 @@ CELERY_BEAT_SCHEDULE = {
     "rebuild-search-words": {
         "task": "registry.rebuild_search_words",
         "schedule": crontab(hour=3, minute=30),
+    },
+    # Rows left "queued" because the broker was down when they were enqueued, or "running" on a
+    # worker that died, are enqueued again (portal.reconcile).
+    "reconcile-queued": {
+        "task": "portal.reconcile_queued",
+        "schedule": 300.0,
     },
     # After the statuses have moved, so the digest reports today's changes.
     "saved-search-digest": {
@@ -238,8 +273,29 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): no inline scripts or styles anywhere, every asset from us.
+# Templates load scripts and styles from static/ only; documents are served with their own stricter
+# policy (verification.documents.document_response), which the middleware leaves alone.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 if PRODUCTION:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["upgrade-insecure-requests"] = True
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # The container health check calls /healthz over plain HTTP from inside the container.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -267,6 +323,9 @@ for _key in DOCUMENT_ENCRYPTION_KEYS:
         raise ImproperlyConfigured(
             "DOCUMENT_ENCRYPTION_KEYS: each key must be a Fernet key (32 url-safe base64-encoded bytes)"
         ) from None
+# Key of `manage.py backup` / `restore` / `verify_backup` (portal.backup): 32 bytes, url-safe base64.
+# Keep it (and DOCUMENT_ENCRYPTION_KEYS) somewhere other than the backups themselves.
+BACKUP_ENCRYPTION_KEY = env_str("BACKUP_ENCRYPTION_KEY")
 MEDIA_ROOT = VAR_DIR / "media"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
@@ -405,11 +464,25 @@ except KeyConfigError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 
 # --- Logging --------------------------------------------------------------------------------
+# Every record carries the request id and goes through portal.logging.ScrubFilter, which masks
+# passwords, one-time codes, SNILS, INN, phones, e-mails and document bytes before it is written.
+# Django's own loggers are routed to the same handler (not to its unfiltered defaults), and Celery
+# keeps this configuration instead of installing its own handlers (worker_hijack_root_logger).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "portal.logging.RequestIdFilter"},
+        "scrub": {"()": "portal.logging.ScrubFilter"},
+    },
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id", "scrub"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }

@@ -31,3 +31,6 @@ urlpatterns = [
     path("fhir/", include("api.urls_fhir")),
     path("", include("api.urls_extracts")),
 ]
+
+# The 500 page shows the request id (portal.middleware.RequestIdMiddleware).
+handler500 = "portal.views.server_error"

@@ -64,3 +64,13 @@ def healthz(request):
         checks["cache"] = "error"
     healthy = healthy and checks["cache"] == "ok"
     return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+
+
+def server_error(request):
+    """The 500 page with the request id, so a user can quote it to support. Rendered without the
+    request context: nothing here may touch the database or the session, which may be what failed."""
+    from django.http import HttpResponseServerError
+    from django.template import loader
+
+    request_id = getattr(request, "request_id", "")
+    return HttpResponseServerError(loader.get_template("500.html").render({"request_id": request_id}))

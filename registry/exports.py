@@ -339,13 +339,18 @@ def job_file_path(job: ExportJob) -> Path | None:
     return exports_dir() / Path(job.file_name).name
 
 
-def export_job_claim(*, job_id) -> bool:
+def export_job_claim(*, job_id, redelivered: bool = False) -> bool:
     """Take the job for this run: queued → running in one conditional UPDATE (a second run, or a
-    duplicate delivery, changes no row and stops). A job left running by a lost worker is retaken."""
+    duplicate delivery, changes no row and stops). A job left running by a lost worker is retaken:
+    by the broker's redelivery of its task (the worker process died: Celery rejects the task back to
+    the queue, or the visibility timeout ran out, which is longer than the task's time limit), or by
+    any run once it is older than STALE_RUNNING (the reconciler enqueues those)."""
     now = timezone.now()
     claimable = Q(status=ExportJob.Status.QUEUED) | Q(
         status=ExportJob.Status.RUNNING, started_at__lt=now - STALE_RUNNING
     )
+    if redelivered:
+        claimable |= Q(status=ExportJob.Status.RUNNING)
     return bool(
         ExportJob.objects.filter(claimable, pk=job_id).update(
             status=ExportJob.Status.RUNNING, started_at=now, progress=0, error=""
@@ -367,9 +372,10 @@ class _Progress:
             self.report(percent)
 
 
-def export_job_run(*, job_id) -> str:
+def export_job_run(*, job_id, redelivered: bool = False) -> str:
     """Build the file of one ExportJob; idempotent (see export_job_claim). Returns the final status."""
-    if not export_job_claim(job_id=job_id):
+    if not export_job_claim(job_id=job_id, redelivered=redelivered):
+        logger.info("export job %s: not claimable (already taken or finished); skipped", job_id)
         return "skipped"
     job = ExportJob.objects.get(pk=job_id)
     jobs = ExportJob.objects.filter(pk=job_id)
@@ -413,6 +419,7 @@ def export_job_run(*, job_id) -> str:
     jobs.update(
         status=ExportJob.Status.DONE, progress=100, rows=progress.done, file_name=final.name, finished_at=timezone.now()
     )
+    logger.info("export job %s done: %s rows", job_id, rows.done)
     return ExportJob.Status.DONE
 
 

@@ -22,8 +22,10 @@ def run_export(self, job_id: str) -> str:
 
     from . import exports
 
+    # A redelivered task (its worker died mid-run) may retake the job its dead worker left running.
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:
-        return exports.export_job_run(job_id=job_id)
+        return exports.export_job_run(job_id=job_id, redelivered=redelivered)
     except OperationalError as exc:
         if self.request.retries >= self.max_retries:
             exports.export_job_fail(job_id=job_id, error="база данных недоступна")

@@ -15,9 +15,9 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import AuditEntry
 from accounts.services import audit_record, client_ip
-from portal import ratelimit
+from portal import ratelimit, reconcile
 
-from . import exports, tasks
+from . import exports
 from .models import ExportJob
 
 EXPORT_LIMIT = {"limit": 10, "period": 60}  # per IP: an export reads far more than a search page
@@ -87,7 +87,8 @@ def _start_job(request, fmt: str, params: dict, details: dict):
             object_id=str(job.pk),
             details={**details, "rows": f">{exports.ASYNC_THRESHOLD}", "job": str(job.pk)},
         )
-        transaction.on_commit(lambda: tasks.run_export.delay(str(job.pk)))
+        # Never raises into the request: with Redis down the job stays queued for the reconciler.
+        reconcile.enqueue_on_commit("registry.run_export", str(job.pk))
     exports.remember_job(request.session, job)
     return redirect("registry:export_job", job_id=job.pk)
 

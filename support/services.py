@@ -172,12 +172,13 @@ def _notify_created(ticket_id: int) -> None:
 
 def _send(ticket: Ticket, *, subject: str, text: str) -> None:
     """E-mail and SMS to the ticket's contacts, through the task queue (retried with backoff)."""
-    from accounts.tasks import deliver_email, deliver_sms
+    # Never raises while the broker is down (portal.reconcile.enqueue logs it): the ticket stands.
+    from portal.reconcile import enqueue
 
     if ticket.contact_email:
-        deliver_email.delay(ticket.contact_email, f"{subject} — Медрег", text)
+        enqueue("accounts.deliver_email", ticket.contact_email, f"{subject} — Медрег", text, log_args=False)
     if ticket.contact_phone:
-        deliver_sms.delay(ticket.contact_phone, f"Медрег: {text}")
+        enqueue("accounts.deliver_sms", ticket.contact_phone, f"Медрег: {text}", log_args=False)
 
 
 # --- Status ----------------------------------------------------------------------------------------

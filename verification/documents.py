@@ -492,10 +492,12 @@ def documents_stale_count() -> int:
 def documents_reencrypt(*, batch: int = 100, progress: Callable[[int], None] | None = None) -> int:
     """Re-encrypt every document whose key is not the current first key; return how many.
 
-    Safe to run while the site serves downloads and to run twice at once: each document is locked,
-    re-checked, written to a *new* blob, and the old blob is deleted only after the row commits,
-    so a reader always finds a complete blob under a key it still has. A document no configured key
-    decrypts is logged and skipped; `documents_stale_count()` tells what is left.
+    Safe to run while the site serves downloads and to run twice at once (no downtime): documents are
+    taken in batches of ``batch`` ids, each one claimed with a row lock that a parallel run skips
+    rather than waits for (SKIP LOCKED), re-checked, written to a *new* blob, and the old blob is
+    deleted only after the row commits, so a reader always finds a complete blob under a key it
+    still has. A document no configured key decrypts is logged and skipped;
+    `documents_stale_count()` tells what is left.
     """
     current = current_key_fingerprint()
     fernet = _fernet()
@@ -521,7 +523,9 @@ def _document_reencrypt_one(*, pk, current: str, fernet: MultiFernet, storage: S
     new_name = None
     try:
         with transaction.atomic():
-            document = StoredDocument.objects.select_for_update().filter(pk=pk).first()
+            # skip_locked: a document another run (or a download's refresh) holds is left to that
+            # run instead of queueing behind it; documents_stale_count() shows anything left over.
+            document = StoredDocument.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
             if document is None or document.key_fingerprint == current:
                 return False
             # rotate() decrypts with any key and encrypts with the first, keeping the timestamp.

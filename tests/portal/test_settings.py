@@ -65,3 +65,49 @@ def test_malformed_extract_key_stops_start_up():
     done = _run(EXTRACT_SIGNING_KEYS="k1:too-short")
     assert done.returncode != 0
     assert "EXTRACT_SIGNING_KEYS" in done.stderr
+
+# --- check --deploy -------------------------------------------------------------------------------
+
+# What docker-compose.yml gives the web container (secrets as .env would hold them).
+PRODUCTION_ENV = {
+    "DJANGO_ENV": "production",
+    "SECRET_KEY": "u7Vf0kQm3xR9pL2sW8cZ5nH1jT6yB4eA0gD7qK3vN9wX2rM5tP8",
+    "DOCUMENT_ENCRYPTION_KEYS": VALID_KEY,
+    "ALLOWED_HOSTS": "medreg.example.org",
+    "CSRF_TRUSTED_ORIGINS": "https://medreg.example.org",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "EXTRACT_SIGNING_KEYS": VALID_EXTRACT_KEY,
+}
+
+
+def _check_deploy(tmp_path, **env):
+    # DJANGO_ALLOW_ASYNC_UNSAFE is set process-wide by the browser tests' fixtures; production never has it.
+    dropped = {"SECRET_KEY", "DOCUMENT_ENCRYPTION_KEYS", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "EXTRACT_SIGNING_KEYS"}
+    base = {k: v for k, v in os.environ.items() if k not in dropped}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env={**base, "DJANGO_SETTINGS_MODULE": "portal.settings", "MEDREG_VAR_DIR": str(tmp_path), **env},
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def test_check_deploy_is_clean_with_production_environment(tmp_path):
+    done = _check_deploy(tmp_path, **PRODUCTION_ENV)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no issues" in done.stdout
+
+
+def test_check_deploy_is_clean_with_secret_key_from_a_file(tmp_path):
+    secret = tmp_path / "secret_key"
+    secret.write_text(PRODUCTION_ENV["SECRET_KEY"] + "\n")
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"}
+    done = _check_deploy(tmp_path, SECRET_KEY_FILE=str(secret), **env)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_check_deploy_fails_when_production_turns_https_off(tmp_path):
+    # The test above can fail: switching off the redirect and secure cookies is reported.
+    done = _check_deploy(tmp_path, SECURE_SSL_REDIRECT="false", SECURE_COOKIES="false", **PRODUCTION_ENV)
+    assert done.returncode != 0
+    assert "security.W008" in done.stderr
+    assert "security.W012" in done.stderr

@@ -257,7 +257,7 @@ def test_unknown_job_is_404(client):
 
 @pytest.mark.django_db
 def test_job_status_partial_polls_while_running(client, many_workers, small_threshold, monkeypatch):
-    monkeypatch.setattr(tasks.run_export, "delay", lambda job_id: None)  # the worker has not started yet
+    monkeypatch.setattr(tasks.run_export, "apply_async", lambda *a, **k: None)  # the worker has not started yet
     client.get(CSV_URL)
     job = ExportJob.objects.get()
     assert job.status == ExportJob.Status.QUEUED

@@ -1,0 +1,449 @@
+"""At-least-once delivery with idempotent tasks, the reconciler, and a web that keeps answering
+while Redis is down. The service tests run real `celery worker` processes against real Redis:
+the shared one (MEDREG_TEST_REDIS_URL) and, for the restart, a private redis-server of their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from portal import reconcile
+from portal.celery import app
+from registry import exports, validators
+from registry.models import ExportJob, MedicalWorker
+from tests.conftest import skip_or_fail
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- Configuration ---------------------------------------------------------------------------------
+
+
+def _all_tasks():
+    app.loader.import_default_modules()
+    return {name: task for name, task in app.tasks.items() if not name.startswith("celery.")}
+
+
+def test_celery_is_configured_for_at_least_once_delivery():
+    assert app.conf.task_acks_late is True
+    assert app.conf.task_reject_on_worker_lost is True
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.broker_transport_options["visibility_timeout"] >= 3600
+
+
+def test_visibility_timeout_is_longer_than_every_task_time_limit():
+    # Covers tasks added later too: a task without its own limit gets the global one.
+    visibility = app.conf.broker_transport_options["visibility_timeout"]
+    tasks = _all_tasks()
+    assert "registry.run_export" in tasks and "portal.reconcile_queued" in tasks
+    for name, task in tasks.items():
+        limit = task.time_limit or app.conf.task_time_limit
+        assert limit, f"{name} has no time limit"
+        assert limit < visibility, f"{name}: time limit {limit}s is not shorter than the visibility timeout"
+
+
+def test_exactly_one_beat_is_declared_and_reconciler_is_scheduled():
+    schedule = django_settings.CELERY_BEAT_SCHEDULE
+    assert schedule["reconcile-queued"]["task"] == "portal.reconcile_queued"
+    compose = (ROOT / "docker-compose.yml").read_text()
+    beat = re.search(r"\n  beat:\n(.*?)(?=\n  \w|\nvolumes:)", compose, re.S).group(1)
+    assert "replicas: 1" in beat
+    # Only the beat service runs the scheduler; no worker is started with an embedded beat (-B).
+    assert compose.count('"beat"') == 1
+    assert not re.search(r'"worker"[^\]]*"(-B|--beat)"', compose)
+
+
+def test_every_registered_model_names_a_real_task():
+    tasks = _all_tasks()
+    entries = reconcile.registered()
+    assert any(entry.model is ExportJob for entry in entries)
+    for entry in entries:
+        assert entry.task in tasks, entry
+
+
+def test_register_refuses_a_field_the_model_does_not_have():
+    with pytest.raises(ValueError, match="no field"):
+        reconcile.register(ExportJob, status_field="state", queued_value="queued", task="registry.run_export",
+                           age=dt.timedelta(minutes=5))
+
+
+# --- The reconciler (inline mode) -------------------------------------------------------------------
+
+
+def _workers(count: int) -> None:
+    MedicalWorker.objects.bulk_create(
+        [
+            MedicalWorker(
+                registry_number=validators.registry_number_from_serial(500_000 + n),
+                snils=validators.snils_from_number(400_000_000 + n * 7919),
+                inn=validators.inn_person_from_body(f"78{n:08d}"),
+                last_name=f"Иванова{n}",
+                first_name="Анна",
+                middle_name="Петровна",
+                sex=MedicalWorker.Sex.FEMALE,
+                birth_date=dt.date(1980, 1, 1),
+                search_name=validators.normalize_person_name(f"Иванова{n} Анна Петровна"),
+            )
+            for n in range(count)
+        ],
+        batch_size=5000,
+    )
+
+
+@pytest.mark.django_db
+def test_reconciler_enqueues_a_job_stuck_in_queued_and_leaves_a_fresh_one():
+    _workers(3)
+    stuck = ExportJob.objects.create(format="csv", params={}, created_at=timezone.now() - dt.timedelta(minutes=30))
+    fresh = ExportJob.objects.create(format="csv", params={})
+    assert reconcile.reconcile_queued()["registry.ExportJob"] == 1
+    stuck.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (stuck.status, stuck.rows) == (ExportJob.Status.DONE, 3)
+    assert fresh.status == ExportJob.Status.QUEUED
+    # Run again: nothing left to do, the finished job is not touched.
+    assert reconcile.reconcile_queued()["registry.ExportJob"] == 0
+
+
+@pytest.mark.django_db
+def test_reconciler_retakes_a_job_left_running_by_a_dead_worker():
+    _workers(2)
+    started = timezone.now() - exports.STALE_RUNNING - dt.timedelta(minutes=1)
+    lost = ExportJob.objects.create(format="csv", params={}, status=ExportJob.Status.RUNNING, started_at=started)
+    alive = ExportJob.objects.create(format="csv", params={}, status=ExportJob.Status.RUNNING,
+                                     started_at=timezone.now())
+    reconcile.reconcile_queued()
+    lost.refresh_from_db()
+    alive.refresh_from_db()
+    assert lost.status == ExportJob.Status.DONE
+    assert alive.status == ExportJob.Status.RUNNING
+
+
+@pytest.mark.django_db
+def test_a_redelivered_task_retakes_its_running_job_and_a_duplicate_does_not():
+    _workers(2)
+    job = ExportJob.objects.create(format="csv", params={}, status=ExportJob.Status.RUNNING,
+                                   started_at=timezone.now())
+    assert exports.export_job_run(job_id=job.pk) == "skipped"  # a plain duplicate delivery
+    assert exports.export_job_run(job_id=job.pk, redelivered=True) == ExportJob.Status.DONE
+    assert exports.export_job_run(job_id=job.pk, redelivered=True) == "skipped"  # done stays done
+
+
+# --- The web while Redis is down ---------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _reset_connections():
+    # Producers and connections made for an earlier broker setting are cached on the app.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def redis_down(settings):
+    """Broker, cache and sessions all pointed at a port where no Redis listens."""
+    dead = f"redis://127.0.0.1:{_free_port()}/0"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "portal.cache.ResilientRedisCache",
+            "LOCATION": dead,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
+    app.conf.task_always_eager = False
+    app.conf.broker_url = dead
+    _reset_connections()
+    try:
+        yield dead
+    finally:
+        for key, value in saved.items():
+            app.conf[key] = value
+        _reset_connections()
+
+
+@pytest.mark.django_db
+def test_web_keeps_answering_and_queues_exports_while_redis_is_down(
+    redis_down, worker_user, on_commit_immediate, monkeypatch, caplog
+):
+    _workers(3)
+    monkeypatch.setattr(exports, "ASYNC_THRESHOLD", 1)  # every export becomes a background job
+    client = Client()
+    client.force_login(worker_user)
+    started = time.monotonic()
+    for url in ("/", reverse("registry:search") + "?q=Иванова", reverse("accounts:security"),
+                reverse("accounts:journal")):
+        assert client.get(url).status_code == 200, url
+    assert Client().get(reverse("accounts:login")).status_code == 200
+    response = client.get(reverse("registry:export_csv"))
+    assert response.status_code == 302
+    job = ExportJob.objects.get()
+    assert job.status == ExportJob.Status.QUEUED
+    assert f"could not enqueue registry.run_export({job.pk})" in caplog.text
+    assert client.get(reverse("registry:export_job", args=[job.pk])).status_code == 200
+    assert client.get(reverse("healthz")).status_code == 503
+    assert time.monotonic() - started < 30  # publishing gives up quickly instead of hanging the request
+
+    # Redis is back (inline mode stands in for the broker here): the reconciler finishes the job.
+    app.conf.task_always_eager = True
+    reconcile.reconcile_queued(now=timezone.now() + dt.timedelta(minutes=10))
+    job.refresh_from_db()
+    assert (job.status, job.rows) == (ExportJob.Status.DONE, MedicalWorker.objects.count())
+
+
+# --- Real workers -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_url():
+    url = os.environ.get("MEDREG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        skip_or_fail(f"Redis not reachable at {url}: {exc}")
+    return url
+
+
+def _database_url() -> str:
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{params['NAME']}"
+    auth = params["USER"] + (f":{params['PASSWORD']}" if params.get("PASSWORD") else "")
+    return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
+
+
+class Workers:
+    """Celery worker processes on a queue of their own, each logging to a file."""
+
+    def __init__(self, broker: str, tmp_path: Path, **env):
+        self.queue = f"medreg-test-{uuid.uuid4().hex[:8]}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DATABASE_URL": _database_url(),
+            "MEDREG_VAR_DIR": str(django_settings.VAR_DIR),
+            "CELERY_BROKER_URL": broker,
+            "CELERY_RESULT_BACKEND": "",
+            "CELERY_TASK_DEFAULT_QUEUE": self.queue,
+            "LOG_LEVEL": "INFO",
+            "REDIS_URL": "",
+            **env,
+        }
+        self.tmp_path = tmp_path
+        self.processes: list[subprocess.Popen] = []
+        self.logs: list[Path] = []
+        self.handles: list = []
+
+    def start(self, name: str) -> subprocess.Popen:
+        log = self.tmp_path / f"{name}.log"
+        handle = open(log, "wb")  # closed in stop()
+        self.handles.append(handle)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "prefork", "--concurrency", "1",
+             "--queues", self.queue, "--hostname", f"{name}@%h", "--loglevel", "INFO",
+             "--without-heartbeat", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.processes.append(process)
+        self.logs.append(log)
+        return process
+
+    def send(self, broker: str, task: str, *args) -> None:
+        from celery import Celery
+
+        client = Celery(broker=broker)
+        client.conf.broker_connection_retry_on_startup = True
+        client.send_task(task, args=list(args), queue=self.queue)
+        client.close()
+
+    def output(self) -> str:
+        return "\n".join(log.read_text(errors="replace") for log in self.logs if log.exists())
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        for handle in self.handles:
+            handle.close()
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _wait(condition, *, timeout: float, what: str, workers: Workers):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}\n{workers.output()[-4000:]}")
+
+
+def _status(job_id) -> ExportJob:
+    return ExportJob.objects.get(pk=job_id)
+
+
+def _kill_mid_export(tmp_path, redis_url, *, whole_worker: bool):
+    rows = 12_000  # a few seconds of XLSX writing: long enough to be killed in the middle
+    _workers(rows)
+    workers = Workers(redis_url, tmp_path, CELERY_BROKER_VISIBILITY_TIMEOUT="8")
+    first = workers.start("first")
+    job = ExportJob.objects.create(format="xlsx", params={})
+    try:
+        workers.send(redis_url, "registry.run_export", str(job.pk))
+        _wait(lambda: _status(job.pk).status == ExportJob.Status.RUNNING and _status(job.pk).progress > 0,
+              timeout=120, what="the first worker to be exporting", workers=workers)
+        children = _children(first.pid)
+        assert children, "the prefork worker has no pool process"
+        if whole_worker:
+            os.killpg(first.pid, signal.SIGKILL)  # main process and pool child at once: nothing requeues
+        else:
+            os.kill(children[0], signal.SIGKILL)  # the pool child: the main process rejects the task back
+        killed_at = _status(job.pk)
+        assert killed_at.status == ExportJob.Status.RUNNING and killed_at.progress < 100, "killed too late"
+        workers.start("second")
+        _wait(lambda: _status(job.pk).status == ExportJob.Status.DONE, timeout=240,
+              what="another worker to finish the export", workers=workers)
+    finally:
+        workers.stop()
+    job.refresh_from_db()
+    assert (job.status, job.rows, job.error) == (ExportJob.Status.DONE, rows, "")
+    sheet = load_workbook(exports.job_file_path(job), read_only=True).active
+    assert sum(1 for _ in sheet.iter_rows()) == rows + 1
+    output = workers.output()
+    assert output.count(f"export job {job.pk} done") == 1, output[-4000:]
+    assert not list(exports.exports_dir().glob(f"{job.pk}*.part"))
+    return output
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_pool_process_killed_mid_export_is_requeued_and_finished_once(tmp_path, redis_url):
+    output = _kill_mid_export(tmp_path, redis_url, whole_worker=False)
+    assert "WorkerLostError" in output or "exited prematurely" in output
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_outright_mid_export_is_redelivered_to_another_worker_once(tmp_path, redis_url):
+    # The killed worker never acknowledged: Redis gives the task to the second worker after the
+    # visibility timeout (8 s in this test, an hour in production), and the redelivered task retakes
+    # the job the dead worker left running.
+    _kill_mid_export(tmp_path, redis_url, whole_worker=True)
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of this test alone, with an append-only file, that the test may restart."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        skip_or_fail("redis-server is not installed")
+    port = _free_port()
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--appendonly", "yes",
+               "--appendfsync", "everysec", "--save", "", "--daemonize", "no"]
+    server = {"process": None}
+
+    def start():
+        server["process"] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=port, socket_connect_timeout=1)
+        for _ in range(100):
+            try:
+                if client.ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.1)
+        pytest.fail("private redis-server did not start")
+
+    def stop():
+        process = server["process"]
+        process.send_signal(signal.SIGTERM)  # a clean shutdown: the append-only file is flushed
+        process.wait(timeout=30)
+
+    start()
+    try:
+        yield {"url": f"redis://127.0.0.1:{port}/0", "start": start, "stop": stop}
+    finally:
+        if server["process"].poll() is None:
+            server["process"].kill()
+            server["process"].wait()
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_tasks_queued_across_redis_restarts_all_complete_exactly_once(tmp_path, private_redis):
+    _workers(4000)
+    url = private_redis["url"]
+    workers = Workers(url, tmp_path)
+    jobs = [ExportJob.objects.create(format="csv", params={}) for _ in range(8)]
+    try:
+        for job in jobs:
+            workers.send(url, "registry.run_export", str(job.pk))
+        # 1. Restart with every task still queued and no worker yet: the queue survives.
+        private_redis["stop"]()
+        private_redis["start"]()
+        workers.start("worker")
+        _wait(lambda: ExportJob.objects.filter(status=ExportJob.Status.DONE).exists(), timeout=120,
+              what="the first job", workers=workers)
+        # 2. Restart again while the worker is busy with the rest: it reconnects and carries on.
+        private_redis["stop"]()
+        time.sleep(1)
+        private_redis["start"]()
+        _wait(lambda: ExportJob.objects.filter(status=ExportJob.Status.DONE).count() == len(jobs), timeout=240,
+              what="every job", workers=workers)
+    finally:
+        workers.stop()
+    output = workers.output()
+    for job in jobs:
+        job.refresh_from_db()
+        assert (job.status, job.rows) == (ExportJob.Status.DONE, 4000)
+        done_lines = output.count(f"export job {job.pk} done")
+        assert done_lines == 1, f"job {job.pk} finished {done_lines} times\n{output[-4000:]}"
+
+
+@pytest.mark.django_db
+def test_support_ticket_is_accepted_while_redis_is_down(redis_down, on_commit_immediate, caplog):
+    # Its notification cannot be queued; the ticket is registered anyway and the visitor sees its number.
+    from support.models import Ticket
+
+    response = Client().post(reverse("support:ticket_new"), {
+        "full_name": "Петрова Анна Сергеевна", "inn_or_snils": "112-233-445 95", "topic": "other",
+        "description": "Не открывается страница.", "contact_email": "anna@example.org",
+    })
+    assert response.status_code == 302
+    assert Ticket.objects.count() == 1
+    assert "could not enqueue accounts.deliver_email(3 arguments)" in caplog.text
+    assert "anna@example.org" not in caplog.text

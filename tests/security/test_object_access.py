@@ -1,0 +1,226 @@
+"""Every URL that takes a parameter, for its owner, another worker, staff and an anonymous visitor.
+
+The patterns are read from the URL resolver, so a URL added later (by any app) makes
+test_every_parameterised_url_is_classified fail until it is entered in ACCESS below with the
+answers each persona must get. Admin URLs are checked as a class: staff only.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from PIL import Image
+
+from registry import exports
+from registry.models import ExportJob, SavedSearch
+from support import services as support_services
+from support.models import TicketMessage
+from tests.factories import WorkerFactory
+
+PERSONAS = ("owner", "other", "staff", "anonymous")
+OK, NOT_FOUND, LOGIN, REDIRECT = 200, 404, "login", "redirect"
+
+
+def _patterns(resolvers=None, prefix="", namespace=""):
+    """(route, view name, parameter names) of every URL pattern."""
+    for entry in resolvers if resolvers is not None else get_resolver().url_patterns:
+        if isinstance(entry, URLResolver):
+            ns = f"{namespace}:{entry.namespace}" if entry.namespace and namespace else (entry.namespace or namespace)
+            yield from _patterns(entry.url_patterns, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else (entry.name or "")
+            params = set(entry.pattern.regex.groupindex) | set(getattr(entry.pattern, "converters", {}))
+            yield prefix + str(entry.pattern), name, sorted(params)
+
+
+def parameterised_patterns():
+    return [(route, name, params) for route, name, params in _patterns() if params]
+
+
+# --- Objects owned by the "owner" persona ------------------------------------------------------------
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), (200, 220, 255)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _ticket(owner):
+    return support_services.ticket_create(
+        data=support_services.TicketInput(full_name="Иванова Мария", topic="other", description="Вопрос"),
+        user=owner,
+        screenshot=SimpleUploadedFile("screen.png", _png()),
+    )
+
+
+def ticket_detail(owner, settings):
+    return {"number": _ticket(owner).number}
+
+
+def ticket_attachment(owner, settings):
+    ticket = _ticket(owner)
+    message = TicketMessage.objects.get(ticket=ticket, attachment__isnull=False)
+    return {"number": ticket.number, "message_id": message.pk}
+
+
+def export_job(owner, settings):
+    job = ExportJob.objects.create(format="csv", params={}, user=owner, status=ExportJob.Status.DONE,
+                                   file_name="", finished_at=timezone.now())
+    exports.exports_dir().mkdir(parents=True, exist_ok=True)
+    path = exports.exports_dir() / f"{job.pk}.csv"
+    path.write_text("\ufeffФИО\r\n", encoding="utf-8")
+    ExportJob.objects.filter(pk=job.pk).update(file_name=path.name)
+    return {"job_id": job.pk}
+
+
+def saved_search(owner, settings):
+    name = f"Мои {uuid.uuid4().hex[:6]}"
+    return {"pk": SavedSearch.objects.create(user=owner, name=name, params={"q": ["Иванова"]}).pk}
+
+
+def public_worker(owner, settings):
+    return {"registry_number": WorkerFactory().registry_number}
+
+
+def recovery_link(owner, settings):
+    # A wrong token for a real account: the link reveals nothing and changes nothing.
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    return {"uidb64": urlsafe_base64_encode(force_bytes(owner.pk)), "token": "bad-token"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    method: str
+    make: Callable
+    expect: dict  # persona → status code, or LOGIN / REDIRECT for a 302
+
+
+PRIVATE = {"owner": OK, "other": NOT_FOUND, "staff": NOT_FOUND, "anonymous": NOT_FOUND}
+PRIVATE_ACTION = {"owner": REDIRECT, "other": NOT_FOUND, "staff": NOT_FOUND, "anonymous": LOGIN}
+
+ACCESS: dict[str, Rule] = {
+    "support:ticket_detail": Rule("GET", ticket_detail, PRIVATE),
+    "support:ticket_attachment": Rule("GET", ticket_attachment, PRIVATE),
+    "registry:export_job": Rule("GET", export_job, PRIVATE),
+    "registry:export_job_download": Rule("GET", export_job, PRIVATE),
+    "registry:saved_notify": Rule("POST", saved_search, PRIVATE_ACTION),
+    "registry:saved_delete": Rule("POST", saved_search, PRIVATE_ACTION),
+    # Public objects: the profile is for everyone; following one needs an account.
+    "registry:profile": Rule("GET", public_worker, {"owner": OK, "other": OK, "staff": OK, "anonymous": OK}),
+    "registry:watch": Rule("POST", public_worker,
+                           {"owner": REDIRECT, "other": REDIRECT, "staff": REDIRECT, "anonymous": LOGIN}),
+    # The token is the credential; a wrong one is refused alike for everyone.
+    "accounts:recover_email": Rule("GET", recovery_link,
+                                   {"owner": 400, "other": 400, "staff": 400, "anonymous": 400}),
+}
+
+
+def _is_admin(route: str, name: str) -> bool:
+    return name.startswith("admin:") or route.startswith("admin/")
+
+
+def test_every_parameterised_url_is_classified():
+    unclassified = [
+        f"{route} ({name or 'no name'})"
+        for route, name, _ in parameterised_patterns()
+        if not _is_admin(route, name) and name not in ACCESS
+    ]
+    assert unclassified == [], "classify these URLs in tests/security/test_object_access.py ACCESS"
+
+
+def test_the_classification_has_no_stale_entries():
+    names = {name for _, name, _ in parameterised_patterns()}
+    assert set(ACCESS) <= names
+
+
+@pytest.fixture
+def personas(worker_user, second_worker_user, support_agent):
+    def client_for(persona):
+        client = Client()
+        user = {"owner": worker_user, "other": second_worker_user, "staff": support_agent}.get(persona)
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return worker_user, client_for
+
+
+def _check(response, expected, persona, name):
+    where = f"{name} as {persona}: {response.status_code} {response.get('Location', '')}"
+    if expected == LOGIN:
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"], where
+    elif expected == REDIRECT:
+        assert response.status_code == 302 and "/accounts/login/" not in response["Location"], where
+    else:
+        assert response.status_code == expected, where
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(ACCESS))
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_object_url_answers_each_persona_as_classified(name, persona, personas, settings, on_commit_immediate):
+    settings.SMS_BACKEND = "accounts.sms.LocmemBackend"
+    owner, client_for = personas
+    rule = ACCESS[name]
+    kwargs = rule.make(owner, settings)
+    url = reverse(name, kwargs=kwargs)
+    client = client_for(persona)
+    response = client.post(url) if rule.method == "POST" else client.get(url)
+    _check(response, rule.expect[persona], persona, name)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", ["other", "anonymous"])
+def test_a_guessed_object_id_is_a_404_like_a_foreign_one(persona, personas):
+    _, client_for = personas
+    client = client_for(persona)
+    assert client.get(reverse("registry:export_job", args=[uuid.uuid4()])).status_code == 404
+    assert client.get(reverse("support:ticket_detail", args=["2026-0000001"])).status_code == 404
+
+
+# --- Admin: staff only --------------------------------------------------------------------------------
+
+
+def _admin_urls():
+    urls = []
+    for route, name, params in parameterised_patterns():
+        if not _is_admin(route, name):
+            continue
+        if not name:  # the admin's unnamed shortcuts, e.g. <path:object_id>/ → .../change/
+            urls.append((route, "/" + re.sub(r"<(?:\w+:)?\w+>", "1", route)))
+            continue
+        kwargs = {param: ("accounts" if param == "app_label" else "1") for param in params}
+        try:
+            urls.append((name, reverse(name, kwargs=kwargs)))
+        except Exception:
+            urls.append((name, None))
+    return urls
+
+
+def test_admin_urls_can_all_be_built():
+    broken = [name for name, url in _admin_urls() if url is None]
+    assert broken == []
+
+
+@pytest.mark.django_db
+def test_admin_object_urls_refuse_workers_and_anonymous_visitors(worker_user):
+    worker = Client()
+    worker.force_login(worker_user)
+    for client in (Client(), worker):
+        for name, url in _admin_urls():
+            response = client.get(url)
+            assert response.status_code in (302, 404), f"{name} {url}: {response.status_code}"
+            if response.status_code == 302:
+                assert "login" in response["Location"], f"{name} {url}"
