@@ -419,7 +419,7 @@ def export_job_run(*, job_id, redelivered: bool = False) -> str:
     jobs.update(
         status=ExportJob.Status.DONE, progress=100, rows=progress.done, file_name=final.name, finished_at=timezone.now()
     )
-    logger.info("export job %s done: %s rows", job_id, rows.done)
+    logger.info("export job %s done: %s rows", job_id, progress.done)
     return ExportJob.Status.DONE
 
 

@@ -82,7 +82,9 @@ PRODUCTION_ENV = {
 
 def _check_deploy(tmp_path, **env):
     # DJANGO_ALLOW_ASYNC_UNSAFE is set process-wide by the browser tests' fixtures; production never has it.
-    dropped = {"SECRET_KEY", "DOCUMENT_ENCRYPTION_KEYS", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "EXTRACT_SIGNING_KEYS"}
+    dropped = {
+        "SECRET_KEY", "DOCUMENT_ENCRYPTION_KEYS", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "EXTRACT_SIGNING_KEYS"
+    }
     base = {k: v for k, v in os.environ.items() if k not in dropped}
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
