@@ -38,7 +38,14 @@ MAX_TOKENS = 5
 DRIVER_MAX_WORDS = 40
 WORD_POSITIONS = (1, 2, 3)
 # The predicate of the partial index worker_long_name_idx, spelled exactly so the planner can use it.
-LONG_NAME = Q(RawSQL(""""registry_medicalworker"."search_name" LIKE '%% %% %% %%'""", (), output_field=BooleanField()))
+# (Not LIKE '% % % %': the trigram index would serve that, badly.)
+LONG_NAME = Q(
+    RawSQL(
+        """array_length(string_to_array("registry_medicalworker"."search_name", ' '), 1) > 3""",
+        (),
+        output_field=BooleanField(),
+    )
+)
 
 PUBLIC_STATUSES = [
     (AdmissionStatus.ACTIVE, "Действует"),
@@ -225,28 +232,38 @@ class NameOrderedResult(Sequence):
         candidates = [t for t in tokens if t not in _specialty_tokens(tokens) and "-" not in t]
         if not candidates:
             return None
-        words = _dictionary_words(candidates)
+        words = _dictionary_words(tokens)
         for token in candidates:
             if not words[token]:
                 return cls(None)  # a word nobody's name has
         driver = min(candidates, key=lambda t: sum(n for _, _, n in words[t]))
         if len(words[driver]) > DRIVER_MAX_WORDS:
             return None
-        rest = list(tokens)
-        rest.remove(driver)
-        base = qs.select_related(None).filter(_text_match(rest) if rest else Q())
+        base = qs.select_related(None).annotate(**{f"word{n}": _WordAt(n) for n in WORD_POSITIONS})
+        specialties = _specialty_words()
+        for token in tokens:
+            if token == driver:
+                continue
+            # The other words as the exact dictionary words they start, at their positions: PostgreSQL
+            # can then AND their word indexes with the branch (counting without reading rows) or test
+            # them on the rows the branch reads. Never LIKE here: the planner would rather AND a huge
+            # trigram bitmap with the branch (seconds instead of milliseconds).
+            condition = _dictionary_condition(token, words[token])
+            specialty_ids = [pk for pk, ws in specialties if any(w.startswith(token) for w in ws)]
+            if specialty_ids:
+                condition |= Q(primary_specialty_id__in=specialty_ids)
+            base = base.filter(condition)
         earlier = Q()
         branches = []
         for position in WORD_POSITIONS:
             column = f"word{position}"
-            base = base.annotate(**{column: _WordAt(position)})
             for word, at, _ in words[driver]:
                 if at == position:
                     # A row whose earlier word also starts with the driver is in that branch already.
                     branches.append(base.filter(earlier, **{column: word}).values_list("search_name", "id"))
             earlier &= ~Q(**{f"{column}__startswith": driver})
         # Words after the third (rare): their own small branch, over the partial index of such names.
-        long_names = base.filter(earlier, LONG_NAME, search_name__regex=r"^(\S+ ){3}(\S+ )*" + driver)
+        long_names = base.filter(earlier, LONG_NAME, _word_start(driver))
         branches.append(long_names.values_list("search_name", "id"))
         union = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
         return cls(union)
@@ -278,6 +295,22 @@ class NameOrderedResult(Sequence):
                 count = cursor.fetchone()[0]
             self._count = (min(count, COUNT_CAP), count > COUNT_CAP)
         return self._count
+
+
+def _dictionary_condition(token: str, words: list[tuple[str, int, int]]) -> Q:
+    """Some word of the name starts with `token`, spelled as the exact words it starts (see build)."""
+    if len(words) > DRIVER_MAX_WORDS:
+        return _word_start(token)
+    by_position: dict[int, list[str]] = {}
+    for word, position, _ in words:
+        by_position.setdefault(position, []).append(word)
+    condition = Q()
+    for position, exact in by_position.items():
+        if position in WORD_POSITIONS:
+            condition |= Q(**{f"word{position}__in": exact})
+        else:
+            condition |= LONG_NAME & _word_start(token)
+    return condition
 
 
 def _dictionary_words(tokens: list[str]) -> dict[str, list[tuple[str, int, int]]]:
@@ -319,16 +352,18 @@ def _filters(params: dict) -> Q:
     return filters
 
 
-def _text_match(tokens: list[str]) -> Q:
+def _text_match(tokens: list[str], *, unindexed: bool = False) -> Q:
     """Every token starts a word of the name, or (for a word like «кардиол») names the specialty.
 
     LIKE 'x%' / '% x%' are served by the pg_trgm GIN index when PostgreSQL takes this generic path;
-    SQLite scans. The name order on PostgreSQL mostly goes through NameOrderedResult instead.
+    SQLite scans. The name order on PostgreSQL mostly goes through NameOrderedResult, where the
+    other words are `unindexed` conditions on rows its index scan already reads: given LIKE, the
+    planner would rather AND a huge trigram bitmap with the branch (seconds instead of milliseconds).
     """
     text = Q()
     specialties = _specialty_words()
     for token in tokens:
-        word = _name_word(token)
+        word = _word_start(token) if unindexed else _name_word(token)
         # The specialty directory is small: matched in Python, it becomes an indexed IN.
         specialty_ids = [pk for pk, words in specialties if any(w.startswith(token) for w in words)]
         if specialty_ids:
@@ -339,6 +374,12 @@ def _text_match(tokens: list[str]) -> Q:
 
 def _name_word(token: str) -> Q:
     return Q(search_name__startswith=token) | Q(search_name__contains=f" {token}")
+
+
+def _word_start(token: str) -> Q:
+    """The same test as _name_word, in a form no index serves (see _text_match)."""
+    sql = """strpos(' ' || "registry_medicalworker"."search_name", %s) > 0"""
+    return Q(RawSQL(sql, (f" {token}",), output_field=BooleanField()))  # noqa: S611 -- a bound parameter
 
 
 def _specialty_tokens(tokens: list[str]) -> set[str]:
