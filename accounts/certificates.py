@@ -136,9 +136,12 @@ class VerifiedCertificate:
 
 
 def challenge_issue(*, session, now: dt.datetime | None = None) -> str:
-    """A fresh random nonce (32 bytes, base64url) for the session; it replaces any earlier one."""
+    """A fresh random nonce (32 bytes, hex) for the session; it replaces any earlier one.
+
+    Hex, not base64url: a nonce starting with "-" would be taken for an option when pasted into a
+    signing tool's command line (sign_challenge --challenge ...)."""
     now = now or timezone.now()
-    nonce = secrets.token_urlsafe(CHALLENGE_BYTES)
+    nonce = secrets.token_hex(CHALLENGE_BYTES)
     session[CHALLENGE_SESSION_KEY] = {"nonce": nonce, "at": now.timestamp()}
     return nonce
 

@@ -177,7 +177,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 # worker lost), and an unacknowledged task of a worker killed outright is redelivered after the
 # visibility timeout, which must stay longer than the longest task time limit (tests check every task).
 # Tasks claim their rows (conditional UPDATE), so a second delivery does nothing.
-CELERY_BROKER_VISIBILITY_TIMEOUT = int(env_str("CELERY_BROKER_VISIBILITY_TIMEOUT", "3600"))
+CELERY_BROKER_VISIBILITY_TIMEOUT = int(env_str("CELERY_BROKER_VISIBILITY_TIMEOUT", "7200"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
     "socket_connect_timeout": 2,

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.models import AuditEntry, User
 from accounts.notifications import notification_send
 from accounts.services import audit_record
+from portal import reconcile
 from registry import services as registry_services
 from registry.models import (
     AdmissionDocument,
@@ -259,9 +260,9 @@ def identity_application_resubmit(
 
 
 def _enqueue_identity_check(application_id: int) -> None:
-    from .tasks import check_identity_application
-
-    check_identity_application.delay(application_id)
+    # Never raises into the request: with the broker down the application stays submitted and the
+    # reconciler (portal.reconcile, registered in verification.apps) enqueues it again.
+    reconcile.enqueue("verification.check_identity_application", application_id)
 
 
 def identity_application_check(*, application_id: int, gateway=None) -> str:
@@ -505,9 +506,7 @@ def qualification_application_fix(*, application: QualificationApplication, user
 
 
 def _enqueue_qualification_check(application_id: int) -> None:
-    from .tasks import check_qualification_application
-
-    check_qualification_application.delay(application_id)
+    reconcile.enqueue("verification.check_qualification_application", application_id)
 
 
 def qualification_application_check(*, application_id: int) -> str:

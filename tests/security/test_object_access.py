@@ -100,6 +100,84 @@ def recovery_link(owner, settings):
     return {"uidb64": urlsafe_base64_encode(force_bytes(owner.pk)), "token": "bad-token"}
 
 
+def _stored(owner, kind="passport"):
+    from verification.documents import document_store
+
+    upload = SimpleUploadedFile("scan.png", _png(), content_type="image/png")
+    return document_store(uploaded_file=upload, owner=owner, kind=kind, field_label="Файл")
+
+
+def journal_entry(owner, settings):
+    from accounts.models import AuditEntry
+    from accounts.services import audit_record
+
+    audit_record(event=AuditEntry.Event.DATA_VIEWED, subject=owner, actor=owner, object_type="worker",
+                 details={"action": "viewed"})
+    return {"pk": AuditEntry.objects.filter(subject=owner).latest("id").pk}
+
+
+def identity_application(owner, settings):
+    from verification.models import IdentityApplication
+
+    worker = owner.worker
+    application = IdentityApplication.objects.create(
+        worker=worker, snils=worker.snils, inn=worker.inn, last_name=worker.last_name,
+        first_name=worker.first_name, birth_date=worker.birth_date, passport_document=_stored(owner),
+        qualification_document=_stored(owner, "qualification"),
+    )
+    return {"pk": application.pk}
+
+
+def qualification_application(owner, settings):
+    from verification.models import QualificationApplication
+
+    application = QualificationApplication.objects.create(
+        worker=owner.worker, diploma_number="1234567", admission_number="0177000000001",
+        diploma_document=_stored(owner, "diploma"),
+    )
+    return {"pk": application.pk}
+
+
+def correction(owner, settings):
+    from verification.models import ChangeRequest
+
+    request = ChangeRequest.objects.create(
+        worker=owner.worker, changes={"phone": {"old": "", "new": "+79160000000"}},
+        proof_document=_stored(owner, "other"),
+    )
+    return {"pk": request.pk}
+
+
+def stored_document(owner, settings):
+    return {"pk": _stored(owner).pk}
+
+
+def own_extract(owner, settings):
+    from api.services import extract_issue
+
+    return {"code": extract_issue(worker=owner.worker, user=owner, kind="registry").code}
+
+
+def organization(owner, settings):
+    from tests.factories import OrganizationFactory
+
+    return {"pk": OrganizationFactory().pk}
+
+
+def employment_role(owner, settings):
+    from tests.factories import EmploymentFactory
+
+    return {"pk": EmploymentFactory(worker=owner.worker).pk}
+
+
+def directory(owner, settings):
+    return {"name": "specialty"}
+
+
+def unknown_path(owner, settings):
+    return {"path": "no/such/thing"}
+
+
 @dataclass(frozen=True)
 class Rule:
     method: str
@@ -108,6 +186,9 @@ class Rule:
 
 
 PRIVATE = {"owner": OK, "other": NOT_FOUND, "staff": NOT_FOUND, "anonymous": NOT_FOUND}
+# Pages behind the login: a visitor is sent to log in first (the object's existence is not revealed).
+PRIVATE_LOGIN = {**PRIVATE, "anonymous": LOGIN}
+PUBLIC = {"owner": OK, "other": OK, "staff": OK, "anonymous": OK}
 PRIVATE_ACTION = {"owner": REDIRECT, "other": NOT_FOUND, "staff": NOT_FOUND, "anonymous": LOGIN}
 
 ACCESS: dict[str, Rule] = {
@@ -121,6 +202,28 @@ ACCESS: dict[str, Rule] = {
     "registry:profile": Rule("GET", public_worker, {"owner": OK, "other": OK, "staff": OK, "anonymous": OK}),
     "registry:watch": Rule("POST", public_worker,
                            {"owner": REDIRECT, "other": REDIRECT, "staff": REDIRECT, "anonymous": LOGIN}),
+    # The cabinet (issue 4): the owner's own applications and journal; staff work in the admin.
+    "accounts:journal_entry": Rule("GET", journal_entry, PRIVATE_LOGIN),
+    "verification:identity_detail": Rule("GET", identity_application, PRIVATE_LOGIN),
+    "verification:qualification_detail": Rule("GET", qualification_application, PRIVATE_LOGIN),
+    "verification:correction_detail": Rule("GET", correction, PRIVATE_LOGIN),
+    # Uploaded files: the owner, and staff (journaled); nobody else learns they exist.
+    "verification:document": Rule("GET", stored_document, {**PRIVATE_LOGIN, "staff": OK}),
+    # Signed extracts (issue 8): a copy only for its owner; the verification page is public by design
+    # and shows only what the extract itself printed.
+    "extracts:copy_pdf": Rule("GET", own_extract, PRIVATE_LOGIN),
+    "extracts:verify": Rule("GET", own_extract, PUBLIC),
+    # The API and FHIR: public scope without a token (protected fields need a partner token).
+    "api:worker-detail": Rule("GET", public_worker, PUBLIC),
+    "api:worker-documents": Rule("GET", public_worker, PUBLIC),
+    "api:organization-detail": Rule("GET", organization, PUBLIC),
+    "api:directory-entries": Rule("GET", directory, PUBLIC),
+    "api:not-found": Rule("GET", unknown_path, {p: NOT_FOUND for p in PERSONAS}),
+    "fhir:practitioner-read": Rule("GET", public_worker, PUBLIC),
+    "fhir:practitioner-role-read": Rule("GET", employment_role, PUBLIC),
+    "fhir:organization-read": Rule("GET", organization, PUBLIC),
+    "fhir:codesystem-read": Rule("GET", directory, PUBLIC),
+    "fhir:not-supported": Rule("GET", unknown_path, {p: NOT_FOUND for p in PERSONAS}),
     # The token is the credential; a wrong one is refused alike for everyone.
     "accounts:recover_email": Rule("GET", recovery_link,
                                    {"owner": 400, "other": 400, "staff": 400, "anonymous": 400}),
@@ -201,11 +304,15 @@ def _admin_urls():
         if not name:  # the admin's unnamed shortcuts, e.g. <path:object_id>/ → .../change/
             urls.append((route, "/" + re.sub(r"<(?:\w+:)?\w+>", "1", route)))
             continue
-        kwargs = {param: ("accounts" if param == "app_label" else "1") for param in params}
-        try:
-            urls.append((name, reverse(name, kwargs=kwargs)))
-        except Exception:
-            urls.append((name, None))
+        url = None
+        for value in ("1", str(uuid.UUID(int=1))):  # an integer id, else a UUID one
+            kwargs = {param: ("accounts" if param == "app_label" else value) for param in params}
+            try:
+                url = reverse(name, kwargs=kwargs)
+                break
+            except Exception:  # noqa: S112 -- the next kind of id is tried
+                continue
+        urls.append((name, url))
     return urls
 
 

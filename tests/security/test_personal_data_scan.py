@@ -91,7 +91,18 @@ def _public_urls(workers) -> list[str]:
         reverse("registry:export_csv") + "".join(f"&ids={w.registry_number}" for w in workers).replace("&", "?", 1),
     ]
     urls += [reverse("registry:profile", args=[w.registry_number]) for w in workers]
+    # The API and FHIR without a partner token: the public scope (issue 8).
+    urls += [reverse("api:worker-detail", args=[w.registry_number]) for w in workers]
+    urls += [reverse("api:worker-documents", args=[w.registry_number]) for w in workers]
+    urls += [reverse("fhir:practitioner-read", args=[w.registry_number]) for w in workers]
+    urls += [
+        reverse("api:worker-list") + "?q=" + some.last_name,
+        reverse("api:worker-changes"),
+        "/fhir/Practitioner?name=" + some.last_name,
+        "/fhir/PractitionerRole",
+    ]
     return urls
+
 
 
 @pytest.mark.django_db
