@@ -311,3 +311,30 @@ def test_inline_crash_does_not_fail_the_page_and_the_sweep_hands_it_to_staff(wor
         assert deadlines.run_all()["escalated"] == 0
     application.refresh_from_db()
     assert application.status == IdentityApplication.Status.MANUAL_REVIEW
+
+
+def test_a_check_the_broker_lost_is_enqueued_again_by_the_reconciler_and_decided_once(
+    worker, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Redis down at submit time: the request succeeds, the application waits as submitted, and the
+    reconciler (portal.reconcile) enqueues its check later; it ends in one final state."""
+    from portal import reconcile
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    from portal.celery import app
+
+    monkeypatch.setattr(reconcile, "_send", broker_down)
+    monkeypatch.setitem(app.conf, "task_always_eager", False)  # a real broker, which is down
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        application = _submit(worker)  # the enqueue after commit fails, without raising
+    assert callbacks
+    application.refresh_from_db()
+    assert application.status == IdentityApplication.Status.SUBMITTED
+    monkeypatch.undo()
+    IdentityApplication.objects.filter(pk=application.pk).update(submitted_at=timezone.now() - dt.timedelta(hours=1))
+    assert reconcile.reconcile_queued()["verification.IdentityApplication"] == 1
+    application.refresh_from_db()
+    assert application.status == IdentityApplication.Status.CONFIRMED
+    assert reconcile.reconcile_queued()["verification.IdentityApplication"] == 0
