@@ -201,8 +201,12 @@ def test_organizations_licenses_and_directories(client, db):
 def test_schema_and_docs_are_served_locally(client, db):
     schema = client.get("/api/schema/?format=json")
     assert schema.status_code == 200 and "/api/v1/workers/" in schema.json()["paths"]
-    docs = client.get("/api/docs/").content.decode()
+    response = client.get("/api/docs/")
+    docs = response.content.decode()
     assert "/static/drf_spectacular_sidecar/" in docs and "cdn" not in docs.lower()
+    # Under the CSP: no inline script (the start-up code is a script file), inline styles on this page only.
+    assert "<script>" not in docs and "script-src 'self'" in response["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in client.get("/registry/")["Content-Security-Policy"]
 
 
 def test_admin_creates_token_shown_once_and_revokes(client, support_agent):
