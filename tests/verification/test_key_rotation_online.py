@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from PIL import Image
 
+from tests.conftest import skip_or_fail
 from verification.documents import document_read, document_store, documents_reencrypt, documents_stale_count
 from verification.models import StoredDocument
 
@@ -24,7 +25,7 @@ def _png() -> bytes:
 @pytest.mark.django_db(transaction=True)
 def test_rotation_skips_a_locked_document_and_finishes_it_on_the_next_run(settings):
     if connection.vendor != "postgresql":
-        pytest.skip("row locks (SELECT ... FOR UPDATE SKIP LOCKED) are PostgreSQL's; SQLite locks the whole file")
+        skip_or_fail("row locks (SELECT ... FOR UPDATE SKIP LOCKED) are PostgreSQL's; SQLite locks the whole file")
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.DOCUMENT_ENCRYPTION_KEYS = [old]
     data = _png()
