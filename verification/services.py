@@ -72,6 +72,27 @@ def _history(kind: str, application, from_status: str, *, actor=None, note: str 
     )
 
 
+def _decide(kind: str, application, *, status: str, actor, note: str, fix_days: int | None = None,
+            **values) -> dt.datetime:
+    """Record a decision on an application (status, when, the reasons, a fix deadline), release the
+    check's claim and write the history row; returns the moment of the decision."""
+    now = timezone.now()
+    previous = application.status
+    application.status = status
+    application.decided_at = now
+    application.decision_note = note
+    application.check_started_at = None
+    fields = ["status", "decided_at", "decision_note", "check_started_at", *values]
+    if fix_days is not None:
+        application.fix_deadline = now + dt.timedelta(days=fix_days)
+        fields.append("fix_deadline")
+    for name, value in values.items():
+        setattr(application, name, value)
+    application.save(update_fields=fields)
+    _history(kind, application, previous, actor=actor, note=note)
+    return now
+
+
 def worker_for(user: User) -> MedicalWorker:
     worker = MedicalWorker.objects.filter(user=user).first() if user and user.is_authenticated else None
     if worker is None:
@@ -357,15 +378,8 @@ def identity_application_reject(*, application: IdentityApplication, actor: User
 
 
 def _identity_confirm(application: IdentityApplication, *, actor, note: str, request=None) -> None:
-    now = timezone.now()
-    previous = application.status
-    application.status = IdentityApplication.Status.CONFIRMED
-    application.decided_at = now
-    application.discrepancies = []
-    application.decision_note = note
-    application.check_started_at = None
-    application.save(update_fields=["status", "decided_at", "discrepancies", "decision_note", "check_started_at"])
-    _history(ApplicationHistory.Kind.IDENTITY, application, previous, actor=actor, note=note)
+    now = _decide(ApplicationHistory.Kind.IDENTITY, application, status=IdentityApplication.Status.CONFIRMED,
+                  actor=actor, note=note, discrepancies=[])
     worker = _lock(MedicalWorker, application.worker_id, "user")
     worker.identity_status = MedicalWorker.IdentityStatus.CONFIRMED
     worker.last_confirmed_at = now
@@ -384,17 +398,8 @@ def _identity_confirm(application: IdentityApplication, *, actor, note: str, req
 
 def _identity_reject(application: IdentityApplication, *, discrepancies: list[dict], actor, note: str,
                      request=None) -> None:
-    now = timezone.now()
-    previous = application.status
-    application.status = IdentityApplication.Status.REJECTED
-    application.decided_at = now
-    application.fix_deadline = now + dt.timedelta(days=IDENTITY_FIX_DAYS)
-    application.discrepancies = discrepancies
-    application.decision_note = note
-    application.check_started_at = None
-    application.save(update_fields=["status", "decided_at", "fix_deadline", "discrepancies", "decision_note",
-                                    "check_started_at"])
-    _history(ApplicationHistory.Kind.IDENTITY, application, previous, actor=actor, note=note)
+    _decide(ApplicationHistory.Kind.IDENTITY, application, status=IdentityApplication.Status.REJECTED, actor=actor,
+            note=note, fix_days=IDENTITY_FIX_DAYS, discrepancies=discrepancies)
     worker = _lock(MedicalWorker, application.worker_id, "user")
     if worker.identity_status != MedicalWorker.IdentityStatus.CONFIRMED:
         worker.identity_status = MedicalWorker.IdentityStatus.REJECTED
@@ -563,15 +568,8 @@ def qualification_application_reject(*, application: QualificationApplication, a
 
 
 def _qualification_confirm(application: QualificationApplication, *, actor, note: str, request=None) -> None:
-    now = timezone.now()
-    previous = application.status
-    application.status = QualificationApplication.Status.CONFIRMED
-    application.decided_at = now
-    application.problems = []
-    application.decision_note = note
-    application.check_started_at = None
-    application.save(update_fields=["status", "decided_at", "problems", "decision_note", "check_started_at"])
-    _history(ApplicationHistory.Kind.QUALIFICATION, application, previous, actor=actor, note=note)
+    now = _decide(ApplicationHistory.Kind.QUALIFICATION, application, status=QualificationApplication.Status.CONFIRMED,
+                  actor=actor, note=note, problems=[])
     worker = _lock(MedicalWorker, application.worker_id, "user")
     worker.has_confirmed_documents = True
     worker.last_confirmed_at = now
@@ -587,17 +585,8 @@ def _qualification_confirm(application: QualificationApplication, *, actor, note
 
 def _qualification_needs_fix(application: QualificationApplication, *, problems: list[dict], actor, note: str,
                              request=None) -> None:
-    now = timezone.now()
-    previous = application.status
-    application.status = QualificationApplication.Status.NEEDS_FIX
-    application.decided_at = now
-    application.fix_deadline = now + dt.timedelta(days=QUALIFICATION_FIX_DAYS)
-    application.problems = problems
-    application.decision_note = note
-    application.check_started_at = None
-    application.save(update_fields=["status", "decided_at", "fix_deadline", "problems", "decision_note",
-                                    "check_started_at"])
-    _history(ApplicationHistory.Kind.QUALIFICATION, application, previous, actor=actor, note=note)
+    _decide(ApplicationHistory.Kind.QUALIFICATION, application, status=QualificationApplication.Status.NEEDS_FIX,
+            actor=actor, note=note, fix_days=QUALIFICATION_FIX_DAYS, problems=problems)
     worker = application.worker
     _audit(worker=worker, action="qualification_needs_fix", request=request, actor=actor,
            object_type="qualification_application", object_id=application.pk,
