@@ -103,7 +103,40 @@ class StateRegistryReference(models.Model):
 # --- Applications -------------------------------------------------------------------------------
 
 
-class IdentityApplication(models.Model):
+class _Application(models.Model):
+    """What identity and qualification applications share: the automatic check's claim, the dates,
+    the staff assignee and decision. FIX_STATUS is the status that can still be fixed by the worker."""
+
+    FIX_STATUS = ""
+    OPEN_STATUSES: tuple = ()
+
+    check_attempts = models.PositiveSmallIntegerField("попыток проверки", default=0)
+    # When the running check claimed the row; a check older than the lease died and may be re-claimed.
+    check_started_at = models.DateTimeField("проверка начата", null=True, blank=True)
+    created_at = models.DateTimeField("создано", default=timezone.now)
+    submitted_at = models.DateTimeField("отправлено", default=timezone.now)
+    decided_at = models.DateTimeField("решение", null=True, blank=True)
+    fix_deadline = models.DateTimeField("исправить до", null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name="исполнитель",
+        related_name="+",
+    )
+    decision_note = models.TextField("комментарий проверяющего", blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    def can_fix(self, now=None) -> bool:
+        return self.status == self.FIX_STATUS and self.fix_deadline is not None and (
+            self.fix_deadline > (now or timezone.now())
+        )
+
+
+class IdentityApplication(_Application):
     """A worker's request to confirm who they are (DOMAIN.md, Workflows 1)."""
 
     class Status(models.TextChoices):
@@ -115,6 +148,7 @@ class IdentityApplication(models.Model):
         EXPIRED = "expired", "Срок исправления истёк"
 
     OPEN_STATUSES = (Status.SUBMITTED, Status.CHECKING, Status.MANUAL_REVIEW)
+    FIX_STATUS = Status.REJECTED
 
     worker = models.ForeignKey(
         "registry.MedicalWorker", models.PROTECT, verbose_name="работник", related_name="identity_applications"
@@ -138,18 +172,6 @@ class IdentityApplication(models.Model):
     )
     # [{"field": "inn", "label": "ИНН", "entered": "...", "message": "..."}]
     discrepancies = models.JSONField("расхождения", default=list, blank=True)
-    check_attempts = models.PositiveSmallIntegerField("попыток проверки", default=0)
-    # When the running check claimed the row; a check older than the lease died and may be re-claimed.
-    check_started_at = models.DateTimeField("проверка начата", null=True, blank=True)
-    created_at = models.DateTimeField("создано", default=timezone.now)
-    submitted_at = models.DateTimeField("отправлено", default=timezone.now)
-    decided_at = models.DateTimeField("решение", null=True, blank=True)
-    fix_deadline = models.DateTimeField("исправить до", null=True, blank=True)
-    assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name="исполнитель",
-        related_name="+",
-    )
-    decision_note = models.TextField("комментарий проверяющего", blank=True)
 
     class Meta:
         verbose_name = "заявление на подтверждение личности"
@@ -165,20 +187,12 @@ class IdentityApplication(models.Model):
     def __str__(self) -> str:
         return f"Подтверждение личности № {self.pk}"
 
-    @property
-    def is_open(self) -> bool:
-        return self.status in self.OPEN_STATUSES
-
-    def can_fix(self, now=None) -> bool:
-        return self.status == self.Status.REJECTED and self.fix_deadline is not None and (
-            self.fix_deadline > (now or timezone.now())
-        )
 
     def documents(self) -> list[StoredDocument]:
         return [d for d in (self.passport_document, self.qualification_document, self.employer_id_document) if d]
 
 
-class QualificationApplication(models.Model):
+class QualificationApplication(_Application):
     """A worker's request to confirm their qualification documents (DOMAIN.md, Workflows 2)."""
 
     class Status(models.TextChoices):
@@ -190,6 +204,7 @@ class QualificationApplication(models.Model):
         CLOSED = "closed", "Закрыто"
 
     OPEN_STATUSES = (Status.SUBMITTED, Status.CHECKING, Status.ESCALATED)
+    FIX_STATUS = Status.NEEDS_FIX
 
     worker = models.ForeignKey(
         "registry.MedicalWorker", models.PROTECT, verbose_name="работник",
@@ -215,18 +230,6 @@ class QualificationApplication(models.Model):
     )
     # [{"field": "diploma_document", "label": "...", "message": "..."}]
     problems = models.JSONField("недостающее и неверное", default=list, blank=True)
-    check_attempts = models.PositiveSmallIntegerField("попыток проверки", default=0)
-    # When the running check claimed the row; a check older than the lease died and may be re-claimed.
-    check_started_at = models.DateTimeField("проверка начата", null=True, blank=True)
-    created_at = models.DateTimeField("создано", default=timezone.now)
-    submitted_at = models.DateTimeField("отправлено", default=timezone.now)
-    decided_at = models.DateTimeField("решение", null=True, blank=True)
-    fix_deadline = models.DateTimeField("исправить до", null=True, blank=True)
-    assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name="исполнитель",
-        related_name="+",
-    )
-    decision_note = models.TextField("комментарий проверяющего", blank=True)
 
     class Meta:
         verbose_name = "заявление на подтверждение квалификации"
@@ -241,14 +244,6 @@ class QualificationApplication(models.Model):
     def __str__(self) -> str:
         return f"Подтверждение квалификации № {self.pk}"
 
-    @property
-    def is_open(self) -> bool:
-        return self.status in self.OPEN_STATUSES
-
-    def can_fix(self, now=None) -> bool:
-        return self.status == self.Status.NEEDS_FIX and self.fix_deadline is not None and (
-            self.fix_deadline > (now or timezone.now())
-        )
 
     def documents(self) -> list[StoredDocument]:
         return [
