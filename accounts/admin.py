@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from portal.admin_mixins import ReadOnlyAdmin
+from portal.admin_mixins import ReadOnlyAdmin, ViewOnlyMixin
 
 from . import services
 from .journal import entry_summary
@@ -86,7 +86,7 @@ class OneTimeCodeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TotpDevice)
-class TotpDeviceAdmin(admin.ModelAdmin):
+class TotpDeviceAdmin(ViewOnlyMixin, admin.ModelAdmin):
     """Staff may remove a lost authenticator (the user then logs in by SMS); the secret is never shown."""
 
     list_display = ("user", "confirmed_at")
@@ -94,12 +94,6 @@ class TotpDeviceAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     exclude = ("secret", "last_used_step")
     readonly_fields = ("user", "confirmed_at")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def delete_model(self, request, obj):
         services.totp_remove(user=obj.user, request=request)

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import AuditEntry
 from accounts.services import audit_record
+from portal.admin_mixins import ViewOnlyMixin
 
 from . import dq, models, tasks, validators
 from .admin import MedicalWorkerAdmin
@@ -67,7 +68,8 @@ class ImportUploadForm(forms.Form):
 
 
 @admin.register(models.ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    # Uploads go through the upload page, not the add form.
     list_display = (
         "created_at",
         "kind",
@@ -86,12 +88,6 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     actions = ["force_sync"]
     change_list_template = "admin/registry/importjob/change_list.html"
-
-    def has_add_permission(self, request):
-        return False  # uploads go through the upload page
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -199,18 +195,12 @@ class ImportJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.DuplicateCandidate)
-class DuplicateCandidateAdmin(admin.ModelAdmin):
+class DuplicateCandidateAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_display = ("detected_at", "reason", "status", "first", "second")
     list_filter = ("status", "reason")
     list_select_related = ("worker_a", "worker_b")
     actions = ["merge_into_first", "merge_into_second", "dismiss"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
@@ -274,16 +264,10 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.WorkerMerge)
-class WorkerMergeAdmin(admin.ModelAdmin):
+class WorkerMergeAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_display = ("merged_at", "merged_registry_number", "survivor", "merged_by")
     list_select_related = ("survivor", "merged_by")
     readonly_fields = ("survivor", "merged_registry_number", "merged_snapshot", "moved", "merged_at", "merged_by")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False  # the trail of a merge is kept
@@ -438,18 +422,12 @@ class MedicalWorkerDQAdmin(MedicalWorkerAdmin):
 
 
 @admin.register(models.DiscrepancyAlert)
-class DiscrepancyAlertAdmin(admin.ModelAdmin):
+class DiscrepancyAlertAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_display = ("last_seen_at", "kind", "message", "region", "first_seen_at", "notified_at", "resolved_at")
     list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter), "region")
     search_fields = ("message", "=object_id")
     list_select_related = ("region",)
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def changelist_view(self, request, extra_context=None):
         counts = (
@@ -469,14 +447,8 @@ class DiscrepancyAlertAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.DQAuditRun)
-class DQAuditRunAdmin(admin.ModelAdmin):
+class DQAuditRunAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_display = ("created_at", "total_workers", "total_problems", "duration_ms")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -575,14 +547,8 @@ class DQAuditRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.WorkforceSnapshot)
-class WorkforceSnapshotAdmin(admin.ModelAdmin):
+class WorkforceSnapshotAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_display = ("taken_on", "total_workers", "expiring_90", "taken_at")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
