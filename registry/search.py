@@ -240,7 +240,6 @@ class NameOrderedResult(Sequence):
         if len(words[driver]) > DRIVER_MAX_WORDS:
             return None
         base = qs.select_related(None).annotate(**{f"word{n}": _WordAt(n) for n in WORD_POSITIONS})
-        specialties = _specialty_words()
         for token in tokens:
             if token == driver:
                 continue
@@ -249,7 +248,7 @@ class NameOrderedResult(Sequence):
             # them on the rows the branch reads. Never LIKE here: the planner would rather AND a huge
             # trigram bitmap with the branch (seconds instead of milliseconds).
             condition = _dictionary_condition(token, words[token])
-            specialty_ids = [pk for pk, ws in specialties if any(w.startswith(token) for w in ws)]
+            specialty_ids = _specialty_ids(token)
             if specialty_ids:
                 condition |= Q(primary_specialty_id__in=specialty_ids)
             base = base.filter(condition)
@@ -352,20 +351,16 @@ def _filters(params: dict) -> Q:
     return filters
 
 
-def _text_match(tokens: list[str], *, unindexed: bool = False) -> Q:
+def _text_match(tokens: list[str]) -> Q:
     """Every token starts a word of the name, or (for a word like «кардиол») names the specialty.
 
     LIKE 'x%' / '% x%' are served by the pg_trgm GIN index when PostgreSQL takes this generic path;
-    SQLite scans. The name order on PostgreSQL mostly goes through NameOrderedResult, where the
-    other words are `unindexed` conditions on rows its index scan already reads: given LIKE, the
-    planner would rather AND a huge trigram bitmap with the branch (seconds instead of milliseconds).
+    SQLite scans. The name order on PostgreSQL mostly goes through NameOrderedResult instead.
     """
     text = Q()
-    specialties = _specialty_words()
     for token in tokens:
-        word = _word_start(token) if unindexed else _name_word(token)
-        # The specialty directory is small: matched in Python, it becomes an indexed IN.
-        specialty_ids = [pk for pk, words in specialties if any(w.startswith(token) for w in words)]
+        word = _name_word(token)
+        specialty_ids = _specialty_ids(token)
         if specialty_ids:
             word |= Q(primary_specialty_id__in=specialty_ids)
         text &= word
@@ -377,14 +372,20 @@ def _name_word(token: str) -> Q:
 
 
 def _word_start(token: str) -> Q:
-    """The same test as _name_word, in a form no index serves (see _text_match)."""
+    """The same test as _name_word, in a form no index serves: given LIKE, the planner would rather
+    AND a huge trigram bitmap with a NameOrderedResult branch (seconds instead of milliseconds)."""
     sql = """strpos(' ' || "registry_medicalworker"."search_name", %s) > 0"""
     return Q(RawSQL(sql, (f" {token}",), output_field=BooleanField()))  # noqa: S611 -- a bound parameter
 
 
+def _specialty_ids(token: str) -> list[int]:
+    """Specialties with a word starting with the token; the directory is small, so this is matched in
+    Python and becomes an indexed IN on primary_specialty."""
+    return [pk for pk, words in _specialty_words() if any(w.startswith(token) for w in words)]
+
+
 def _specialty_tokens(tokens: list[str]) -> set[str]:
-    specialties = _specialty_words()
-    return {token for token in tokens if any(w.startswith(token) for _, words in specialties for w in words)}
+    return {token for token in tokens if _specialty_ids(token)}
 
 
 def search_words_correct(tokens: list[str]) -> list[str]:
