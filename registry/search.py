@@ -9,14 +9,17 @@ pg_trgm GIN index on PostgreSQL; SQLite gets the same results, scanned.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django import forms
+from django.core.cache import cache
 from django.db import connection, models
 from django.db.models import BooleanField, F, Func, IntegerField, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Concat
 
 from . import validators
 from .models import (
@@ -143,8 +146,6 @@ class SearchForm(forms.Form):
 
 
 def _specialty_words() -> list[tuple[int, list[str]]]:
-    from django.core.cache import cache
-
     words = cache.get("registry:specialty-words")
     if words is None:
         words = [
@@ -202,13 +203,20 @@ def worker_search(params: dict) -> SearchResult:
 
 
 class _WordAt(Func):
-    """split_part(search_name, ' ', n): the indexed expression of worker_word<n>_idx (migration 0006)."""
+    """split_part(search_name, ' ', n): the indexed expression of worker_word<n>_idx (migrations 0006, 0009).
+
+    `indexed=False` spells the same word so that it matches no index expression: PostgreSQL then tests
+    it on the entries of the index the branch walks (index-only scan) instead of picking that word's
+    own index, which may hold a hundred times more entries (e.g. «ксения» rather than «ширяева»).
+    """
 
     function = "split_part"
     output_field = models.CharField()
 
-    def __init__(self, position: int):
-        super().__init__(F("search_name"), Value(" "), Value(position, output_field=IntegerField()))
+    def __init__(self, position: int, *, indexed: bool = True):
+        # search_name || ' ' has the same words at the same positions.
+        source = F("search_name") if indexed else Concat(F("search_name"), Value(" "))
+        super().__init__(source, Value(" "), Value(position, output_field=IntegerField()))
 
 
 class NameOrderedResult(Sequence):
@@ -239,14 +247,17 @@ class NameOrderedResult(Sequence):
         driver = min(candidates, key=lambda t: sum(n for _, _, n in words[t]))
         if len(words[driver]) > DRIVER_MAX_WORDS:
             return None
-        base = qs.select_related(None).annotate(**{f"word{n}": _WordAt(n) for n in WORD_POSITIONS})
+        base = qs.select_related(None).annotate(
+            **{f"word{n}": _WordAt(n) for n in WORD_POSITIONS},
+            **{f"other{n}": _WordAt(n, indexed=False) for n in WORD_POSITIONS},
+        )
         for token in tokens:
             if token == driver:
                 continue
-            # The other words as the exact dictionary words they start, at their positions: PostgreSQL
-            # can then AND their word indexes with the branch (counting without reading rows) or test
-            # them on the rows the branch reads. Never LIKE here: the planner would rather AND a huge
-            # trigram bitmap with the branch (seconds instead of milliseconds).
+            # The other words as the exact dictionary words they start, at their positions, in the
+            # unindexed spelling: PostgreSQL tests them (and the filters, carried in the index) on the
+            # entries of the driver's branch, an index-only scan. Never LIKE here: the planner would
+            # rather AND a huge trigram bitmap with the branch (seconds instead of milliseconds).
             condition = _dictionary_condition(token, words[token])
             specialty_ids = _specialty_ids(token)
             if specialty_ids:
@@ -288,11 +299,8 @@ class NameOrderedResult(Sequence):
         """Exact up to COUNT_CAP; beyond it only "more than"."""
         if self._count is None:
             sql, params = self._branches.order_by().query.sql_with_params()
-            with connection.cursor() as cursor:
-                # The inner SQL is Django's own compilation with its parameters kept apart.
-                cursor.execute(f"SELECT count(*) FROM ({sql} LIMIT {COUNT_CAP + 1}) AS matches", params)  # noqa: S608
-                count = cursor.fetchone()[0]
-            self._count = (min(count, COUNT_CAP), count > COUNT_CAP)
+            # The inner SQL is Django's own compilation with its parameters kept apart.
+            self._count = _capped_count_sql(f"SELECT count(*) FROM ({sql} LIMIT {COUNT_CAP + 1}) AS matches", params)  # noqa: S608
         return self._count
 
 
@@ -306,7 +314,7 @@ def _dictionary_condition(token: str, words: list[tuple[str, int, int]]) -> Q:
     condition = Q()
     for position, exact in by_position.items():
         if position in WORD_POSITIONS:
-            condition |= Q(**{f"word{position}__in": exact})
+            condition |= Q(**{f"other{position}__in": exact})
         else:
             condition |= LONG_NAME & _word_start(token)
     return condition
@@ -424,11 +432,14 @@ class DirectoryOrderedResult(Sequence):
     PostgreSQL sorts them; first when descending). A page reads only the entries it spans.
     """
 
-    def __init__(self, qs: QuerySet[MedicalWorker], column: str):
+    def __init__(self, qs: QuerySet[MedicalWorker], column: str, chosen=None):
         descending = column.startswith("-")
         field = column.lstrip("-")
         model, key_order = DIRECTORY_SORTS[field]
-        keys: list[int | None] = [*model.objects.order_by(*key_order).values_list("id", flat=True), None]
+        if chosen is not None:  # the search is filtered on this column: one entry to walk
+            keys: list[int | None] = [chosen.pk]
+        else:
+            keys = [*model.objects.order_by(*key_order).values_list("id", flat=True), None]
         if descending:
             keys.reverse()
         name_order = ("-search_name", "-id") if descending else ("search_name", "id")
@@ -475,7 +486,8 @@ def result_page_source(result: SearchResult, params: dict) -> tuple[QuerySet | S
     if result.by_name is not None and sort in ("", "full_name"):
         return result.by_name, result.by_name.count()
     if sort.lstrip("-") in DIRECTORY_SORTS and not query_tokens(params.get("q", "")):
-        ordered = DirectoryOrderedResult(result.queryset, sort)
+        field = sort.lstrip("-")
+        ordered = DirectoryOrderedResult(result.queryset, sort, params.get(field.removeprefix("primary_")))
         return ordered, ordered.count()
     return result.queryset, capped_count(result.queryset)
 
@@ -483,5 +495,25 @@ def result_page_source(result: SearchResult, params: dict) -> tuple[QuerySet | S
 def capped_count(qs: QuerySet) -> tuple[int, bool]:
     """Exact up to COUNT_CAP; beyond it only "more than" — an exact count over millions is slow."""
     # Without the ORDER BY: counting needs no ordered index walk (and no similarity sort).
-    count = qs.order_by()[: COUNT_CAP + 1].count()
+    inner = qs.order_by().values("pk")[: COUNT_CAP + 1]
+    sql, params = inner.query.sql_with_params()
+    return _capped_count_sql(f"SELECT count(*) FROM ({sql}) AS matches", params)  # noqa: S608
+
+
+# A result known to hold more than COUNT_CAP rows is remembered for this long: reading 10,001 index
+# entries is most of the database work of a broad search, and such a result does not shrink below the
+# cap within minutes. Exact (smaller) counts are always computed, so they are never stale.
+MORE_THAN_CAP_TTL = 600
+
+
+def _capped_count_sql(sql: str, params) -> tuple[int, bool]:
+    """Run a `SELECT count(*) FROM (... LIMIT COUNT_CAP + 1)`: (count up to the cap, more than the cap)."""
+    key = "registry:more-than-cap:" + hashlib.sha256(repr((sql, tuple(params))).encode()).hexdigest()
+    if cache.get(key):
+        return COUNT_CAP, True
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        count = cursor.fetchone()[0]
+    if count > COUNT_CAP:
+        cache.set(key, True, MORE_THAN_CAP_TTL)
     return min(count, COUNT_CAP), count > COUNT_CAP

@@ -274,3 +274,67 @@ def test_directory_sorts_walk_the_directory_in_the_same_order_as_the_join(client
         assert [w.id for w in walked[start:stop]] == expected[start:stop]
     response = client.get(SEARCH, {"sort": column, "per_page": 10, "page": 2})
     assert [row.record.id for row in response.context["table"].paginated_rows] == expected[10:20]
+
+
+@pytest.mark.django_db
+def test_rows_written_from_records_say_what_the_column_renderers_say(client):
+    """WorkerTable.body_html writes the rows without the cell machinery: same cells, all escaped."""
+    import lxml.html
+    from django.utils.html import conditional_escape
+
+    from registry.models import MedicalWorker
+    from registry.tables import WorkerTable
+    from tests.factories import CategoryFactory
+
+    specialty = SpecialtyFactory(name='Терапия <b>"&"</b>')
+    worker = WorkerFactory(last_name="Петрова", first_name="Анна", middle_name="")
+    EmploymentFactory(worker=worker, specialty=specialty, organization__region=RegionFactory(name="Тверская & Ко"))
+    services.worker_refresh_derived(worker_ids=[worker.id])
+    MedicalWorker.objects.filter(pk=worker.pk).update(
+        category=CategoryFactory(name="Высшая квалификационная категория"),
+        admission_valid_until=dt.date(2027, 3, 9),
+    )
+    bare = WorkerFactory(last_name="Сидоров", first_name="Иван")  # no specialty, region, category, date
+    response = client.get(SEARCH, {"per_page": 10})
+    table = response.context["table"]
+    rows = lxml.html.fromstring(f"<table>{table.body_html()}</table>").findall(".//tr")
+    assert len(rows) == 2
+    by_number = {row.find(".//input").get("value"): row for row in rows}
+    for record in (MedicalWorker.objects.get(pk=worker.pk), MedicalWorker.objects.get(pk=bare.pk)):
+        cells = [td.text_content() for td in by_number[record.registry_number].findall("td")]
+        reference = WorkerTable([record])
+        row = reference.rows[0]
+        expected = [
+            lxml.html.fromstring(f"<div>{conditional_escape(row.get_cell(column))}</div>").text_content()
+            for column in WorkerTable.Meta.sequence[1:]
+        ]
+        assert cells[1:] == expected
+        link = by_number[record.registry_number].find(".//a")
+        assert link.get("href") == reverse("registry:profile", args=[record.registry_number])
+    assert "Терапия &lt;b&gt;&quot;&amp;&quot;&lt;/b&gt;" in table.body_html()
+    assert "Тверская &amp; Ко" in table.body_html()
+    assert "<b>" not in table.body_html()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("column,param", [("region", "region"), ("-primary_specialty", "specialty")])
+def test_directory_sort_within_that_filter_walks_one_entry(client, column, param, django_assert_max_num_queries):
+    from registry.models import MedicalWorker
+
+    regions = [RegionFactory(code="69", name="Тверская область"), RegionFactory(code="28", name="Амурская область")]
+    specialties = [SpecialtyFactory(name=name) for name in ("Терапия", "Хирургия")]
+    for n in range(12):  # entries nobody in the result has: walking them would be a query each
+        RegionFactory(code=f"{n + 40}", name=f"Область {n:02d}")
+        SpecialtyFactory(name=f"Специальность {n:02d}")
+    for i in range(8):
+        worker = WorkerFactory(last_name=f"Фамилия{i}", first_name="Анна")
+        EmploymentFactory(worker=worker, specialty=specialties[i % 2], organization__region=regions[i % 2])
+        services.worker_refresh_derived(worker_ids=[worker.id])
+        MedicalWorker.objects.filter(pk=worker.pk).update(region=regions[i % 2], primary_specialty=specialties[i % 2])
+    code = (regions[0] if param == "region" else specialties[0]).code
+    client.get(SEARCH, {"sort": column, param: code})  # directory caches warmed
+    with django_assert_max_num_queries(8):
+        response = client.get(SEARCH, {"sort": column, param: code})
+    names = [row.record.last_name for row in response.context["table"].paginated_rows]
+    expected = [f"Фамилия{i}" for i in range(0, 8, 2)]
+    assert names == (expected[::-1] if column.startswith("-") else expected)
