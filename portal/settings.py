@@ -124,6 +124,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The web's queries are short index walks: a JIT compilation (tens of milliseconds) or parallel
+    # workers (process start-up, and cores taken from other requests) cost more than they save.
+    # Batch jobs that want them can SET them for their own session.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = env_str(
+        "DB_SESSION_OPTIONS", "-c jit=off -c max_parallel_workers_per_gather=0"
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet
     # WAL lets the dev server read while a management command writes; the busy timeout
