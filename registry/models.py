@@ -383,8 +383,12 @@ class MedicalWorker(models.Model):
 
     @property
     def category_short(self) -> str:
+        return self.category_label(self.category.name) if self.category_id else ""
+
+    @staticmethod
+    def category_label(name: str) -> str:
         """«Высшая», not «Высшая квалификационная категория»: the results table is narrow."""
-        return self.category.name.replace(" квалификационная категория", "") if self.category_id else ""
+        return name.replace(" квалификационная категория", "")
 
 
 class Employment(models.Model):

@@ -7,6 +7,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django_tables2.data import TableListData
 
 from .models import AdmissionStatus, MedicalWorker
+from .selectors import directory_labels
 
 _STATUS_LABELS = dict(AdmissionStatus.choices)
 # One row of the results, in WorkerTable.Meta.sequence order; every value is escaped before it goes in.
@@ -18,6 +19,10 @@ _ROW = (
     '<td><span class="badge badge-{status}">{status_label}</span></td>'
     "<td>{valid_until}</td><td>{category}</td><td>{registered_on}</td></tr>"
 )
+
+
+def _directory_ids(w: MedicalWorker) -> tuple:
+    return ("specialty", w.primary_specialty_id), ("region", w.region_id), ("category", w.category_id)
 
 
 def _date(value) -> str:
@@ -79,21 +84,26 @@ class WorkerTable(tables.Table):
         methods below say (tested), and every value is HTML-escaped.
         """
         profile = reverse("registry:profile", args=["0000000000"]).replace("0000000000", "{}")
+        records = [row.record for row in self.paginated_rows]
+        labels = directory_labels()  # the directories by id: no join, no related instance per row
+        wanted = [(kind, pk) for w in records for kind, pk in _directory_ids(w)]
+        if any(pk is not None and pk not in labels[kind] for kind, pk in wanted):
+            labels = directory_labels(refresh=True)  # an entry added since the cache was filled
+        specialties, regions, categories = labels["specialty"], labels["region"], labels["category"]
         rows = []
-        for row in self.paginated_rows:
-            w = row.record
+        for w in records:
             rows.append(
                 _ROW.format(
                     number=escape(w.registry_number),
                     name=escape(w.full_name),
                     url=escape(profile.format(w.registry_number)),
                     number_display=escape(w.registry_number_display),
-                    specialty=escape(w.primary_specialty.name) if w.primary_specialty_id else "—",
-                    region=escape(w.region.name) if w.region_id else "—",
+                    specialty=escape(specialties.get(w.primary_specialty_id) or "—"),
+                    region=escape(regions.get(w.region_id) or "—"),
                     status=escape(w.admission_status),
                     status_label=escape(_STATUS_LABELS.get(w.admission_status, w.admission_status)),
                     valid_until=_date(w.admission_valid_until),
-                    category=escape(w.category_short or "—"),
+                    category=escape(categories.get(w.category_id) or "—"),
                     registered_on=_date(w.registered_on),
                 )
             )
