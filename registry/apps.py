@@ -8,10 +8,18 @@ class RegistryConfig(AppConfig):
     def ready(self):
         import datetime as dt
 
+        from django.db.models.signals import post_delete, post_save
+
         from portal import reconcile
 
+        from . import selectors
         from .exports import STALE_RUNNING
-        from .models import ExportJob
+        from .models import ExportJob, QualificationCategory, Region, Specialty
+
+        # The search caches directory names and orders (registry.selectors): a change empties them.
+        for model in (Specialty, Region, QualificationCategory):
+            for signal in (post_save, post_delete):
+                signal.connect(selectors.directories_changed, sender=model)
 
         # An export job the broker lost is enqueued again (portal.reconcile); export_job_claim
         # retakes a job left running by a dead worker once it is older than STALE_RUNNING.

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import transaction
 
+from . import selectors
 from .models import DirectoryEntry, Region
 
 CODE_MAX_LENGTH = DirectoryEntry._meta.get_field("code").max_length
@@ -150,6 +151,8 @@ def load_directory(
             model.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
         if to_update:
             model.objects.bulk_update(to_update, ["name", "sort_order", "is_active"], batch_size=BATCH_SIZE)
+        if to_create or to_update:
+            transaction.on_commit(selectors.directories_changed)  # bulk writes send no signals
 
     return LoadResult(created=len(to_create), updated=updated, unchanged=unchanged, deactivated=deactivated)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from django import forms
@@ -451,15 +451,17 @@ class DirectoryOrderedResult(Sequence):
         if chosen is not None:  # the search is filtered on this column: one entry to walk
             keys: list[int | None] = [chosen.pk]
         else:
-            keys = [*model.objects.order_by(*key_order).values_list("id", flat=True), None]
+            keys = [*_directory_order(model, key_order), None]
         if descending:
             keys.reverse()
-        name_order = ("-search_name", "-id") if descending else ("search_name", "id")
-        self._qs = qs.order_by()
-        self._branches = [
-            qs.filter(**({f"{field}__isnull": True} if key is None else {f"{field}_id": key})).order_by(*name_order)
-            for key in keys
-        ]
+        self._name_order = ("-search_name", "-id") if descending else ("search_name", "id")
+        self._qs, self._field, self._keys = qs.order_by(), field, keys
+
+    def _branches(self) -> Iterator[QuerySet[MedicalWorker]]:
+        """One queryset per directory entry, made as the walk reaches it (a page spans one or two)."""
+        for key in self._keys:
+            where = {f"{self._field}__isnull": True} if key is None else {f"{self._field}_id": key}
+            yield self._qs.filter(**where).order_by(*self._name_order)
 
     def __getitem__(self, key):
         if not isinstance(key, slice):
@@ -467,7 +469,7 @@ class DirectoryOrderedResult(Sequence):
         start, stop = key.start or 0, key.stop
         rows: list[MedicalWorker] = []
         seen = 0  # rows in the branches already passed
-        for branch in self._branches:
+        for branch in self._branches():
             if stop is not None and seen + 0 >= stop:
                 break
             skip = max(0, start - seen)
@@ -486,6 +488,16 @@ class DirectoryOrderedResult(Sequence):
 
     def count(self) -> tuple[int, bool]:
         return capped_count(self._qs)
+
+
+def _directory_order(model, key_order: tuple[str, ...]) -> list[int]:
+    """Ids of a directory's entries in its display order (cached: the directories change rarely)."""
+    key = f"registry:directory-order:{model._meta.model_name}"
+    ids = cache.get(key)
+    if ids is None:
+        ids = list(model.objects.order_by(*key_order).values_list("id", flat=True))
+        cache.set(key, ids, selectors.DIRECTORY_LABELS_SECONDS)
+    return ids
 
 
 def result_page_source(result: SearchResult, params: dict) -> tuple[QuerySet | Sequence, tuple[int, bool]]:

@@ -30,6 +30,17 @@ RESULT_ROW_FIELDS = (
 DIRECTORY_LABELS_SECONDS = 300
 
 
+# Everything cached from the directories; emptied whenever an entry is saved, deleted or loaded.
+DIRECTORY_CACHE_KEYS = (
+    "registry:directory-labels", "registry:search-directories", "registry:specialty-words",
+    *(f"registry:directory-order:{name}" for name in ("specialty", "region", "qualificationcategory")),
+)
+
+
+def directories_changed(**_signal) -> None:
+    cache.delete_many(DIRECTORY_CACHE_KEYS)
+
+
 def directory_labels(*, refresh: bool = False) -> dict[str, dict[int, str]]:
     """Names of specialties, regions and categories by id, as the results table shows them (cached).
 

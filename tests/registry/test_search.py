@@ -342,3 +342,23 @@ def test_directory_sort_within_that_filter_walks_one_entry(client, column, param
     names = [row.record.last_name for row in response.context["table"].paginated_rows]
     expected = [f"Фамилия{i}" for i in range(0, 8, 2)]
     assert names == (expected[::-1] if column.startswith("-") else expected)
+
+
+@pytest.mark.django_db
+def test_a_directory_entry_added_after_the_caches_were_filled_is_sorted_and_named(client):
+    """Directory names and orders are cached for the search; a new or renamed entry empties the caches."""
+    from registry.models import MedicalWorker
+
+    first = SpecialtyFactory(name="Терапия")
+    worker = WorkerFactory(last_name="Петрова", first_name="Анна")
+    MedicalWorker.objects.filter(pk=worker.pk).update(primary_specialty=first)
+    client.get(SEARCH, {"sort": "primary_specialty"})  # caches filled
+    second = SpecialtyFactory(name="Аллергология")
+    other = WorkerFactory(last_name="Сидорова", first_name="Анна")
+    MedicalWorker.objects.filter(pk=other.pk).update(primary_specialty=second)
+    first.name = "Хирургия"
+    first.save()
+    response = client.get(SEARCH, {"sort": "primary_specialty"})
+    assert [row.record.last_name for row in response.context["table"].paginated_rows] == ["Сидорова", "Петрова"]
+    body = response.content.decode()
+    assert "Аллергология" in body and "Хирургия" in body
