@@ -19,7 +19,6 @@ from django.core.cache import cache
 from django.db import connection, models
 from django.db.models import BooleanField, F, Func, IntegerField, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Concat
 
 from . import selectors, validators
 from .models import (
@@ -203,20 +202,13 @@ def worker_search(params: dict) -> SearchResult:
 
 
 class _WordAt(Func):
-    """split_part(search_name, ' ', n): the indexed expression of worker_word<n>_idx (migrations 0006, 0009).
-
-    `indexed=False` spells the same word so that it matches no index expression: PostgreSQL then tests
-    it on the entries of the index the branch walks (index-only scan) instead of picking that word's
-    own index, which may hold a hundred times more entries (e.g. «ксения» rather than «ширяева»).
-    """
+    """split_part(search_name, ' ', n): the indexed expression of worker_word<n>_idx (migrations 0006, 0009)."""
 
     function = "split_part"
     output_field = models.CharField()
 
-    def __init__(self, position: int, *, indexed: bool = True):
-        # search_name || ' ' has the same words at the same positions.
-        source = F("search_name") if indexed else Concat(F("search_name"), Value(" "))
-        super().__init__(source, Value(" "), Value(position, output_field=IntegerField()))
+    def __init__(self, position: int):
+        super().__init__(F("search_name"), Value(" "), Value(position, output_field=IntegerField()))
 
 
 class NameOrderedResult(Sequence):
@@ -248,18 +240,16 @@ class NameOrderedResult(Sequence):
         driver = min(candidates, key=lambda t: sum(n for _, _, n in words[t]))
         if len(words[driver]) > DRIVER_MAX_WORDS:
             return None
-        base = qs.select_related(None).annotate(
-            **{f"word{n}": _WordAt(n) for n in WORD_POSITIONS},
-            **{f"other{n}": _WordAt(n, indexed=False) for n in WORD_POSITIONS},
-        )
+        base = qs.select_related(None).annotate(**{f"word{n}": _WordAt(n) for n in WORD_POSITIONS})
         for token in tokens:
             if token == driver:
                 continue
-            # The other words as the exact dictionary words they start, at their positions, in the
-            # unindexed spelling: PostgreSQL tests them (and the filters, carried in the index) on the
-            # entries of the driver's branch, an index-only scan. Never LIKE here: the planner would
-            # rather AND a huge trigram bitmap with the branch (seconds instead of milliseconds).
-            condition = _dictionary_condition(token, words[token])
+            # The other words: "a word of the name starts with it", in a form no index serves, so
+            # PostgreSQL tests it (one strpos) and the filters (carried in the index) on the entries of
+            # the driver's branch, an index-only scan. Given an indexable form (LIKE, or the exact
+            # dictionary words at their positions) the planner would rather walk that word's index or
+            # AND a huge bitmap with the branch: «ксения» (114,000 names) instead of «ширяева» (8,000).
+            condition = _word_start(token)
             specialty_ids = _specialty_ids(token)
             if specialty_ids:
                 condition |= Q(primary_specialty_id__in=specialty_ids)
@@ -314,22 +304,6 @@ class NameOrderedResult(Sequence):
             # The inner SQL is Django's own compilation with its parameters kept apart.
             self._count = _capped_count_sql(f"SELECT count(*) FROM ({sql} LIMIT {COUNT_CAP + 1}) AS matches", params)  # noqa: S608
         return self._count
-
-
-def _dictionary_condition(token: str, words: list[tuple[str, int, int]]) -> Q:
-    """Some word of the name starts with `token`, spelled as the exact words it starts (see build)."""
-    if len(words) > DRIVER_MAX_WORDS:
-        return _word_start(token)
-    by_position: dict[int, list[str]] = {}
-    for word, position, _ in words:
-        by_position.setdefault(position, []).append(word)
-    condition = Q()
-    for position, exact in by_position.items():
-        if position in WORD_POSITIONS:
-            condition |= Q(**{f"other{position}__in": exact})
-        else:
-            condition |= LONG_NAME & _word_start(token)
-    return condition
 
 
 def _dictionary_words(tokens: list[str]) -> dict[str, list[tuple[str, int, int]]]:
