@@ -77,7 +77,7 @@ class CodeForm(forms.Form):
 
     def clean_code(self):
         code = self.cleaned_data["code"].replace(" ", "")
-        if not code.isdigit() or len(code) != 6:
+        if not validators.is_digits(code, length=6):
             raise ValidationError("Код: должно быть 6 цифр.")
         return code
 

@@ -64,7 +64,7 @@ class User(AbstractUser):
 
     @property
     def masked_phone(self) -> str:
-        digits = "".join(c for c in self.phone if c.isdigit())
+        digits = "".join(c for c in self.phone if "0" <= c <= "9")
         return f"+7 *** ***-**-{digits[-2:]}" if len(digits) >= 4 else ""
 
     def get_session_auth_hash(self) -> str:

@@ -323,7 +323,7 @@ def sms_code_verify(*, user: User, purpose: str, code: str, request=None) -> One
         # A locked login takes no codes either. Recovery is the way out of a lockout, so reset codes
         # are still checked; they have their own limits (5 tries a code, 5 codes an hour).
         throttle_check(key=login_key(user.username))
-    code = "".join(ch for ch in (code or "") if ch.isdigit())
+    code = "".join(ch for ch in (code or "") if "0" <= ch <= "9")
     now = timezone.now()
     failure: CodeError | None = None
     with transaction.atomic():
@@ -358,7 +358,7 @@ def sms_code_verify(*, user: User, purpose: str, code: str, request=None) -> One
 
 
 def _mask(phone: str) -> str:
-    digits = "".join(c for c in phone if c.isdigit())
+    digits = "".join(c for c in phone if "0" <= c <= "9")
     return f"+7 *** ***-**-{digits[-2:]}" if len(digits) >= 4 else "***"
 
 
@@ -379,7 +379,7 @@ def totp_provisioning_uri(*, user: User, secret: str) -> str:
 
 def _totp_matching_step(secret: str, code: str, now: dt.datetime) -> int | None:
     """The time step (±1 for clock drift) whose code matches, or None."""
-    code = "".join(ch for ch in (code or "") if ch.isdigit())
+    code = "".join(ch for ch in (code or "") if "0" <= ch <= "9")
     if len(code) != 6:
         return None
     totp = pyotp.TOTP(secret)

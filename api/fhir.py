@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from registry import selectors as registry_selectors
+from registry import validators
 from registry.models import (
     AdmissionDocument,
     Employment,
@@ -242,7 +243,7 @@ def _count(request) -> int:
     raw = request.query_params.get("_count", "")
     if raw == "":
         return DEFAULT_COUNT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_COUNT:
+    if not validators.is_digits(raw, max_length=6) or not 1 <= int(raw) <= MAX_COUNT:
         raise FhirError(400, "invalid", f"_count: целое число от 1 до {MAX_COUNT}.", "_count")
     return int(raw)
 
@@ -387,7 +388,7 @@ def practitioner_search(request):
         search_data["specialty"] = _token_param(params["specialty"])[1]
     if params.get("organization"):
         org = params["organization"].removeprefix("Organization/")
-        if not org.isdigit():
+        if not validators.is_digits(org, max_length=18):
             raise FhirError(400, "invalid", "organization: ссылка вида Organization/<id>.", "organization")
         search_data["organization"] = org
     if search_data:
@@ -465,7 +466,7 @@ def practitioner_role_search(request):
         qs = qs.filter(worker__registry_number=params["practitioner"].removeprefix("Practitioner/"))
     if params.get("organization"):
         org = params["organization"].removeprefix("Organization/")
-        if not org.isdigit() or int(org) >= 2**63:
+        if not validators.is_digits(org, max_length=18):
             raise FhirError(400, "invalid", "organization: ссылка вида Organization/<id>.", "organization")
         qs = qs.filter(organization_id=int(org))
     if params.get("specialty"):
@@ -477,7 +478,7 @@ def practitioner_role_search(request):
 
 @fhir_view
 def practitioner_role_read(request, pk: str):
-    if not (pk.isdigit() and len(pk) <= 18):
+    if not validators.is_digits(pk, max_length=18):
         raise exceptions.NotFound()
     emp = _roles_qs().filter(pk=pk).first()
     if emp is None:
@@ -506,7 +507,7 @@ def organization_search(request):
 
 @fhir_view
 def organization_read(request, pk: str):
-    if not (pk.isdigit() and len(pk) <= 18):
+    if not validators.is_digits(pk, max_length=18):
         raise exceptions.NotFound()
     org = MedicalOrganization.objects.select_related("org_type", "region").filter(pk=pk).first()
     if org is None:

@@ -17,6 +17,8 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from registry import validators
+
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 
@@ -36,7 +38,7 @@ class KeysetPagination(BasePagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw in (None, ""):
             return DEFAULT_PAGE_SIZE
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        if not validators.is_digits(raw, max_length=6) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
             raise _invalid("page_size", f"Размер страницы: целое число от 1 до {MAX_PAGE_SIZE}.")
         return int(raw)
 

@@ -8,7 +8,7 @@ import re
 from django import forms
 from django.db.models import Q, QuerySet
 
-from registry import search
+from registry import search, validators
 from registry.models import (
     DIRECTORY_MODELS,
     AdmissionDocument,
@@ -50,7 +50,7 @@ def workers_changed_since(since: dt.datetime | None) -> QuerySet[MedicalWorker]:
 
 
 def worker_by_number(registry_number: str) -> MedicalWorker | None:
-    if not (registry_number.isdigit() and len(registry_number) == 10):
+    if not validators.is_digits(registry_number, length=10):
         return None
     return MedicalWorker.objects.select_related(*WORKER_RELATED).filter(registry_number=registry_number).first()
 

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from accounts.models import AuditEntry
 from accounts.services import client_ip
 from registry import selectors as registry_selectors
+from registry import validators
 from registry.models import MedicalOrganization, OrganizationLicense
 
 from . import selectors
@@ -203,9 +204,19 @@ def _worker_or_404(registry_number: str):
     return worker
 
 
+# Ten digits: /workers/changes/ is the changes feed, never a worker (the schema says so, so clients and
+# contract tests do not take "changes" for a registry number).
+REGISTRY_NUMBER = OpenApiParameter(
+    "registry_number", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=r"^\d{10}$",
+    description="Registry number, 10 digits.",
+)
+ORGANIZATION_ID = OpenApiParameter("pk", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=r"^\d{1,18}$")
+
+
 @extend_schema(
     operation_id="workers_retrieve",
     summary="Worker by registry number",
+    parameters=[REGISTRY_NUMBER],
     responses={200: WorkerDetailSerializer, **ERRORS},
 )
 @api_view(["GET"])
@@ -221,6 +232,7 @@ def worker_detail(request, registry_number: str):
 @extend_schema(
     operation_id="workers_admission_documents",
     summary="Admission documents of a worker",
+    parameters=[REGISTRY_NUMBER],
     responses={200: AdmissionDocumentSerializer(many=True), **ERRORS},
     description="Public: per specialty, the document that decides admission (as on the public profile). "
     "With the `documents` scope: every certificate and accreditation record with its number and issue date.",
@@ -278,11 +290,12 @@ def organization_changes(request):
 @extend_schema(
     operation_id="organizations_retrieve",
     summary="Organization with its licenses",
+    parameters=[ORGANIZATION_ID],
     responses={200: OrganizationDetailSerializer, **ERRORS},
 )
 @api_view(["GET"])
 def organization_detail(request, pk: str):
-    if not (pk.isdigit() and len(pk) <= 18):
+    if not validators.is_digits(pk, max_length=18):
         raise exceptions.NotFound()
     org = (
         MedicalOrganization.objects.select_related("org_type", "region")
@@ -311,7 +324,7 @@ def _check_choice(request, name, allowed):
 
 def _check_int(request, name):
     value = request.query_params.get(name)
-    if value and not (value.isdigit() and 0 < int(value) < 2**63):
+    if value and not (validators.is_digits(value, max_length=18) and int(value) > 0):
         raise exceptions.ValidationError(
             {name: [exceptions.ErrorDetail(f"{name}: целое положительное число.", code="invalid")]}
         )

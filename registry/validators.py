@@ -115,6 +115,16 @@ def normalize_digits(value: object, *, field: str) -> str:
     return "".join(digits)
 
 
+def is_digits(value: str, *, max_length: int | None = None, length: int | None = None) -> bool:
+    """Only the ASCII digits 0-9 (str.isdigit() also accepts «³», «٣», «３», which int() or the database
+    then choke on), optionally of a given length or at most a length."""
+    if not value or not value.isascii() or not value.isdigit():
+        return False
+    if length is not None and len(value) != length:
+        return False
+    return max_length is None or len(value) <= max_length
+
+
 def _require_length(digits: str, expected: int | tuple[int, ...], *, field: str) -> None:
     allowed = expected if isinstance(expected, tuple) else (expected,)
     if len(digits) not in allowed:

@@ -10,7 +10,7 @@ from django_tables2.paginators import LazyPaginator
 from accounts.services import client_ip
 from portal import ratelimit
 
-from . import saved_searches, search, selectors
+from . import saved_searches, search, selectors, validators
 from .models import MedicalWorker
 from .tables import PreorderedData, WorkerTable
 
@@ -48,7 +48,7 @@ def _template(request) -> str:
 def profile(request, registry_number: str):
     worker = get_object_or_404(
         MedicalWorker.objects.select_related("primary_specialty", "region", "category"),
-        registry_number=registry_number if registry_number.isdigit() and len(registry_number) == 10 else "-",
+        registry_number=registry_number if validators.is_digits(registry_number, length=10) else "-",
     )
     context = {
         "worker": worker,

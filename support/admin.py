@@ -21,6 +21,7 @@ from django.utils.safestring import mark_safe
 from accounts.models import AuditEntry, User
 from accounts.services import audit_record
 from portal.admin_mixins import NoAddDeleteMixin
+from registry import validators
 
 from . import admin_views, services
 from .models import CannedAnswer, ChatConversation, Ticket, TicketMessage, Topic
@@ -70,7 +71,7 @@ class AssigneeFilter(admin.SimpleListFilter):
             return queryset.filter(assignee=request.user)
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if value and value.isdigit():
+        if value and validators.is_digits(value, max_length=18):
             return queryset.filter(assignee_id=int(value))
         return None
 

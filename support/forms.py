@@ -67,7 +67,7 @@ class TicketForm(forms.Form):
 
     def clean_inn_or_snils(self):
         raw = self.cleaned_data["inn_or_snils"]
-        digits = "".join(ch for ch in raw if ch.isdigit())
+        digits = "".join(ch for ch in raw if "0" <= ch <= "9")
         if len(digits) == 11:
             return validators.normalize_snils(raw)
         if len(digits) == 12:

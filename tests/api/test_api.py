@@ -262,3 +262,22 @@ def test_token_edit_in_admin_is_journaled(client, support_agent, make_token):
     assert token.scopes == ["personal"] and token.rate_per_minute == 10
     entry = AuditEntry.objects.filter(object_type="partner_token", details__action="changed").get()
     assert entry.actor == support_agent and "scopes" in entry.details["fields"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url,status",
+    [
+        ("/api/v1/organizations/³/", 404),  # «³».isdigit() is True and int("³") fails: it was a 500
+        ("/api/v1/organizations/١٢/", 404),
+        ("/api/v1/workers/³³³³³³³³³³/", 404),
+        ("/api/v1/workers/?page_size=³", 400),
+        ("/api/v1/licenses/?organization=³", 400),
+        ("/fhir/Organization/³", 404),
+        ("/fhir/Practitioner?_count=³", 400),
+        ("/fhir/PractitionerRole?organization=³", 400),
+        ("/registry/³³³³³³³³³³/", 404),
+    ],
+)
+def test_non_ascii_digits_are_refused_not_a_server_error(client, url, status):
+    assert client.get(url).status_code == status
