@@ -274,7 +274,7 @@ def _bundle(request, resources: list[dict], next_cursor: str | None) -> dict:
 
 
 def _page(request, qs, key):
-    paginator = KeysetPagination(key)
+    paginator = KeysetPagination(key, related=("primary_specialty", "region", "category"))
     paginator.cursor_query_param = "_cursor"
     paginator.page_size_query_param = "_count"
     try:
@@ -392,7 +392,7 @@ def practitioner_search(request):
             raise FhirError(400, "invalid", "organization: ссылка вида Organization/<id>.", "organization")
         search_data["organization"] = org
     if search_data:
-        found, _fuzzy, form = selectors.worker_search(search_data)
+        found, _fuzzy, form = selectors.worker_search(search_data, name_ordered=not params.get("identifier"))
         if found is None:
             field, errors = next(iter(form.errors.items()))
             raise FhirError(400, "invalid", " ".join(errors), {"q": "name"}.get(field, field))

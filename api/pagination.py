@@ -31,8 +31,9 @@ class KeysetPagination(BasePagination):
     cursor_query_param = "cursor"
     page_size_query_param = "page_size"
 
-    def __init__(self, ordering: tuple[str, ...] = ("id",)):
+    def __init__(self, ordering: tuple[str, ...] = ("id",), related: tuple[str, ...] = ()):
         self.ordering = ordering
+        self.related = related  # select_related for a self-paging source
 
     def _page_size(self, request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
@@ -67,11 +68,14 @@ class KeysetPagination(BasePagination):
     def paginate_queryset(self, queryset: QuerySet, request, view=None):
         self.request = request
         size = self._page_size(request)
-        qs = queryset.order_by(*self.ordering)
         raw = request.query_params.get(self.cursor_query_param)
-        if raw:
-            qs = qs.filter(self._after(self._decode(raw, queryset.model)))
-        rows = list(qs[: size + 1])
+        after = self._decode(raw, queryset.model) if raw else None
+        if hasattr(queryset, "keyset_page"):
+            # A source that pages itself in this order (registry.search.NameOrderedResult).
+            rows = queryset.keyset_page(after, size + 1, related=self.related)
+        else:
+            qs = queryset.order_by(*self.ordering)
+            rows = list((qs.filter(self._after(after)) if after else qs)[: size + 1])
         self.has_next = len(rows) > size
         rows = rows[:size]
         self.next_cursor = None

@@ -34,13 +34,20 @@ DIRECTORIES = {model._meta.model_name: model for model in DIRECTORY_MODELS}
 WORKER_RELATED = ("primary_specialty", "region", "category")
 
 
-def worker_search(params) -> tuple[QuerySet[MedicalWorker] | None, bool, forms.Form]:
-    """The public register search (registry.search) with the same parameters and validation."""
+def worker_search(params, *, name_ordered: bool = False) -> tuple[QuerySet[MedicalWorker] | None, bool, forms.Form]:
+    """The public register search (registry.search) with the same parameters and validation.
+
+    `name_ordered`: the caller pages in name order and filters nothing further, so a name search may
+    come back as the fast self-paging source (registry.search.NameOrderedResult, see KeysetPagination).
+    """
     data = {name: params.get(name) for name in SEARCH_PARAMS if params.get(name) not in (None, "")}
     form = search.SearchForm(data)
     if not form.is_valid():
         return None, False, form
     result = search.worker_search(form.cleaned_data)
+    if name_ordered and result.by_name is not None:
+        # Name order through the name indexes (the page the public search uses), not LIKE over 3M rows.
+        return result.by_name, bool(result.corrected), form
     return result.queryset.select_related(*WORKER_RELATED), bool(result.corrected), form
 
 

@@ -104,7 +104,7 @@ def _personal_fields(request) -> tuple[str, ...]:
 
 def _paged(request, qs, key, serializer_class):
     """(paginator, rows of this page, serialized rows) for a keyset page ordered by `key`."""
-    paginator = KeysetPagination(key)
+    paginator = KeysetPagination(key, related=selectors.WORKER_RELATED)
     page = paginator.paginate_queryset(qs, request)
     data = serializer_class(page, many=True, context=_context(request)).data
     return paginator, page, data
@@ -167,7 +167,7 @@ SEARCH_PARAMETERS = [
 )
 @api_view(["GET"])
 def worker_list(request):
-    qs, _fuzzy, form = selectors.worker_search(request.query_params)
+    qs, _fuzzy, form = selectors.worker_search(request.query_params, name_ordered=True)
     if qs is None:
         raise form_errors(form)
     paginator, page, data = _paged(request, qs, WORKER_KEY, WorkerSerializer)

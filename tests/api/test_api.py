@@ -281,3 +281,26 @@ def test_token_edit_in_admin_is_journaled(client, support_agent, make_token):
 )
 def test_non_ascii_digits_are_refused_not_a_server_error(client, url, status):
     assert client.get(url).status_code == status
+
+
+@pytest.mark.django_db
+def test_name_search_pages_by_cursor_in_name_order_without_gaps_or_repeats(client):
+    """On PostgreSQL a name search pages through the name indexes (NameOrderedResult.keyset_page)."""
+    from registry.search import worker_search
+
+    matching = [WorkerFactory(last_name=last, first_name="Анна") for last in ("Сидорова", "Сидоренко", "Сидорова")]
+    matching += WorkerFactory.create_batch(9, last_name="Сидорова", first_name="Мария")
+    matching.append(WorkerFactory(last_name="Петрова", first_name="Сидора"))  # the word at another position
+    WorkerFactory.create_batch(4, last_name="Иванова", first_name="Анна")
+    for worker in MedicalWorker.objects.all():
+        worker_refresh_derived(worker_ids=[worker.id])
+    expected = [w.registry_number for w in worker_search({"q": "сидор"}).queryset]
+    assert sorted(expected) == sorted(w.registry_number for w in matching)
+    seen, url, pages = [], "/api/v1/workers/?page_size=4&q=сидор", 0
+    while url:
+        body = client.get(url).json()
+        seen += [r["registry_number"] for r in body["results"]]
+        url, pages = body["next"], pages + 1
+    assert seen == expected and pages == 4
+    bundle = client.get("/fhir/Practitioner", {"name": "сидор", "_count": 20}).json()
+    assert [e["resource"]["identifier"][0]["value"] for e in bundle["entry"]] == expected
