@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,8 @@ class _Cleaner:
         self.slots = [(index, spec.column(name)) for index, name in enumerate(mapped) if name]
         self.absent = [c for c in spec.columns if c.name not in mapped]
         self.stage_names = [name for name, _type in spec.stage]
+        self.stage_row = operator.itemgetter(*self.stage_names)
+        self.key_of = (lambda row, k=spec.key[0]: (row[k],)) if len(spec.key) == 1 else operator.itemgetter(*spec.key)
         self.seen: dict[str, dict] = {name: {} for name in self._unique_columns()}
         self.seen_key: dict = {}
         self.keep_keys = keep_keys
@@ -148,13 +151,14 @@ class _Cleaner:
             errors.append(RowError(number, "—", "запись не является объектом с полями"))
             return None
         row = self.fast(record) if self.fast is not None else None
-        if row is None:
+        fast = row is not None
+        if not fast:
             row = self._cells(number, record, errors)
             if row is None:
                 return None
-        elif self.keep_keys:
-            self.keys.add(tuple(row[name] for name in spec.key))
-        key = tuple(row[name] for name in spec.key)
+        key = self.key_of(row)
+        if fast and self.keep_keys:
+            self.keys.add(key)
         bad = False
         for column, reason in spec.check(row, ctx):
             errors.append(RowError(number, column, reason))
@@ -180,7 +184,7 @@ class _Cleaner:
         if bad:
             return None
         row["row_no"] = number
-        return tuple([row[name] for name in self.stage_names])
+        return self.stage_row(row)
 
 
 # COPY text format: these four characters are escaped, NULL is \N.
@@ -199,8 +203,11 @@ def _copy_value(value) -> str:
 
 def _copy_line(row: tuple) -> str:
     """One stage row in COPY text format."""
-    line = "\t".join([value if value.__class__ is str else _copy_value(value) for value in row])
-    # Cleaned text rarely holds a character COPY treats specially; escape field by field only then.
+    # Stage values are text, numbers and dates, whose str() is their COPY text, and None. Cleaned
+    # text rarely holds a character COPY treats specially; escape field by field only then.
+    if None in row:
+        return "\t".join([_copy_value(value) for value in row]) + "\n"
+    line = "\t".join(map(str, row))
     if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != len(row) - 1:
         line = "\t".join([_copy_value(value) for value in row])
     return line + "\n"
@@ -262,6 +269,7 @@ def import_file(
     pg = connection.vendor == "postgresql"
     if pg and spec.kind in TARGET_TABLES_FRESH:
         loader.fresh = _table_empty(TARGET_TABLES[spec.kind])
+        loader.direct = loader.fresh and spec.kind == "workers" and not sync
 
     cell_errors: list[RowError] = []
     counted = [0]
@@ -273,13 +281,18 @@ def import_file(
         the rows leave this thread as COPY text, ready to send."""
         batch = _Batch()
         clean, numbers, rows_, names = cleaner.clean, batch.numbers, batch.rows, batch.names
+        suffix = loader.direct_suffix() if loader.direct else None
         for number, record in rows:
             counted[0] += 1
             cleaned = clean(number, record, cell_errors)
             if cleaned is None:
                 continue
             numbers.append(number)
-            rows_.append(_copy_line(cleaned) if pg else cleaned)
+            if suffix is not None:  # a register row: without the row number, with the defaults
+                line = _copy_line(cleaned)
+                rows_.append(line[line.index("\t") + 1 : -1] + suffix)
+            else:
+                rows_.append(_copy_line(cleaned) if pg else cleaned)
             if name_at is not None:
                 names.append(cleaned[name_at])
             if len(numbers) >= size:
@@ -287,6 +300,7 @@ def import_file(
                 yield batch, counted[0]
                 batch = _Batch()
                 numbers, rows_, names = batch.numbers, batch.rows, batch.names
+                suffix = loader.direct_suffix() if loader.direct else None
         if numbers:
             batch.words = _words(names)
             yield batch, counted[0]
@@ -483,6 +497,9 @@ class _Loader:
         # in-file checks (_Cleaner) already refused a second owner of a key or unique value: the
         # checks against the register would find nothing, at a full join per batch.
         self.fresh = False
+        # Fresh, and no sample of new keys wanted: worker rows go straight into the register with
+        # COPY, no stage and no INSERT ... SELECT (set by import_file before the first batch).
+        self.direct = False
 
     def load(self, batch: _Batch) -> None:
         first, last = batch.numbers[0], batch.numbers[-1]
@@ -492,12 +509,15 @@ class _Loader:
             with transaction.atomic():
                 counts = (self.result.created, self.result.updated, len(self.result.errors))
                 with connection.cursor() as cursor:
-                    self._stage(cursor, batch)
-                    getattr(self, f"_load_{self.spec.kind}")(cursor, len(batch))
+                    if self.direct:
+                        self._copy_workers(cursor, batch)
+                    else:
+                        self._stage(cursor, batch)
+                        getattr(self, f"_load_{self.spec.kind}")(cursor, len(batch))
+                        # On failure the rollback of this batch takes the stage table with it.
+                        cursor.execute(f"DROP TABLE {STAGE}")
                     if self.spec.kind == "workers":
                         words = self._search_words_add(cursor, batch)
-                    # On failure the rollback of this batch takes the stage table with it.
-                    cursor.execute(f"DROP TABLE {STAGE}")
                 _after_batch(self.spec.kind, batch)
         except DatabaseError as exc:
             logger.exception("import batch of rows %s-%s failed", first, last)
@@ -510,6 +530,32 @@ class _Loader:
             self.known_words |= words
 
     # Staging
+
+    def worker_defaults(self, now) -> dict:
+        """The columns of a new worker that the file does not carry."""
+        return {
+            "identity_status": "not_confirmed",
+            "public_contacts_consent": False,
+            "registered_on": self.ctx.today,
+            "admission_status": "none",
+            "has_confirmed_documents": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def direct_suffix(self) -> str:
+        """What follows the file's columns on a COPY line of a new worker (see direct)."""
+        values = self.worker_defaults(timezone.now()).values()
+        return "\t" + "\t".join(_copy_value(value) for value in values) + "\n"
+
+    def _copy_workers(self, cursor, batch: _Batch) -> None:
+        """A fresh table: the lines are whole register rows (direct_suffix), COPY writes them."""
+        names = [name for name, _type in self.spec.stage if name != "row_no"]
+        names += list(self.worker_defaults(None))
+        with cursor.copy(f"COPY registry_medicalworker ({', '.join(names)}) FROM STDIN") as copy:
+            for start in range(0, len(batch.rows), COPY_CHUNK):
+                copy.write("".join(batch.rows[start : start + COPY_CHUNK]))
+        self.result.created += cursor.rowcount
 
     def _stage(self, cursor, batch: _Batch) -> None:
         columns = ", ".join(f"{name} {sqltype}" for name, sqltype in self.spec.stage)
@@ -668,13 +714,8 @@ class _Loader:
             key=("snils",),
             columns=columns,
             inserts={
-                "identity_status": "not_confirmed",
-                "public_contacts_consent": False,
+                **self.worker_defaults(now),
                 "registered_on": connection.ops.adapt_datefield_value(self.ctx.today),
-                "admission_status": "none",
-                "has_confirmed_documents": False,
-                "created_at": now,
-                "updated_at": now,
             },
             returning="id",
             key_join="t.snils = s.snils",

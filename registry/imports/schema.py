@@ -393,8 +393,9 @@ IDENTITY = {}
 
 
 def _check_worker(row: dict, ctx: Context) -> list[tuple[str, str]]:
+    # An empty middle name leaves a trailing space, which the normalization drops.
     row["search_name"] = validators.normalize_person_name(
-        " ".join(p for p in (row["last_name"], row["first_name"], row["middle_name"]) if p)
+        f"{row['last_name']} {row['first_name']} {row['middle_name']}"
     )
     return []
 

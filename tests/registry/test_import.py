@@ -205,6 +205,29 @@ def test_fast_path_stores_and_reports_exactly_what_the_cleaners_do(tmp_path, mon
     assert MedicalWorker.objects.filter(snils=snils(8), first_name="Вторая").exists()
 
 
+def test_first_import_into_an_empty_register_stores_what_the_upsert_would(tmp_path):
+    """Into an empty worker table the rows are COPied straight into the register (PostgreSQL);
+    a force sync takes the staging table and the upsert: both must store the same workers."""
+    header = [*WORKER_HEADER, "citizenship", "phone", "email"]
+    rows = [worker_row(n, phone=f"+7 900 000-00-0{n}", email=f"w{n}@example.ru", inn="") for n in range(1, 4)]
+    rows += [worker_row(4, last_name="Тире\\Слэш", middle_name=""), worker_row(1, first_name="Повтор")]
+    path = write_csv(tmp_path / "w.csv", header, rows)
+
+    def stored():
+        fields = [f.name for f in MedicalWorker._meta.fields if f.name not in ("id", "created_at", "updated_at")]
+        return sorted(MedicalWorker.objects.values_list(*fields))
+
+    direct = import_file(path, kind="workers")
+    first = stored()
+    assert (direct.created, direct.updated, direct.invalid) == (4, 0, 1)
+    assert all(w.created_at == w.updated_at for w in MedicalWorker.objects.all())
+    MedicalWorker.objects.all().delete()
+    staged = import_file(path, kind="workers", sync=True)
+    assert (staged.created, staged.updated, staged.invalid) == (4, 0, 1)
+    assert staged.errors == direct.errors
+    assert stored() == first
+
+
 def test_file_level_errors_are_clear(tmp_path):
     from registry.imports import ImportFileError
 
