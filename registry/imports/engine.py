@@ -3,9 +3,11 @@
 transaction per batch.
 
 Per batch (BATCH_SIZE rows):
-1. Rows were cleaned in Python (schema.py): checksums, directories, dates, formats, in-file
-   duplicates of a natural key. Bad rows are reported and left out.
+1. Rows were cleaned in Python (schema.py), in a reader thread while the previous batch is
+   written: checksums, directories, dates, formats, in-file duplicates of a natural key. Bad rows
+   are reported and left out. Canonical worker rows take a fast path with the same outcome.
 2. The good rows go into a temporary staging table: COPY on PostgreSQL, executemany elsewhere.
+   Workers into an empty register skip 2-4: COPY writes them into the table itself (_Loader.direct).
 3. Set-based checks against the register, one query each: a SNILS or OGRN that is not in the
    register, a registry number or INN of another worker, a document number of another worker.
    Those rows are reported and deleted from the stage.
@@ -352,8 +354,8 @@ BULK_MIN_BYTES = 20 * 2**20  # about 200,000 worker rows
 BULK_MARKER = "import_registry:pending"
 BULK_NOTE_TABLE = "registry_importjob"
 REBUILD_CONNECTIONS = 2
-# Per rebuilding connection. A million-row trigram GIN builds in a third of the time with 1 GB
-# instead of 256 MB (fewer flushes of its in-memory entry lists), and every btree sorts in memory.
+# Per rebuilding connection: a million-row trigram GIN builds faster with 1 GB than with 256 MB
+# (fewer flushes of its in-memory entry lists), and every btree sorts in memory.
 REBUILD_MAINTENANCE_MEM = "1GB"
 
 
