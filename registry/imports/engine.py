@@ -576,10 +576,6 @@ class _Loader:
             with cursor.copy(f"COPY {STAGE} ({names}) FROM STDIN") as copy:
                 for start in range(0, len(lines), COPY_CHUNK):
                     copy.write("".join(lines[start : start + COPY_CHUNK]))
-            if not self.fresh:
-                # Row counts for the planner: the joins against the register below pick hash or
-                # index plans by them (a temporary table is never analyzed by autovacuum).
-                cursor.execute(f"ANALYZE {STAGE}")
         else:
             cursor.execute(f"DROP TABLE IF EXISTS temp.{STAGE}")
             cursor.execute(f"CREATE TEMP TABLE {STAGE} ({columns})")
