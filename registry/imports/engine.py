@@ -3,9 +3,11 @@
 transaction per batch.
 
 Per batch (BATCH_SIZE rows):
-1. Rows were cleaned in Python (schema.py): checksums, directories, dates, formats, in-file
-   duplicates of a natural key. Bad rows are reported and left out.
+1. Rows were cleaned in Python (schema.py), in a reader thread while the previous batch is
+   written: checksums, directories, dates, formats, in-file duplicates of a natural key. Bad rows
+   are reported and left out. Canonical worker rows take a fast path with the same outcome.
 2. The good rows go into a temporary staging table: COPY on PostgreSQL, executemany elsewhere.
+   Workers into an empty register skip 2-4: COPY writes them into the table itself (_Loader.direct).
 3. Set-based checks against the register, one query each: a SNILS or OGRN that is not in the
    register, a registry number or INN of another worker, a document number of another worker.
    Those rows are reported and deleted from the stage.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +36,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from .. import dq
-from ..models import DiscrepancyAlert
+from ..models import DiscrepancyAlert, SearchWord
 from . import formats
 from .schema import KINDS, CellError, Context, ImportFileError, KindSpec, RowError
 
@@ -41,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 100_000
 SAMPLE_SIZE = 20
+COPY_CHUNK = 10_000  # lines per write to COPY
 STAGE = "medreg_import_stage"
 
 
@@ -108,9 +112,15 @@ class _Cleaner:
         self.slots = [(index, spec.column(name)) for index, name in enumerate(mapped) if name]
         self.absent = [c for c in spec.columns if c.name not in mapped]
         self.stage_names = [name for name, _type in spec.stage]
+        self.stage_row = operator.itemgetter(*self.stage_names)
+        self.key_of = (lambda row, k=spec.key[0]: (row[k],)) if len(spec.key) == 1 else operator.itemgetter(*spec.key)
         self.seen: dict[str, dict] = {name: {} for name in self._unique_columns()}
+        self.seen_key: dict = {}
         self.keep_keys = keep_keys
         self.keys: set = set()
+        # Rows in canonical form skip the per-cell cleaners; anything else (every error among
+        # them) goes through the cleaners, so the report is the same either way.
+        self.fast = spec.fast(mapped, ctx) if spec.fast else None
 
     def _unique_columns(self) -> list[str]:
         if self.spec.kind == "workers":
@@ -119,11 +129,9 @@ class _Cleaner:
             return ["license_number"]
         return []
 
-    def clean(self, number: int, record: list[str] | None, errors: list[RowError]) -> tuple | None:
+    def _cells(self, number: int, record: list[str], errors: list[RowError]) -> dict | None:
+        """Every cell through its cleaner; None (with the errors reported) if any is wrong."""
         spec, ctx = self.spec, self.ctx
-        if record is None:
-            errors.append(RowError(number, "—", "запись не является объектом с полями"))
-            return None
         row: dict = {}
         bad = False
         for index, column in self.slots:
@@ -135,17 +143,29 @@ class _Cleaner:
                 bad = True
         for column in self.absent:
             row[column.name] = column.clean("", ctx)
-        key = None
-        if all(name in row for name in spec.key):
-            key = tuple(row[name] for name in spec.key)
-            if self.keep_keys:
-                self.keys.add(key)
-        if bad:
+        if self.keep_keys and all(name in row for name in spec.key):
+            self.keys.add(tuple(row[name] for name in spec.key))
+        return None if bad else row
+
+    def clean(self, number: int, record: list[str] | None, errors: list[RowError]) -> tuple | None:
+        spec, ctx = self.spec, self.ctx
+        if record is None:
+            errors.append(RowError(number, "—", "запись не является объектом с полями"))
             return None
+        row = self.fast(record) if self.fast is not None else None
+        fast = row is not None
+        if not fast:
+            row = self._cells(number, record, errors)
+            if row is None:
+                return None
+        key = self.key_of(row)
+        if fast and self.keep_keys:
+            self.keys.add(key)
+        bad = False
         for column, reason in spec.check(row, ctx):
             errors.append(RowError(number, column, reason))
             bad = True
-        first = self.seen.setdefault("__key__", {}).setdefault(key, number)
+        first = self.seen_key.setdefault(key, number)
         if first != number:
             errors.append(
                 RowError(
@@ -156,20 +176,72 @@ class _Cleaner:
             )
             bad = True
         for name, seen in self.seen.items():
-            if name == "__key__" or not row.get(name):
+            value = row[name]
+            if not value:
                 continue
-            owner = seen.setdefault(row[name], (number, key))
+            owner = seen.setdefault(value, (number, key))
             if owner[1] != key:
                 errors.append(RowError(number, name, f"значение уже встречалось в строке {owner[0]} у другой записи"))
                 bad = True
         if bad:
             return None
         row["row_no"] = number
-        return tuple(row[name] for name in self.stage_names)
+        return self.stage_row(row)
+
+
+# COPY text format: these four characters are escaped, NULL is \N.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return str(value)  # int, Decimal, date (ISO)
+
+
+def _copy_line(row: tuple) -> str:
+    """One stage row in COPY text format."""
+    # Stage values are text, numbers and dates, whose str() is their COPY text, and None. Cleaned
+    # text rarely holds a character COPY treats specially; escape field by field only then.
+    if None in row:
+        return "\t".join([_copy_value(value) for value in row]) + "\n"
+    line = "\t".join(map(str, row))
+    if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != len(row) - 1:
+        line = "\t".join([_copy_value(value) for value in row])
+    return line + "\n"
 
 
 def _key_text(key) -> str:
     return ", ".join(str(part) for part in key)
+
+
+@dataclass
+class _Batch:
+    """Rows of one batch transaction: their file row numbers, the stage rows (COPY text lines on
+    PostgreSQL, tuples elsewhere) and, for workers, the search names and the words they hold."""
+
+    numbers: list[int] = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    words: set[tuple[str, int]] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+
+def _words(names: Iterable[str]) -> set[tuple[str, int]]:
+    """(word, position) pairs of search names, as the search dictionary keeps them (positions
+    after the fourth count as the fourth); the same rule as services.search_words_add."""
+    return {
+        (word[:100], min(position, 4))
+        for name in names
+        for position, word in enumerate(name.split(" "), start=1)
+        if word
+    }
 
 
 def import_file(
@@ -196,23 +268,43 @@ def import_file(
     cleaner = _Cleaner(spec, mapped, ctx, keep_keys=sync)
     size = batch_size or BATCH_SIZE
     loader = _Loader(spec, ctx, result, sample=sync)
+    pg = connection.vendor == "postgresql"
+    if pg and spec.kind in TARGET_TABLES_FRESH:
+        loader.fresh = _table_empty(TARGET_TABLES[spec.kind])
+        loader.direct = loader.fresh and spec.kind == "workers" and not sync
 
     cell_errors: list[RowError] = []
     counted = [0]
+    name_at = cleaner.stage_names.index("search_name") if spec.kind == "workers" else None
 
     def produce():
         """Read and check rows in batches (no database): runs in a thread while the main thread
-        writes the previous batch, so Python checking and PostgreSQL work overlap."""
-        batch: list[tuple] = []
+        writes the previous batch, so Python checking and PostgreSQL work overlap. On PostgreSQL
+        the rows leave this thread as COPY text, ready to send."""
+        batch = _Batch()
+        clean, numbers, rows_, names = cleaner.clean, batch.numbers, batch.rows, batch.names
+        suffix = loader.direct_suffix() if loader.direct else None
         for number, record in rows:
             counted[0] += 1
-            cleaned = cleaner.clean(number, record, cell_errors)
-            if cleaned is not None:
-                batch.append(cleaned)
-            if len(batch) >= size:
+            cleaned = clean(number, record, cell_errors)
+            if cleaned is None:
+                continue
+            numbers.append(number)
+            if suffix is not None:  # a register row: without the row number, with the defaults
+                line = _copy_line(cleaned)
+                rows_.append(line[line.index("\t") + 1 : -1] + suffix)
+            else:
+                rows_.append(_copy_line(cleaned) if pg else cleaned)
+            if name_at is not None:
+                names.append(cleaned[name_at])
+            if len(numbers) >= size:
+                batch.words = _words(names)
                 yield batch, counted[0]
-                batch = []
-        if batch:
+                batch = _Batch()
+                numbers, rows_, names = batch.numbers, batch.rows, batch.names
+                suffix = loader.direct_suffix() if loader.direct else None
+        if numbers:
+            batch.words = _words(names)
             yield batch, counted[0]
 
     def run():
@@ -238,6 +330,10 @@ def import_file(
             run()
         finally:
             indexes_restore()
+        # A table filled in one go has no planner statistics until autovacuum gets to it; the
+        # duplicate check right after the import and the first searches need them.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {TARGET_TABLES[spec.kind]}")
         result.bulk_indexes = len(dropped)
     else:
         run()
@@ -258,6 +354,23 @@ BULK_MIN_BYTES = 20 * 2**20  # about 200,000 worker rows
 BULK_MARKER = "import_registry:pending"
 BULK_NOTE_TABLE = "registry_importjob"
 REBUILD_CONNECTIONS = 2
+# Per rebuilding connection: a million-row trigram GIN builds faster with 1 GB than with 256 MB
+# (fewer flushes of its in-memory entry lists), and every btree sorts in memory.
+REBUILD_MAINTENANCE_MEM = "1GB"
+# The rebuilding connections already keep the cores busy; parallel workers of one btree build would
+# only take CPU from the GIN build on the other (about 3 s of 20 at a million rows, two cores).
+# None leaves the server's max_parallel_maintenance_workers.
+REBUILD_PARALLEL_WORKERS: int | None = 0
+
+
+# Kinds whose checks against the register only look at their own table (see _Loader.fresh).
+TARGET_TABLES_FRESH = ("workers", "organizations")
+
+
+def _table_empty(table: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})")
+        return cursor.fetchone()[0]
 
 
 def _bulk_mode(spec: KindSpec, path: Path) -> bool:
@@ -274,9 +387,7 @@ def _bulk_mode(spec: KindSpec, path: Path) -> bool:
     # those tables by worker: they keep their indexes.
     if spec.kind not in ("workers", "organizations") or path.stat().st_size < BULK_MIN_BYTES:
         return False
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {TARGET_TABLES[spec.kind]})")
-        return cursor.fetchone()[0]
+    return _table_empty(TARGET_TABLES[spec.kind])
 
 
 def _indexes_drop(table: str) -> list[dict]:
@@ -327,7 +438,9 @@ def indexes_restore() -> int:
     def build(obj):
         try:
             with connection.cursor() as cursor:
-                cursor.execute("SET maintenance_work_mem = '256MB'")
+                cursor.execute(f"SET maintenance_work_mem = '{REBUILD_MAINTENANCE_MEM}'")
+                if REBUILD_PARALLEL_WORKERS is not None:
+                    cursor.execute(f"SET max_parallel_maintenance_workers = {int(REBUILD_PARALLEL_WORKERS)}")
                 cursor.execute(obj["sql"])
         finally:
             connection.close()  # this thread's own connection
@@ -386,42 +499,88 @@ class _Loader:
     def __init__(self, spec: KindSpec, ctx: Context, result: ImportResult, *, sample: bool):
         self.spec, self.ctx, self.result, self.sample = spec, ctx, result, sample
         self.pg = connection.vendor == "postgresql"
+        self.rejected: set[int] = set()
+        self.known_words: set[tuple[str, int]] = set()  # already in the dictionary (committed batches)
+        # With an empty target table at the start, every row in it came from this file, and the
+        # in-file checks (_Cleaner) already refused a second owner of a key or unique value: the
+        # checks against the register would find nothing, at a full join per batch.
+        self.fresh = False
+        # Fresh, and no sample of new keys wanted: worker rows go straight into the register with
+        # COPY, no stage and no INSERT ... SELECT (set by import_file before the first batch).
+        self.direct = False
 
-    def load(self, rows: list[tuple]) -> None:
-        first, last = rows[0][0], rows[-1][0]
+    def load(self, batch: _Batch) -> None:
+        first, last = batch.numbers[0], batch.numbers[-1]
+        self.rejected = set()
+        words: set = set()
         try:
             with transaction.atomic():
                 counts = (self.result.created, self.result.updated, len(self.result.errors))
                 with connection.cursor() as cursor:
-                    self._stage(cursor, rows)
-                    getattr(self, f"_load_{self.spec.kind}")(cursor, len(rows))
-                    # On failure the rollback of this batch takes the stage table with it.
-                    cursor.execute(f"DROP TABLE {STAGE}")
-                _after_batch(self.spec.kind, rows)
+                    if self.direct:
+                        self._copy_workers(cursor, batch)
+                    else:
+                        self._stage(cursor, batch)
+                        getattr(self, f"_load_{self.spec.kind}")(cursor, len(batch))
+                        # On failure the rollback of this batch takes the stage table with it.
+                        cursor.execute(f"DROP TABLE {STAGE}")
+                    if self.spec.kind == "workers":
+                        words = self._search_words_add(cursor, batch)
+                _after_batch(self.spec.kind, batch)
         except DatabaseError as exc:
             logger.exception("import batch of rows %s-%s failed", first, last)
             # Nothing of this batch was written: forget what it counted and report every row.
             self.result.created, self.result.updated = counts[0], counts[1]
             del self.result.errors[counts[2] :]
             reason = f"пакет строк {first}–{last} не записан целиком из-за ошибки базы данных: {str(exc)[:200]}"
-            self.result.errors.extend(RowError(row[0], "—", reason) for row in rows)
+            self.result.errors.extend(RowError(number, "—", reason) for number in batch.numbers)
+        else:
+            self.known_words |= words
 
     # Staging
 
-    def _stage(self, cursor, rows: list[tuple]) -> None:
+    def worker_defaults(self, now) -> dict:
+        """The columns of a new worker that the file does not carry."""
+        return {
+            "identity_status": "not_confirmed",
+            "public_contacts_consent": False,
+            "registered_on": self.ctx.today,
+            "admission_status": "none",
+            "has_confirmed_documents": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def direct_suffix(self) -> str:
+        """What follows the file's columns on a COPY line of a new worker (see direct)."""
+        values = self.worker_defaults(timezone.now()).values()
+        return "\t" + "\t".join(_copy_value(value) for value in values) + "\n"
+
+    def _copy_workers(self, cursor, batch: _Batch) -> None:
+        """A fresh table: the lines are whole register rows (direct_suffix), COPY writes them."""
+        names = [name for name, _type in self.spec.stage if name != "row_no"]
+        names += list(self.worker_defaults(None))
+        with cursor.copy(f"COPY registry_medicalworker ({', '.join(names)}) FROM STDIN") as copy:
+            for start in range(0, len(batch.rows), COPY_CHUNK):
+                copy.write("".join(batch.rows[start : start + COPY_CHUNK]))
+        self.result.created += cursor.rowcount
+
+    def _stage(self, cursor, batch: _Batch) -> None:
         columns = ", ".join(f"{name} {sqltype}" for name, sqltype in self.spec.stage)
         names = ", ".join(name for name, _type in self.spec.stage)
         if self.pg:
+            # A temporary table is not WAL-logged and is private to this session.
             cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGE}")
             cursor.execute(f"CREATE TEMP TABLE {STAGE} ({columns}) ON COMMIT DROP")
+            lines = batch.rows
             with cursor.copy(f"COPY {STAGE} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+                for start in range(0, len(lines), COPY_CHUNK):
+                    copy.write("".join(lines[start : start + COPY_CHUNK]))
         else:
             cursor.execute(f"DROP TABLE IF EXISTS temp.{STAGE}")
             cursor.execute(f"CREATE TEMP TABLE {STAGE} ({columns})")
             marks = ", ".join(["%s"] * len(self.spec.stage))
-            cursor.executemany(f"INSERT INTO {STAGE} ({names}) VALUES ({marks})", [_sqlite_row(r) for r in rows])
+            cursor.executemany(f"INSERT INTO {STAGE} ({names}) VALUES ({marks})", [_sqlite_row(r) for r in batch.rows])
 
     def _reject(self, cursor, sql: str, params, field_name: str, reason: Callable[[tuple], str]) -> list[tuple]:
         """Rows the query finds are reported and removed from the stage; returns the query rows."""
@@ -430,6 +589,7 @@ class _Loader:
         if found:
             self.result.errors.extend(RowError(row[0], field_name, reason(row)) for row in found)
             numbers = [row[0] for row in found]
+            self.rejected.update(numbers)
             for start in range(0, len(numbers), 1000):
                 chunk = numbers[start : start + 1000]
                 cursor.execute(f"DELETE FROM {STAGE} WHERE row_no IN ({', '.join(['%s'] * len(chunk))})", chunk)
@@ -461,17 +621,19 @@ class _Loader:
         key_join: str,
         key_select: str,
         stage_filter: str = "",
+        rows: bool = False,
     ) -> list:
-        """INSERT ... ON CONFLICT (key) DO UPDATE for changed rows only; counts and samples."""
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        """INSERT ... ON CONFLICT (key) DO UPDATE for changed rows only; counts and samples. With
+        ``rows``, returns the ``returning`` values of the written rows."""
         where = f"WHERE {stage_filter}" if stage_filter else "WHERE true"
         and_filter = f"AND {stage_filter}" if stage_filter else ""
         update_cols = [(t, s) for t, s in columns if t not in key]
         distinct = self._distinct("t", "s", update_cols)
-        cursor.execute(f"SELECT count(*) FROM {STAGE} s JOIN {table} t ON {key_join} {where}")
-        existing = cursor.fetchone()[0]
-        cursor.execute(f"SELECT count(*) FROM {STAGE} s {where}")
-        staged = cursor.fetchone()[0]
+        if not self.pg:
+            cursor.execute(f"SELECT count(*) FROM {STAGE} s JOIN {table} t ON {key_join} {where}")
+            existing = cursor.fetchone()[0]
+            cursor.execute(f"SELECT count(*) FROM {STAGE} s {where}")
+            staged = cursor.fetchone()[0]
         if self.sample and len(self.result.new_keys) < SAMPLE_SIZE:
             cursor.execute(
                 f"SELECT {key_select} FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {key_join}) "
@@ -493,45 +655,61 @@ class _Loader:
         if "updated_at" in inserts:
             sets += ", updated_at = excluded.updated_at"
         changed = self._distinct("t", "excluded", [(t, t) for t, _s in update_cols])
-        cursor.execute(
+        upsert = (
             f"INSERT INTO {table} AS t ({', '.join(names)}) SELECT {', '.join(values)} FROM {STAGE} s {where} "
-            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets} WHERE {changed} RETURNING {returning}",
-            params,
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets} WHERE {changed}"
         )
-        returned = cursor.fetchall()
-        created = staged - existing
+        if not self.pg:
+            cursor.execute(f"{upsert} RETURNING {returning}", params)
+            returned = cursor.fetchall()
+            created, written = staged - existing, len(returned)
+        elif rows:
+            # xmax is 0 on a row version this statement inserted, our transaction id on one it updated.
+            cursor.execute(f"{upsert} RETURNING {returning}, t.xmax = 0", params)
+            fetched = cursor.fetchall()
+            returned = [row[:-1] for row in fetched]
+            created, written = sum(1 for row in fetched if row[-1]), len(fetched)
+        else:
+            # Counted in the database: a batch of new workers sends back one row, not 100,000 ids.
+            cursor.execute(
+                f"WITH written AS ({upsert} RETURNING t.xmax = 0 AS created) "
+                "SELECT count(*) FILTER (WHERE created), count(*) FROM written",
+                params,
+            )
+            created, written = cursor.fetchone()
+            returned = []
         self.result.created += created
-        self.result.updated += len(returned) - created
-        del now
+        self.result.updated += written - created
         return returned
 
     # Kinds
 
     def _load_workers(self, cursor, count: int) -> None:
         w = "registry_medicalworker"
-        self._reject(
-            cursor,
-            f"SELECT s.row_no FROM {STAGE} s JOIN {w} t ON t.registry_number = s.registry_number "
-            "WHERE t.snils <> s.snils",
-            [],
-            "registry_number",
-            lambda r: "регистровый номер уже принадлежит другому работнику",
-        )
-        self._reject(
-            cursor,
-            f"SELECT s.row_no FROM {STAGE} s JOIN {w} t ON t.snils = s.snils "
-            "WHERE t.registry_number <> s.registry_number",
-            [],
-            "registry_number",
-            lambda r: "у работника с этим СНИЛС в регистре другой регистровый номер",
-        )
-        self._reject(
-            cursor,
-            f"SELECT s.row_no FROM {STAGE} s JOIN {w} t ON t.inn = s.inn WHERE t.snils <> s.snils",
-            [],
-            "inn",
-            lambda r: "ИНН уже принадлежит другому работнику",
-        )
+        if not self.fresh:
+            self._reject(
+                cursor,
+                f"SELECT s.row_no FROM {STAGE} s JOIN {w} t ON t.registry_number = s.registry_number "
+                "WHERE t.snils <> s.snils",
+                [],
+                "registry_number",
+                lambda r: "регистровый номер уже принадлежит другому работнику",
+            )
+            self._reject(
+                cursor,
+                f"SELECT s.row_no FROM {STAGE} s JOIN {w} t ON t.snils = s.snils "
+                "WHERE t.registry_number <> s.registry_number",
+                [],
+                "registry_number",
+                lambda r: "у работника с этим СНИЛС в регистре другой регистровый номер",
+            )
+            self._reject(
+                cursor,
+                f"SELECT s.row_no FROM {STAGE} s JOIN {w} t ON t.inn = s.inn WHERE t.snils <> s.snils",
+                [],
+                "inn",
+                lambda r: "ИНН уже принадлежит другому работнику",
+            )
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         columns = [(name, name) for name, _type in KINDS["workers"].stage if name != "row_no"]
         self._upsert(
@@ -540,30 +718,51 @@ class _Loader:
             key=("snils",),
             columns=columns,
             inserts={
-                "identity_status": "not_confirmed",
-                "public_contacts_consent": False,
+                **self.worker_defaults(now),
                 "registered_on": connection.ops.adapt_datefield_value(self.ctx.today),
-                "admission_status": "none",
-                "has_confirmed_documents": False,
-                "created_at": now,
-                "updated_at": now,
             },
             returning="id",
             key_join="t.snils = s.snils",
             key_select="s.snils",
         )
-        _search_words_add(cursor)
+
+    def _search_words_add(self, cursor, batch: _Batch) -> set:
+        """New words of the written names into the search dictionary, in the batch transaction
+        (registry.search needs every word of every name there; worker_refresh_derived does the
+        same for single edits). Returns the words, remembered once the batch is committed."""
+        words = batch.words
+        if self.rejected:
+            words = _words(
+                name for number, name in zip(batch.numbers, batch.names, strict=True) if number not in self.rejected
+            )
+        new = words - self.known_words
+        if not new:
+            return words
+        if self.pg:
+            pairs = sorted(new)
+            cursor.execute(
+                "INSERT INTO registry_searchword (word, position, workers) "
+                "SELECT v.word, v.position, 1 FROM unnest(%s::text[], %s::int[]) AS v(word, position) "
+                "ON CONFLICT DO NOTHING",
+                [[word for word, _ in pairs], [position for _, position in pairs]],
+            )
+        else:
+            SearchWord.objects.bulk_create(
+                [SearchWord(word=word, position=position, workers=1) for word, position in new], ignore_conflicts=True
+            )
+        return words
 
     def _load_organizations(self, cursor, count: int) -> None:
         o, lic = "registry_medicalorganization", "registry_organizationlicense"
-        self._reject(
-            cursor,
-            f"SELECT s.row_no FROM {STAGE} s JOIN {lic} l ON l.number = s.license_number "
-            f"JOIN {o} t ON t.id = l.organization_id WHERE t.ogrn <> s.ogrn",
-            [],
-            "license_number",
-            lambda r: "лицензия с этим номером принадлежит другой организации",
-        )
+        if not self.fresh:
+            self._reject(
+                cursor,
+                f"SELECT s.row_no FROM {STAGE} s JOIN {lic} l ON l.number = s.license_number "
+                f"JOIN {o} t ON t.id = l.organization_id WHERE t.ogrn <> s.ogrn",
+                [],
+                "license_number",
+                lambda r: "лицензия с этим номером принадлежит другой организации",
+            )
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         columns = [
             ("ogrn", "ogrn"),
@@ -685,6 +884,7 @@ class _Loader:
             returning="worker_id",
             key_join="t.kind = s.kind AND t.number = s.number",
             key_select="s.kind, s.number",
+            rows=True,
         )
         _refresh(self.result, {row[0] for row in returned}, self.ctx.today)
 
@@ -872,20 +1072,3 @@ def write_error_report(errors: list[RowError], target, *, labels: dict[str, str]
         if reason.startswith(("=", "+", "-", "@")):
             reason = "'" + reason
         writer.writerow([error.row, error.field, labels.get(error.field, ""), reason])
-
-
-def _search_words_add(cursor) -> None:
-    """New words of the staged names into the search dictionary (registry.search needs every word
-    of every name there; worker_refresh_derived does the same for single edits)."""
-    if connection.vendor == "postgresql":
-        cursor.execute(
-            "INSERT INTO registry_searchword (word, position, workers) "
-            "SELECT DISTINCT left(v.word, 100), least(v.n, 4), 1 "
-            f"FROM {STAGE} s CROSS JOIN LATERAL unnest(string_to_array(s.search_name, ' ')) WITH ORDINALITY "
-            "AS v(word, n) WHERE v.word <> '' ON CONFLICT DO NOTHING"
-        )
-        return
-    from ..services import search_words_add
-
-    cursor.execute(f"SELECT search_name FROM {STAGE}")
-    search_words_add(names=[name for (name,) in cursor.fetchall() if name])

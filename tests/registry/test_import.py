@@ -155,6 +155,79 @@ def test_in_file_duplicates_and_conflicts_with_the_register_are_reported(tmp_pat
     assert result.created == 1
 
 
+def test_fast_path_stores_and_reports_exactly_what_the_cleaners_do(tmp_path, monkeypatch):
+    """Canonical rows skip the per-cell cleaners (schema._fast_workers); every other row must
+    come out the same, stored values and error report alike, as with the cleaners alone."""
+    import dataclasses
+
+    from registry.imports import schema
+
+    header = [*WORKER_HEADER, "citizenship", "phone", "email"]
+    rows = [
+        worker_row(1, phone="+79001234567", email="anna@example.ru"),
+        worker_row(2, snils=validators.format_snils(snils(2)), sex="ж", birth_date="15.01.1980"),
+        worker_row(3, citizenship="rus", phone="8 (900) 123-45-67", inn=""),
+        worker_row(4, citizenship="AB1"),
+        worker_row(5, last_name="Анна\\Мария", middle_name=""),
+        worker_row(6, phone="abc", email="нет"),
+        worker_row(7, inn="123456789037"),
+        worker_row(8, registry_number="1234567890"),  # bad check digit: the next row, same SNILS, is the valid one
+        worker_row(8, first_name="Вторая"),
+        worker_row(10, snils="00100199800"),  # below the checked range
+        worker_row(11, birth_date="1980-02-30"),
+        worker_row(12, birth_date="1899-12-31"),
+        worker_row(13, birth_date="2999-01-01"),
+        worker_row(14, last_name="  Петрова  ", sex="М"),
+        worker_row(15, inn=inn(1)),  # INN of row 2
+        worker_row(16, registry_number=regnum(1)),  # registry number of row 2
+        worker_row(1),  # SNILS of row 2 again
+        worker_row(17, first_name="Анна\x07"),
+        worker_row(18, email="a\x01@b.ru"),
+        worker_row(19, birth_date="1980-1-15"),
+    ]
+    path = write_csv(tmp_path / "w.csv", header, rows)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"{snils(20)};{regnum(20)};{inn(20)};Короткая;Строка;;F;1980-01-15\n")  # cells missing
+
+    def stored():
+        fields = [f.name for f in MedicalWorker._meta.fields if f.name not in ("id", "created_at", "updated_at")]
+        return sorted(MedicalWorker.objects.values_list(*fields))
+
+    fast = import_file(path, kind="workers")
+    fast_rows = stored()
+    MedicalWorker.objects.all().delete()
+    monkeypatch.setitem(schema.KINDS, "workers", dataclasses.replace(schema.KINDS["workers"], fast=None))
+    slow = import_file(path, kind="workers")
+    assert fast.errors == slow.errors and len(fast.errors) >= 12
+    assert (fast.created, fast.invalid) == (slow.created, slow.invalid)
+    assert fast_rows == stored()
+    assert MedicalWorker.objects.get(snils=snils(5)).last_name == "Анна\\Мария"
+    assert MedicalWorker.objects.filter(snils=snils(8), first_name="Вторая").exists()
+
+
+def test_first_import_into_an_empty_register_stores_what_the_upsert_would(tmp_path):
+    """Into an empty worker table the rows are COPied straight into the register (PostgreSQL);
+    a force sync takes the staging table and the upsert: both must store the same workers."""
+    header = [*WORKER_HEADER, "citizenship", "phone", "email"]
+    rows = [worker_row(n, phone=f"+7 900 000-00-0{n}", email=f"w{n}@example.ru", inn="") for n in range(1, 4)]
+    rows += [worker_row(4, last_name="Тире\\Слэш", middle_name=""), worker_row(1, first_name="Повтор")]
+    path = write_csv(tmp_path / "w.csv", header, rows)
+
+    def stored():
+        fields = [f.name for f in MedicalWorker._meta.fields if f.name not in ("id", "created_at", "updated_at")]
+        return sorted(MedicalWorker.objects.values_list(*fields))
+
+    direct = import_file(path, kind="workers")
+    first = stored()
+    assert (direct.created, direct.updated, direct.invalid) == (4, 0, 1)
+    assert all(w.created_at == w.updated_at for w in MedicalWorker.objects.all())
+    MedicalWorker.objects.all().delete()
+    staged = import_file(path, kind="workers", sync=True)
+    assert (staged.created, staged.updated, staged.invalid) == (4, 0, 1)
+    assert staged.errors == direct.errors
+    assert stored() == first
+
+
 def test_file_level_errors_are_clear(tmp_path):
     from registry.imports import ImportFileError
 

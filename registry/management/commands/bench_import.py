@@ -4,8 +4,10 @@ The scratch database (BENCH_IMPORT_DATABASE_URL, default medreg_bench_import) is
 recreated; the command refuses the working databases. The file is generated first (seeded, not
 timed); then, each in a child process as an operator would run it:
 1. `import_registry FILE --kind workers` into the empty register, timed end to end (process start
-   to exit: reading, checking every row, COPY, set-based checks, upsert, duplicate detection);
-2. the same file again (nothing changes);
+   to exit: reading, checking every row, COPY into the register, rebuilding the secondary indexes,
+   ANALYZE, duplicate detection; see docs/import.md, "How a large file goes fast");
+2. the same file again (nothing changes: staging table, set-based checks against the register, the
+   changed-only upsert);
 3. the baseline: the same rows checked by the same cleaners and written with bulk_create into the
    emptied worker table.
 """
