@@ -1,9 +1,10 @@
 from django.contrib import admin
+from django.db.models import Q
 
 from accounts.models import AuditEntry
 from accounts.services import audit_record
 
-from . import models, services
+from . import models, services, validators
 
 
 class RefreshesWorkerMixin:
@@ -106,9 +107,11 @@ class MedicalWorkerAdmin(admin.ModelAdmin):
         "registered_on",
     )
     list_filter = ("admission_status", "identity_status", "category", "region")
-    # Exact matches on identifiers use the unique indexes; the name search is a prefix on the
-    # normalized name, which the (search_name, id) index serves even at 3 million rows.
-    search_fields = ("=registry_number", "=snils", "=inn", "^search_name")
+    # One box for a registry number, SNILS, INN (any formatting) or the start of the full name; see
+    # get_search_results. (Django's own "=field" is a case-insensitive UPPER(...) = UPPER(...), which no
+    # index serves: a sequential scan of 3 million rows per search.)
+    search_fields = ("registry_number",)  # shows the search box; the lookup is get_search_results
+    search_help_text = "Регистровый номер, СНИЛС, ИНН или начало ФИО"
     list_select_related = ("primary_specialty", "region")
     autocomplete_fields = ("user", "region", "primary_specialty")
     # Derived and audit-sensitive fields are set by services, never by hand.
@@ -128,6 +131,28 @@ class MedicalWorkerAdmin(admin.ModelAdmin):
     inlines = [EmploymentInline, AdmissionDocumentInline, EducationInline, CategoryInline]
     show_full_result_count = False
     date_hierarchy = None
+
+    def get_search_results(self, request, queryset, search_term):
+        """Exact identifiers through their unique indexes, a name prefix through the prefix index."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        condition = Q()
+        # Identifiers as people copy them: «МР 000001000-8», «123-456-789 01», «5001 0073 2259».
+        digits = "".join(term.split()).replace("-", "").upper().removeprefix("МР")
+        if not validators.is_digits(digits, max_length=12):
+            digits = ""
+        if digits:
+            condition |= Q(registry_number=digits) | Q(snils=digits) | Q(inn=digits)
+        name = " ".join(validators.normalize_person_name(term).split())
+        if name and not digits:
+            # LIKE 'x%' alone is no index range outside the "C" collation; the range [x, x with its last
+            # letter + 1) is one in any collation (a letter is never ignored), LIKE keeps it exact.
+            following = name[:-1] + chr(ord(name[-1]) + 1)
+            condition |= Q(search_name__gte=name, search_name__lt=following, search_name__startswith=name)
+        if not condition:
+            return queryset.none(), False
+        return queryset.filter(condition), False
 
     def has_add_permission(self, request):
         # Workers enter the register through registration, imports and the generator, which issue
