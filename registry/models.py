@@ -250,12 +250,15 @@ class MedicalWorker(models.Model):
         CONFIRMED = "confirmed", "Подтверждено"
         REJECTED = "rejected", "Отклонено"
 
+    # Unique through Meta.constraints, not unique=True: for a unique CharField Django adds a second,
+    # varchar_pattern_ops index on PostgreSQL for LIKE 'x%', which nothing here runs on these numbers —
+    # three useless indexes to keep up on every write and to rebuild after a bulk import.
     registry_number = models.CharField(
-        "регистровый номер", max_length=10, unique=True, validators=[validators.validate_registry_number]
+        "регистровый номер", max_length=10, validators=[validators.validate_registry_number]
     )
-    snils = models.CharField("СНИЛС", max_length=11, unique=True, validators=[validators.validate_snils])
-    inn = models.CharField(
-        "ИНН", max_length=12, null=True, blank=True, unique=True, validators=[validators.validate_inn_person]
+    snils = models.CharField("СНИЛС", max_length=11, validators=[validators.validate_snils])
+    inn = models.CharField(  # noqa: DJ001 -- NULL, not "": unique among the workers who have an INN
+        "ИНН", max_length=12, null=True, blank=True, validators=[validators.validate_inn_person]
     )
     last_name = models.CharField("фамилия", max_length=100)
     first_name = models.CharField("имя", max_length=100)
@@ -361,6 +364,10 @@ class MedicalWorker(models.Model):
             models.Index(fields=["last_name", "first_name", "birth_date"], name="worker_dup_probe_idx"),
         ]
         constraints = [
+            *[
+                models.UniqueConstraint(fields=[name], name=f"worker_{name}_unique")
+                for name in ("registry_number", "snils", "inn")
+            ],
             models.CheckConstraint(condition=Q(birth_date__gte=dt.date(1900, 1, 1)), name="worker_birth_after_1900"),
             models.CheckConstraint(condition=~Q(last_name=""), name="worker_last_name_not_empty"),
             models.CheckConstraint(condition=~Q(first_name=""), name="worker_first_name_not_empty"),

@@ -200,3 +200,23 @@ def test_staff_opening_a_worker_record_in_admin_is_journaled(client):
     # Issue 7: the add form issues a registry number itself and warns of probable duplicates.
     add_page = client.get("/admin/registry/medicalworker/add/")
     assert add_page.status_code == 200 and "confirm_not_duplicate" in add_page.content.decode()
+
+
+@pytest.mark.django_db
+def test_worker_identifiers_are_unique_without_extra_pattern_indexes():
+    """Unique via constraints: no varchar_pattern_ops twin per number to maintain on every write."""
+    from django.db import IntegrityError, connection, transaction
+
+    from tests.factories import WorkerFactory
+
+    worker = WorkerFactory(inn="500100732259")
+    for field in ("registry_number", "snils", "inn"):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            WorkerFactory(**{field: getattr(worker, field)})
+    WorkerFactory(inn=None)
+    WorkerFactory(inn=None)  # many workers without an INN
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'registry_medicalworker' "
+                           "AND indexdef LIKE '%%varchar_pattern_ops%%'")
+            assert cursor.fetchall() == []
