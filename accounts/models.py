@@ -22,6 +22,14 @@ def _new_session_token() -> str:
     return secrets.token_hex(16)
 
 
+class RegistryUserManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        # `manage.py createsuperuser` makes an administrator, a staff account: a worker account must
+        # have a SNILS (user_worker_has_snils) and would be refused by the database.
+        extra_fields.setdefault("kind", User.Kind.STAFF)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
 class User(AbstractUser):
     class Kind(models.TextChoices):
         WORKER = "worker", "Медицинский работник"
@@ -38,7 +46,7 @@ class User(AbstractUser):
     # Part of the session auth hash: rotating it ends every session ("выйти на всех устройствах").
     session_token = models.CharField(max_length=32, default=_new_session_token, editable=False)
 
-    objects = UserManager()
+    objects = RegistryUserManager()
 
     class Meta:
         verbose_name = "пользователь"
