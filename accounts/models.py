@@ -26,7 +26,11 @@ class RegistryUserManager(UserManager):
     def create_superuser(self, username, email=None, password=None, **extra_fields):
         # `manage.py createsuperuser` makes an administrator, a staff account: a worker account must
         # have a SNILS (user_worker_has_snils) and would be refused by the database.
+        # The phone is asked for (REQUIRED_FIELDS): without one the second factor has nowhere to go
+        # and the administrator could never log in.
         extra_fields.setdefault("kind", User.Kind.STAFF)
+        if extra_fields.get("phone"):
+            extra_fields["phone"] = validators.normalize_mobile_phone(extra_fields["phone"])
         return super().create_superuser(username, email, password, **extra_fields)
 
 
@@ -47,6 +51,7 @@ class User(AbstractUser):
     session_token = models.CharField(max_length=32, default=_new_session_token, editable=False)
 
     objects = RegistryUserManager()
+    REQUIRED_FIELDS = ["email", "phone"]  # what `createsuperuser` asks for besides the username
 
     class Meta:
         verbose_name = "пользователь"
