@@ -28,7 +28,7 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_directories
-	$(BIN)/python manage.py seed_demo
+	SITE_URL=http://$(HOST):$(PORT) $(BIN)/python manage.py seed_demo
 
 run: demo
 	@echo "Serving http://$(HOST):$(PORT)/  (Ctrl+C to stop)"

@@ -3,6 +3,7 @@ from django.db.models import Q
 
 from accounts.models import AuditEntry
 from accounts.services import audit_record
+from portal.admin_mixins import ReadOnlyAdmin
 
 from . import models, services, validators
 
@@ -243,4 +244,18 @@ class ContinuingEducationAdmin(WorkerRecordsListMixin, admin.ModelAdmin):
     show_full_result_count = False
 
 # Data quality and registry sync (issue 7): import, duplicates, alerts, dashboards.
+@admin.register(models.ExportJob)
+class ExportJobAdmin(ReadOnlyAdmin):
+    """Background exports of the public register: what was asked, how far it got, what failed."""
+
+    list_display = ("created_at", "format", "status", "progress", "rows", "user", "finished_at")
+    list_filter = ("status", "format")
+    list_select_related = ("user",)
+    readonly_fields = ("id", "created_at", "started_at", "finished_at", "params", "format", "status", "progress",
+                       "rows", "file_name", "error", "user")
+    exclude = ("session_key",)  # a session key is a credential
+    ordering = ("-created_at",)
+    date_hierarchy = "created_at"
+
+
 from . import admin_dq  # noqa: E402, F401

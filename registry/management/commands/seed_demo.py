@@ -358,7 +358,7 @@ class Command(BaseCommand):
         out = self.stdout
         out.write(self.style.SUCCESS(f"Demo data ready: {len(ORGANIZATIONS)} organizations, {len(workers)} workers."))
         out.write("")
-        out.write("Demo logins (http://127.0.0.1:8000/accounts/login/):")
+        out.write(f"Demo logins ({settings.SITE_URL.rstrip('/')}/accounts/login/):")
         for spec in WORKERS:
             if spec.login:
                 out.write(f"  Медицинский работник  СНИЛС {validators.format_snils(spec.snils)}"
