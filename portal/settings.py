@@ -232,6 +232,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "verification.run_deadlines",
         "schedule": crontab(minute=15),
     },
+    # Blobs of uploads whose transaction rolled back (verification.documents.documents_sweep_orphans).
+    "sweep-orphan-documents": {
+        "task": "verification.sweep_orphan_documents",
+        "schedule": crontab(hour=4, minute=40),
+    },
     # Data quality (issue 7): duplicates, discrepancy alerts and their e-mail digest; the weekly
     # audit; the workforce snapshot the monitoring dashboard reads.
     "dq-checks-and-digest": {

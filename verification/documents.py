@@ -24,6 +24,7 @@ even a file that slipped past the checks is never rendered by the browser as a p
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import logging
@@ -31,7 +32,7 @@ import math
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -42,6 +43,7 @@ from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.db import transaction
 from django.db.models import Sum
 from django.http import Http404, HttpResponse
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from PIL import Image
 from pypdf import PdfReader
@@ -482,6 +484,37 @@ def document_response(
     response["Cache-Control"] = "private, no-store"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
+
+
+ORPHAN_AGE = dt.timedelta(days=1)
+
+
+def documents_sweep_orphans(*, older_than: dt.timedelta = ORPHAN_AGE, now: dt.datetime | None = None) -> int:
+    """Delete stored blobs that no document row names: left by a transaction rolled back after
+    document_store wrote its blob, or by a process killed between the two. Only blobs older than
+    `older_than`, so a blob whose row is about to commit is never touched. Returns how many went."""
+    storage = _storage()
+    cutoff = (now or timezone.now()) - older_than
+    removed = 0
+    for name in _blob_names(storage):
+        if storage.get_modified_time(name) >= cutoff:
+            continue
+        if StoredDocument.objects.filter(storage_name=name).exists():
+            continue
+        _delete_blob(storage, name)
+        removed += 1
+    if removed:
+        logger.warning("Deleted %d orphan document blobs", removed)
+    return removed
+
+
+def _blob_names(storage: Storage, prefix: str = "") -> Iterator[str]:
+    directories, files = storage.listdir(prefix)
+    for name in files:
+        if name.endswith(".bin"):
+            yield f"{prefix}{name}"
+    for directory in directories:
+        yield from _blob_names(storage, f"{prefix}{directory}/")
 
 
 def documents_stale_count() -> int:

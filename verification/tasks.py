@@ -63,3 +63,11 @@ def check_qualification_application(self, application_id: int) -> str:
 @shared_task(name="verification.run_deadlines", time_limit=600, soft_time_limit=540)
 def run_deadlines() -> dict:
     return deadlines.run_all()
+
+
+@shared_task(name="verification.sweep_orphan_documents", time_limit=1800, soft_time_limit=1700)
+def sweep_orphan_documents() -> int:
+    """Daily: encrypted blobs no document row names (a rolled-back upload) are deleted."""
+    from .documents import documents_sweep_orphans
+
+    return documents_sweep_orphans()

@@ -529,3 +529,27 @@ def test_anonymous_screenshot_is_visible_to_staff_only(worker_user, support_agen
     document = store(png_bytes(), owner=None, kind=StoredDocument.Kind.TICKET_SCREENSHOT, name="s.png")
     assert document_can_access(document=document, user=support_agent)
     assert not document_can_access(document=document, user=worker_user)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_blob_of_an_upload_rolled_back_is_swept_later_and_kept_ones_stay(settings, worker_user):
+    """document_store writes the blob before its row commits; a rollback leaves an orphan the daily
+    sweep deletes once it is old enough (a young blob may belong to a row still being committed)."""
+    import datetime as dt
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from verification.tasks import sweep_orphan_documents
+
+    kept = store(png_bytes(), owner=worker_user, name="kept.png")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        store(png_bytes(), owner=worker_user, name="lost.png")
+        raise RuntimeError("the application failed after the upload")
+    assert len(blobs(settings)) == 2 and StoredDocument.objects.count() == 1
+    assert documents.documents_sweep_orphans() == 0  # too young to tell from a commit in flight
+    later = timezone.now() + dt.timedelta(days=2)
+    assert documents.documents_sweep_orphans(now=later) == 1
+    assert [p.name for p in blobs(settings)] == [kept.storage_name.rsplit("/", 1)[-1]]
+    assert document_read(document=kept) == png_bytes()
+    assert documents.documents_sweep_orphans(now=later) == 0 and sweep_orphan_documents() == 0  # safe to repeat
