@@ -5,6 +5,7 @@ fails instead of skipping, so a green CI run means everything really ran.
 """
 
 import os
+import shutil
 
 import pytest
 
@@ -54,6 +55,40 @@ def _fast_password_hashing(settings):
     from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
     PBKDF2PasswordHasher.iterations = 1000
+
+
+# --- Services (Redis, a Redis of one test's own) --------------------------------------------------
+
+
+@pytest.fixture
+def redis_url():
+    """The shared test Redis (MEDREG_TEST_REDIS_URL), a database of its own."""
+    import redis
+
+    url = os.environ.get("MEDREG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        skip_or_fail(f"Redis not reachable at {url}: {exc}")
+    return url
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of this test alone, with an append-only file, that the test may restart."""
+    from tests.celery_harness import PrivateRedis
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        skip_or_fail("redis-server is not installed")
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    server = PrivateRedis(binary, directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
 
 
 # --- Personas -----------------------------------------------------------------------------------

@@ -151,19 +151,27 @@ def _notify(worker: MedicalWorker, *, kind: str, template: str, context: dict, i
                       link=link or reverse("verification:cabinet"))
 
 
-def _claim(model, *, application_id: int, now: dt.datetime) -> dt.datetime | None:
+def _claim(model, *, application_id: int, now: dt.datetime, redelivered: bool = False) -> dt.datetime | None:
     """Take the application for checking with one conditional UPDATE; None if another check has it
-    or it was already decided. A claim left by a crashed check expires after CHECK_LEASE."""
+    or it was already decided. A claim left by a crashed check expires after CHECK_LEASE; a task the
+    broker redelivered (its worker died in the middle: Celery rejected it back to the queue, or the
+    visibility timeout ran out) retakes the claim at once. The old check, were it still alive, can no
+    longer decide: a decision needs the claim it took (`_locked_claimed`)."""
     previous = model.objects.filter(pk=application_id).values_list("status", flat=True).first()
-    claimed = model.objects.filter(
-        Q(status=model.Status.SUBMITTED) | Q(status=model.Status.CHECKING, check_started_at__lt=now - CHECK_LEASE),
-        pk=application_id,
-    ).update(status=model.Status.CHECKING, check_started_at=now, check_attempts=F("check_attempts") + 1)
+    claimable = Q(status=model.Status.SUBMITTED) | Q(status=model.Status.CHECKING,
+                                                     check_started_at__lt=now - CHECK_LEASE)
+    if redelivered:
+        claimable |= Q(status=model.Status.CHECKING)
+    claimed = model.objects.filter(claimable, pk=application_id).update(
+        status=model.Status.CHECKING, check_started_at=now, check_attempts=F("check_attempts") + 1
+    )
     if not claimed:
         return None
+    note = "Автоматическая проверка начата"
+    if previous == model.Status.CHECKING:
+        note += " заново: прежняя проверка прервана сбоем обработчика"
     ApplicationHistory.objects.create(kind=_KINDS[model], application_id=application_id,
-                                      from_status=previous or "", to_status=model.Status.CHECKING,
-                                      note="Автоматическая проверка начата")
+                                      from_status=previous or "", to_status=model.Status.CHECKING, note=note)
     return now
 
 
@@ -286,13 +294,14 @@ def _enqueue_identity_check(application_id: int) -> None:
     reconcile.enqueue("verification.check_identity_application", application_id)
 
 
-def identity_application_check(*, application_id: int, gateway=None) -> str:
-    """Run the automatic checks once; returns the resulting status or "skipped".
+def identity_application_check(*, application_id: int, gateway=None, redelivered: bool = False) -> str:
+    """Run the automatic checks once; returns the resulting status or "skipped". ``redelivered``: the
+    broker gave this task again after its worker died, and it may retake that worker's claim.
 
     Raises GatewayUnavailable (the claim released) so the task can retry with backoff.
     """
     now = timezone.now()
-    claimed_at = _claim(IdentityApplication, application_id=application_id, now=now)
+    claimed_at = _claim(IdentityApplication, application_id=application_id, now=now, redelivered=redelivered)
     if claimed_at is None:
         return "skipped"
     try:
@@ -514,10 +523,11 @@ def _enqueue_qualification_check(application_id: int) -> None:
     reconcile.enqueue("verification.check_qualification_application", application_id)
 
 
-def qualification_application_check(*, application_id: int) -> str:
-    """Run the automatic checks once; returns the resulting status or "skipped"."""
+def qualification_application_check(*, application_id: int, redelivered: bool = False) -> str:
+    """Run the automatic checks once; returns the resulting status or "skipped" (``redelivered``: as
+    for identity_application_check)."""
     now = timezone.now()
-    claimed_at = _claim(QualificationApplication, application_id=application_id, now=now)
+    claimed_at = _claim(QualificationApplication, application_id=application_id, now=now, redelivered=redelivered)
     if claimed_at is None:
         return "skipped"
     try:

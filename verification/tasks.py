@@ -20,10 +20,18 @@ def _backoff(retries: int) -> int:
 CHECK = {"bind": True, "acks_late": True, "time_limit": 300, "soft_time_limit": 240}
 
 
+def _redelivered(request) -> bool:
+    # The broker delivers this message again because the worker that had it died before the ack
+    # (a retry is a new message and is not "redelivered"): the claim that worker left is dead.
+    return bool((request.delivery_info or {}).get("redelivered"))
+
+
 @shared_task(name="verification.check_identity_application", max_retries=CHECK_RETRIES, **CHECK)
 def check_identity_application(self, application_id: int) -> str:
     try:
-        return services.identity_application_check(application_id=application_id)
+        return services.identity_application_check(
+            application_id=application_id, redelivered=_redelivered(self.request)
+        )
     except GatewayUnavailable as exc:
         if self.request.is_eager or self.request.retries >= self.max_retries:
             # No worker to retry later, or retries used up: a person decides. Never a silent pass.
@@ -48,7 +56,9 @@ def check_identity_application(self, application_id: int) -> str:
 @shared_task(name="verification.check_qualification_application", max_retries=CHECK_RETRIES, **CHECK)
 def check_qualification_application(self, application_id: int) -> str:
     try:
-        return services.qualification_application_check(application_id=application_id)
+        return services.qualification_application_check(
+            application_id=application_id, redelivered=_redelivered(self.request)
+        )
     except Exception as exc:
         # Left in SUBMITTED after the last try (or inline, where the page must not fail): the
         # 24-hour sweep escalates it to staff.

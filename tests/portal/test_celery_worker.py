@@ -7,21 +7,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis
-
-from tests.conftest import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def redis_url():
-    url = os.environ.get("MEDREG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        skip_or_fail(f"Redis not reachable at {url}: {exc}")
-    return url
 
 
 @pytest.mark.services

@@ -6,21 +6,12 @@ the shared one (MEDREG_TEST_REDIS_URL) and, for the restart, a private redis-ser
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-import redis
 from django.conf import settings as django_settings
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -30,7 +21,7 @@ from portal import reconcile
 from portal.celery import app
 from registry import exports, validators
 from registry.models import ExportJob, MedicalWorker
-from tests.conftest import skip_or_fail
+from tests.celery_harness import Workers, free_port, publishing_to
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -150,22 +141,10 @@ def test_a_redelivered_task_retakes_its_running_job_and_a_duplicate_does_not():
 # --- The web while Redis is down ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _reset_connections():
-    # Producers and connections made for an earlier broker setting are cached on the app.
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
 @pytest.fixture
 def redis_down(settings):
     """Broker, cache and sessions all pointed at a port where no Redis listens."""
-    dead = f"redis://127.0.0.1:{_free_port()}/0"
+    dead = f"redis://127.0.0.1:{free_port()}/0"
     settings.CACHES = {
         "default": {
             "BACKEND": "portal.cache.ResilientRedisCache",
@@ -174,16 +153,8 @@ def redis_down(settings):
         }
     }
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
-    app.conf.task_always_eager = False
-    app.conf.broker_url = dead
-    _reset_connections()
-    try:
+    with publishing_to(dead):
         yield dead
-    finally:
-        for key, value in saved.items():
-            app.conf[key] = value
-        _reset_connections()
 
 
 @pytest.mark.django_db
@@ -218,99 +189,6 @@ def test_web_keeps_answering_and_queues_exports_while_redis_is_down(
 # --- Real workers -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def redis_url():
-    url = os.environ.get("MEDREG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        skip_or_fail(f"Redis not reachable at {url}: {exc}")
-    return url
-
-
-def _database_url() -> str:
-    params = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{params['NAME']}"
-    auth = params["USER"] + (f":{params['PASSWORD']}" if params.get("PASSWORD") else "")
-    return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
-
-
-class Workers:
-    """Celery worker processes on a queue of their own, each logging to a file."""
-
-    def __init__(self, broker: str, tmp_path: Path, **env):
-        self.queue = f"medreg-test-{uuid.uuid4().hex[:8]}"
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "DATABASE_URL": _database_url(),
-            "MEDREG_VAR_DIR": str(django_settings.VAR_DIR),
-            "CELERY_BROKER_URL": broker,
-            "CELERY_RESULT_BACKEND": "",
-            "CELERY_TASK_DEFAULT_QUEUE": self.queue,
-            "LOG_LEVEL": "INFO",
-            "REDIS_URL": "",
-            **env,
-        }
-        self.tmp_path = tmp_path
-        self.processes: list[subprocess.Popen] = []
-        self.logs: list[Path] = []
-        self.handles: list = []
-
-    def start(self, name: str) -> subprocess.Popen:
-        log = self.tmp_path / f"{name}.log"
-        handle = open(log, "wb")  # closed in stop()
-        self.handles.append(handle)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "prefork", "--concurrency", "1",
-             "--queues", self.queue, "--hostname", f"{name}@%h", "--loglevel", "INFO",
-             "--without-heartbeat", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        self.processes.append(process)
-        self.logs.append(log)
-        return process
-
-    def send(self, broker: str, task: str, *args) -> None:
-        from celery import Celery
-
-        client = Celery(broker=broker)
-        client.conf.broker_connection_retry_on_startup = True
-        client.send_task(task, args=list(args), queue=self.queue)
-        client.close()
-
-    def output(self) -> str:
-        return "\n".join(log.read_text(errors="replace") for log in self.logs if log.exists())
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        for handle in self.handles:
-            handle.close()
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
-def _wait(condition, *, timeout: float, what: str, workers: Workers):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}\n{workers.output()[-4000:]}")
-
-
 def _status(job_id) -> ExportJob:
     return ExportJob.objects.get(pk=job_id)
 
@@ -322,20 +200,15 @@ def _kill_mid_export(tmp_path, redis_url, *, whole_worker: bool):
     first = workers.start("first")
     job = ExportJob.objects.create(format="xlsx", params={})
     try:
-        workers.send(redis_url, "registry.run_export", str(job.pk))
-        _wait(lambda: _status(job.pk).status == ExportJob.Status.RUNNING and _status(job.pk).progress > 0,
-              timeout=120, what="the first worker to be exporting", workers=workers)
-        children = _children(first.pid)
-        assert children, "the prefork worker has no pool process"
-        if whole_worker:
-            os.killpg(first.pid, signal.SIGKILL)  # main process and pool child at once: nothing requeues
-        else:
-            os.kill(children[0], signal.SIGKILL)  # the pool child: the main process rejects the task back
+        workers.send("registry.run_export", str(job.pk))
+        workers.wait(lambda: _status(job.pk).status == ExportJob.Status.RUNNING and _status(job.pk).progress > 0,
+                     timeout=120, what="the first worker to be exporting")
+        workers.kill_mid_task(first, whole_worker=whole_worker)
         killed_at = _status(job.pk)
         assert killed_at.status == ExportJob.Status.RUNNING and killed_at.progress < 100, "killed too late"
         workers.start("second")
-        _wait(lambda: _status(job.pk).status == ExportJob.Status.DONE, timeout=240,
-              what="another worker to finish the export", workers=workers)
+        workers.wait(lambda: _status(job.pk).status == ExportJob.Status.DONE, timeout=240,
+                     what="another worker to finish the export")
     finally:
         workers.stop()
     job.refresh_from_db()
@@ -359,71 +232,30 @@ def test_pool_process_killed_mid_export_is_requeued_and_finished_once(tmp_path, 
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_outright_mid_export_is_redelivered_to_another_worker_once(tmp_path, redis_url):
     # The killed worker never acknowledged: Redis gives the task to the second worker after the
-    # visibility timeout (8 s in this test, an hour in production), and the redelivered task retakes
+    # visibility timeout (8 s in this test, two hours in production), and the redelivered task retakes
     # the job the dead worker left running.
     _kill_mid_export(tmp_path, redis_url, whole_worker=True)
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    """A redis-server of this test alone, with an append-only file, that the test may restart."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        skip_or_fail("redis-server is not installed")
-    port = _free_port()
-    directory = tmp_path / "redis"
-    directory.mkdir()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--appendonly", "yes",
-               "--appendfsync", "everysec", "--save", "", "--daemonize", "no"]
-    server = {"process": None}
-
-    def start():
-        server["process"] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=port, socket_connect_timeout=1)
-        for _ in range(100):
-            try:
-                if client.ping():
-                    return
-            except redis.RedisError:
-                time.sleep(0.1)
-        pytest.fail("private redis-server did not start")
-
-    def stop():
-        process = server["process"]
-        process.send_signal(signal.SIGTERM)  # a clean shutdown: the append-only file is flushed
-        process.wait(timeout=30)
-
-    start()
-    try:
-        yield {"url": f"redis://127.0.0.1:{port}/0", "start": start, "stop": stop}
-    finally:
-        if server["process"].poll() is None:
-            server["process"].kill()
-            server["process"].wait()
 
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_tasks_queued_across_redis_restarts_all_complete_exactly_once(tmp_path, private_redis):
     _workers(4000)
-    url = private_redis["url"]
+    url = private_redis.url
     workers = Workers(url, tmp_path)
     jobs = [ExportJob.objects.create(format="csv", params={}) for _ in range(8)]
     try:
         for job in jobs:
-            workers.send(url, "registry.run_export", str(job.pk))
+            workers.send("registry.run_export", str(job.pk))
         # 1. Restart with every task still queued and no worker yet: the queue survives.
-        private_redis["stop"]()
-        private_redis["start"]()
+        private_redis.restart()
         workers.start("worker")
-        _wait(lambda: ExportJob.objects.filter(status=ExportJob.Status.DONE).exists(), timeout=120,
-              what="the first job", workers=workers)
+        workers.wait(lambda: ExportJob.objects.filter(status=ExportJob.Status.DONE).exists(), timeout=120,
+                     what="the first job")
         # 2. Restart again while the worker is busy with the rest: it reconnects and carries on.
-        private_redis["stop"]()
-        time.sleep(1)
-        private_redis["start"]()
-        _wait(lambda: ExportJob.objects.filter(status=ExportJob.Status.DONE).count() == len(jobs), timeout=240,
-              what="every job", workers=workers)
+        private_redis.restart(pause=1)
+        workers.wait(lambda: ExportJob.objects.filter(status=ExportJob.Status.DONE).count() == len(jobs),
+                     timeout=240, what="every job")
     finally:
         workers.stop()
     output = workers.output()

@@ -200,9 +200,11 @@ class DownGateway:
         raise GatewayUnavailable("timeout")
 
 
-def _run_task(application_id, *, retries):
-    """Run the task body as a worker would, with the given retry count (not eager)."""
-    check_identity_application.push_request(retries=retries, is_eager=False, called_directly=False, id="t")
+def _run_task(application_id, *, retries, redelivered=False):
+    """Run the task body as a worker would, with the given retry count (not eager); ``redelivered``
+    as the broker marks a message it delivers again after its worker died."""
+    check_identity_application.push_request(retries=retries, is_eager=False, called_directly=False, id="t",
+                                            delivery_info={"redelivered": redelivered})
     try:
         return check_identity_application.run(application_id)
     finally:
@@ -274,6 +276,18 @@ def test_check_killed_without_cleanup_is_reclaimed_after_the_lease(worker):
         assert services.identity_application_check(application_id=application.pk) == "skipped"
     with time_machine.travel(T0 + services.CHECK_LEASE + dt.timedelta(seconds=1), tick=False):
         assert services.identity_application_check(application_id=application.pk) == "confirmed"
+
+
+def test_redelivered_check_retakes_the_claim_of_its_dead_worker_at_once(worker):
+    application = _submit(worker)
+    # The worker process died mid-check; the broker gives its task again (reject on worker lost, or
+    # the visibility timeout): the claim it left is fresh, far from the lease's end.
+    IdentityApplication.objects.filter(pk=application.pk).update(status="checking", check_started_at=timezone.now())
+    assert _run_task(application.pk, retries=0) == "skipped"  # a plain duplicate leaves a live claim alone
+    assert _run_task(application.pk, retries=0, redelivered=True) == "confirmed"
+    assert _run_task(application.pk, retries=0, redelivered=True) == "skipped"  # decided stays decided
+    assert Notification.objects.filter(user=worker.user).count() == 1
+    assert _statuses(application)[-2:] == [("checking", "checking"), ("checking", "confirmed")]
 
 
 def test_staff_confirm_and_reject_from_manual_review(worker, support_agent):

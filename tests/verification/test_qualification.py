@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Notification
 from registry.models import AdmissionDocument, MedicalWorker
@@ -78,6 +79,17 @@ def test_wrong_numbers_are_listed(confirmed_worker):
     application = _submit(confirmed_worker, diploma="999", admission="X-1")
     _check(application)
     assert [p["field"] for p in application.problems] == ["diploma_number", "admission_number"]
+
+
+def test_redelivered_check_retakes_the_claim_of_its_dead_worker_and_decides_once(confirmed_worker):
+    application = _submit(confirmed_worker)
+    QualificationApplication.objects.filter(pk=application.pk).update(status="checking",
+                                                                       check_started_at=timezone.now())
+    check = services.qualification_application_check
+    assert check(application_id=application.pk) == "skipped"  # a live claim is left alone
+    assert check(application_id=application.pk, redelivered=True) == QualificationApplication.Status.CONFIRMED
+    assert check(application_id=application.pk, redelivered=True) == "skipped"
+    assert Notification.objects.filter(user=confirmed_worker.user).count() == 1
 
 
 def test_fix_within_7_days_then_confirmed(confirmed_worker):
