@@ -450,7 +450,7 @@ class DirectoryOrderedResult(Sequence):
         if chosen is not None:  # the search is filtered on this column: one entry to walk
             keys: list[int | None] = [chosen.pk]
         else:
-            keys = [*_directory_order(model, key_order), None]
+            keys = [*selectors.directory_order(model, key_order), None]
         if descending:
             keys.reverse()
         self._name_order = ("-search_name", "-id") if descending else ("search_name", "id")
@@ -487,16 +487,6 @@ class DirectoryOrderedResult(Sequence):
 
     def count(self) -> tuple[int, bool]:
         return capped_count(self._qs)
-
-
-def _directory_order(model, key_order: tuple[str, ...]) -> list[int]:
-    """Ids of a directory's entries in its display order (cached: the directories change rarely)."""
-    key = f"registry:directory-order:{model._meta.model_name}"
-    ids = cache.get(key)
-    if ids is None:
-        ids = list(model.objects.order_by(*key_order).values_list("id", flat=True))
-        cache.set(key, ids, selectors.DIRECTORY_LABELS_SECONDS)
-    return ids
 
 
 def result_page_source(result: SearchResult, params: dict) -> tuple[QuerySet | Sequence, tuple[int, bool]]:

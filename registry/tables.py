@@ -21,10 +21,6 @@ _ROW = (
 )
 
 
-def _directory_ids(w: MedicalWorker) -> tuple:
-    return ("specialty", w.primary_specialty_id), ("region", w.region_id), ("category", w.category_id)
-
-
 def _date(value) -> str:
     return f"{value.day:02d}.{value.month:02d}.{value.year}" if value else "—"
 
@@ -84,14 +80,11 @@ class WorkerTable(tables.Table):
         methods below say (tested), and every value is HTML-escaped.
         """
         profile = reverse("registry:profile", args=["0000000000"]).replace("0000000000", "{}")
-        records = [row.record for row in self.paginated_rows]
-        labels = directory_labels()  # the directories by id: no join, no related instance per row
-        wanted = [(kind, pk) for w in records for kind, pk in _directory_ids(w)]
-        if any(pk is not None and pk not in labels[kind] for kind, pk in wanted):
-            labels = directory_labels(refresh=True)  # an entry added since the cache was filled
+        # The directories by id (no join, no related instance per row); emptied when a directory changes.
+        labels = directory_labels()
         specialties, regions, categories = labels["specialty"], labels["region"], labels["category"]
         rows = []
-        for w in records:
+        for w in (row.record for row in self.paginated_rows):
             rows.append(
                 _ROW.format(
                     number=escape(w.registry_number),
