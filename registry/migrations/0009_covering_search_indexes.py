@@ -37,7 +37,19 @@ def _swap(covering: bool):
     return run
 
 
-def _index(column: str, name: str, include: tuple[str, ...]) -> models.Index:
+# (model field, index name) of the filter indexes the model state knows (the word indexes are SQL only).
+FILTER_INDEXES = (
+    ("primary_specialty", "worker_spec_name_idx"),
+    ("region", "worker_region_name_idx"),
+    ("admission_status", "worker_status_name_idx"),
+    ("category", "worker_cat_name_idx"),
+)
+FILTER_FIELDS = ("primary_specialty", "region", "category", "admission_status", "registered_on",
+                 "has_confirmed_documents")
+
+
+def _index(column: str, name: str) -> models.Index:
+    include = tuple(field for field in FILTER_FIELDS if field != column)
     return models.Index(fields=[column, "search_name", "id"], include=include, name=name)
 
 
@@ -52,23 +64,8 @@ class Migration(migrations.Migration):
         migrations.SeparateDatabaseAndState(
             database_operations=[migrations.RunPython(_swap(True), _swap(False))],
             state_operations=[
-                *[
-                    migrations.RemoveIndex(model_name="medicalworker", name=name)
-                    for name in ("worker_spec_name_idx", "worker_region_name_idx", "worker_status_name_idx",
-                                 "worker_cat_name_idx")
-                ],
-                migrations.AddIndex(model_name="medicalworker", index=_index(
-                    "primary_specialty", "worker_spec_name_idx",
-                    ("region", "category", "admission_status", "registered_on", "has_confirmed_documents"))),
-                migrations.AddIndex(model_name="medicalworker", index=_index(
-                    "region", "worker_region_name_idx",
-                    ("primary_specialty", "category", "admission_status", "registered_on", "has_confirmed_documents"))),
-                migrations.AddIndex(model_name="medicalworker", index=_index(
-                    "admission_status", "worker_status_name_idx",
-                    ("primary_specialty", "region", "category", "registered_on", "has_confirmed_documents"))),
-                migrations.AddIndex(model_name="medicalworker", index=_index(
-                    "category", "worker_cat_name_idx",
-                    ("primary_specialty", "region", "admission_status", "registered_on", "has_confirmed_documents"))),
+                *[migrations.RemoveIndex(model_name="medicalworker", name=name) for _, name in FILTER_INDEXES],
+                *[migrations.AddIndex(model_name="medicalworker", index=_index(*pair)) for pair in FILTER_INDEXES],
             ],
         ),
     ]
