@@ -1,10 +1,10 @@
 """The public register: search and the public profile. No login; protected data never shown."""
 
 from django.conf import settings
+from django.core.paginator import EmptyPage
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
-from django_tables2 import RequestConfig
 from django_tables2.paginators import LazyPaginator
 
 from accounts.services import client_ip
@@ -30,10 +30,17 @@ def search_page(request):
     params = form.cleaned_data if form.is_bound else {}
     result = search.worker_search(params)
     data, (count, more) = search.result_page_source(result, params)
-    table = WorkerTable(data if isinstance(data, QuerySet) else PreorderedData(data))
-    per_page = params.get("per_page") or 25
-    # LazyPaginator fetches one row more than the page instead of counting millions of rows.
-    RequestConfig(request, paginate={"paginator_class": LazyPaginator, "per_page": per_page}).configure(table)
+    rows = data if isinstance(data, QuerySet) else PreorderedData(data)
+    table = WorkerTable(rows, order_by=params.get("sort") or None)
+    table.request, table.max_page = request, search.MAX_PAGE
+    # The form's page, capped at MAX_PAGE (RequestConfig would read the raw parameter: page=50000 was an
+    # OFFSET over a million index entries). LazyPaginator fetches one row more than the page instead of
+    # counting millions of rows.
+    paginator = LazyPaginator(table.rows, params.get("per_page") or 25)
+    try:
+        table.paginator, table.page = paginator, paginator.page(params.get("page") or 1)
+    except EmptyPage:  # beyond the last page: the last one
+        table.paginator, table.page = paginator, paginator.page(paginator.num_pages)
     context.update(table=table, fuzzy=bool(result.corrected), corrected=result.corrected, count=count, more=more,
                    max_page=search.MAX_PAGE, deep=params.get("page") == search.MAX_PAGE)
     return render(request, _template(request), context)

@@ -104,6 +104,39 @@ def test_query_count_per_page_is_constant(client, django_assert_max_num_queries)
 
 
 @pytest.mark.django_db
+def test_paging_stops_at_the_page_cap_whatever_the_page_parameter_says(client, monkeypatch):
+    from registry import search
+
+    monkeypatch.setattr(search, "MAX_PAGE", 3)
+    workers = [WorkerFactory(last_name=f"Смирнова{i:03d}", first_name="Анна", middle_name="") for i in range(45)]
+    services.worker_refresh_derived(worker_ids=[w.id for w in workers])
+    response = client.get(SEARCH, {"q": "смирнова", "per_page": "10", "page": "50000"})
+    assert response.context["table"].page.number == 3  # not page 50000 (an OFFSET over the whole result)
+    assert names(response) == [f"Смирнова{i:03d} Анна" for i in range(20, 30)]
+    body = response.content.decode()
+    assert "Показаны первые 3 страниц" in body
+    assert "page=4" not in body and "следующая" not in body
+    assert 'aria-current="page">3</a>' in body
+
+
+@pytest.mark.django_db
+def test_header_sorts_from_the_first_page_and_page_links_keep_the_search(client):
+    for i in range(30):
+        make(f"Смирнова{i:03d}", "Анна")
+    body = client.get(SEARCH, {"q": "смирнова", "per_page": "10", "page": "2", "sort": "-registered_on",
+                               "region": ""}).content.decode()
+    # Sort links keep the search, drop the page (a new order starts at its first page) and empty fields.
+    assert '<a href="?q=%D1%81%D0%BC%D0%B8%D1%80%D0%BD%D0%BE%D0%B2%D0%B0&amp;per_page=10&amp;sort=full_name">ФИО' in body
+    assert 'class="orderable desc" aria-sort="descending"><a href="?q=%D1%81%D0%BC%D0%B8%D1%80%D0%BD%D0%BE%D0%B2%D0%B0' \
+        '&amp;per_page=10&amp;sort=registered_on">В регистре с' in body
+    pages = body[body.index('<nav aria-label="Страницы результатов">'):]
+    for page in (1, 3):
+        assert f'per_page=10&amp;sort=-registered_on&amp;page={page}"' in pages
+    assert 'rel="prev">предыдущая' in pages and 'rel="next">следующая' in pages
+    assert 'aria-current="page">2</a>' in pages
+
+
+@pytest.mark.django_db
 def test_htmx_gets_only_the_results(client):
     make("Иванова", "Мария")
     body = client.get(SEARCH, {"q": "иван"}, HTTP_HX_REQUEST="true").content.decode()
