@@ -11,6 +11,7 @@ the embedded default, gets the same results from the plain queryset, scanned.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import re
@@ -147,14 +148,18 @@ class SearchForm(forms.Form):
         return data
 
 
-def _specialty_words() -> list[tuple[int, list[str]]]:
-    words = cache.get("registry:specialty-words")
+def _specialty_words() -> list[tuple[str, int]]:
+    """(word, specialty id) for every word of an active specialty's name, sorted (cached)."""
+    words = cache.get("registry:specialty-words:v2")
     if words is None:
-        words = [
-            (pk, _WORD.findall(validators.normalize_person_name(name)))
-            for pk, name in Specialty.objects.filter(is_active=True).values_list("pk", "name")
-        ]
-        cache.set("registry:specialty-words", words, 300)
+        words = sorted(
+            {
+                (word, pk)
+                for pk, name in Specialty.objects.filter(is_active=True).values_list("pk", "name")
+                for word in _WORD.findall(validators.normalize_person_name(name))
+            }
+        )
+        cache.set("registry:specialty-words:v2", words, 300)
     return words
 
 
@@ -190,18 +195,20 @@ def worker_search(params: dict) -> SearchResult:
     tokens = query_tokens(params.get("q", ""))
     if not tokens:
         return SearchResult(qs.order_by(*order))
+    specialties = SpecialtyWords()
     if connection.vendor != "postgresql":
-        return SearchResult(qs.filter(_text_match(tokens)).order_by(*order))
-    by_name = NameOrderedResult.build(qs, tokens)
+        return SearchResult(qs.filter(_text_match(tokens, specialties)).order_by(*order))
+    by_name = NameOrderedResult.build(qs, tokens, specialties)
     if by_name is None or not by_name.empty():
-        return SearchResult(qs.filter(_text_match(tokens)).order_by(*order), by_name=by_name)
+        return SearchResult(qs.filter(_text_match(tokens, specialties)).order_by(*order), by_name=by_name)
     # Nothing matched: a small typo still finds the person. Each typed word that starts no known
     # word is replaced by the nearest word of the dictionary (pg_trgm), then the exact search reruns.
     corrected = search_words_correct(tokens)
-    exact = qs.filter(_text_match(corrected)).order_by(*order)
+    exact = qs.filter(_text_match(corrected, specialties)).order_by(*order)
     if corrected == tokens:
         return SearchResult(exact, by_name=by_name)
-    return SearchResult(exact, corrected=" ".join(corrected), by_name=NameOrderedResult.build(qs, corrected))
+    by_name = NameOrderedResult.build(qs, corrected, specialties)
+    return SearchResult(exact, corrected=" ".join(corrected), by_name=by_name)
 
 
 class _WordAt(Func):
@@ -231,9 +238,12 @@ class NameOrderedResult(Sequence):
         self._count: tuple[int, bool] | None = None if branches is not None else (0, False)
 
     @classmethod
-    def build(cls, qs: QuerySet[MedicalWorker], tokens: list[str]) -> NameOrderedResult | None:
+    def build(
+        cls, qs: QuerySet[MedicalWorker], tokens: list[str], specialties: SpecialtyWords | None = None
+    ) -> NameOrderedResult | None:
         """None when no typed word is a good driver (too short, or all name a specialty)."""
-        candidates = [t for t in tokens if t not in _specialty_tokens(tokens) and "-" not in t]
+        specialties = specialties or SpecialtyWords()
+        candidates = [t for t in tokens if not specialties.ids(t) and "-" not in t]
         if not candidates:
             return None
         words = _dictionary_words(tokens)
@@ -253,7 +263,7 @@ class NameOrderedResult(Sequence):
             # dictionary words at their positions) the planner would rather walk that word's index or
             # AND a huge bitmap with the branch: «ксения» (114,000 names) instead of «ширяева» (8,000).
             condition = _word_start(token)
-            specialty_ids = _specialty_ids(token)
+            specialty_ids = specialties.ids(token)
             if specialty_ids:
                 condition |= Q(primary_specialty_id__in=specialty_ids)
             base = base.filter(condition)
@@ -399,7 +409,7 @@ def _filters(params: dict) -> Q:
     return filters
 
 
-def _text_match(tokens: list[str]) -> Q:
+def _text_match(tokens: list[str], specialties: SpecialtyWords) -> Q:
     """Every token starts a word of the name, or (for a word like «кардиол») names the specialty.
 
     LIKE 'x%' / '% x%' are served by the pg_trgm GIN index when PostgreSQL takes this generic path;
@@ -408,7 +418,7 @@ def _text_match(tokens: list[str]) -> Q:
     text = Q()
     for token in tokens:
         word = _name_word(token)
-        specialty_ids = _specialty_ids(token)
+        specialty_ids = specialties.ids(token)
         if specialty_ids:
             word |= Q(primary_specialty_id__in=specialty_ids)
         text &= word
@@ -426,14 +436,25 @@ def _word_start(token: str) -> Q:
     return Q(RawSQL(sql, (f" {token}",), output_field=BooleanField()))  # noqa: S611 -- a bound parameter
 
 
-def _specialty_ids(token: str) -> list[int]:
-    """Specialties with a word starting with the token; the directory is small, so this is matched in
-    Python and becomes an indexed IN on primary_specialty."""
-    return [pk for pk, words in _specialty_words() if any(w.startswith(token) for w in words)]
+class SpecialtyWords:
+    """Typed words that start a word of a specialty's name («кардиол»): the directory is small, so this
+    is matched in Python (one cache read and one pass per typed word for a whole search) and becomes an
+    indexed IN on primary_specialty."""
 
+    def __init__(self):
+        self._words = _specialty_words()
+        self._ids: dict[str, list[int]] = {}
 
-def _specialty_tokens(tokens: list[str]) -> set[str]:
-    return {token for token in tokens if _specialty_ids(token)}
+    def ids(self, token: str) -> list[int]:
+        """Specialties with a word starting with the token (a binary search in the sorted words)."""
+        if token not in self._ids:
+            found = set()
+            for word, pk in self._words[bisect.bisect_left(self._words, (token,)) :]:
+                if not word.startswith(token):
+                    break
+                found.add(pk)
+            self._ids[token] = sorted(found)
+        return self._ids[token]
 
 
 def search_words_correct(tokens: list[str]) -> list[str]:

@@ -32,7 +32,7 @@ DIRECTORY_LABELS_SECONDS = 300
 
 # Everything cached from the directories; emptied whenever an entry is saved, deleted or loaded.
 DIRECTORY_CACHE_KEYS = (
-    "registry:directory-labels", "registry:search-directories", "registry:specialty-words",
+    "registry:directory-labels", "registry:search-directories", "registry:specialty-words:v2",
     *(f"registry:directory-order:{name}" for name in ("specialty", "region", "qualificationcategory")),
 )
 
