@@ -267,14 +267,27 @@ class NameOrderedResult(Sequence):
             if specialty_ids:
                 condition |= Q(primary_specialty_id__in=specialty_ids)
             base = base.filter(condition)
+        split = _split_token(tokens, driver, words, specialties)
         earlier = Q()
         branches = []
         for position in WORD_POSITIONS:
             column = f"word{position}"
-            for word, at, _ in words[driver]:
+            for word, at, workers in words[driver]:
                 if at == position:
                     # A row whose earlier word also starts with the driver is in that branch already.
-                    branches.append(base.filter(earlier, **{column: word}).values_list("search_name", "id"))
+                    rows = base.filter(earlier)
+                    # A large surname (e.g. «иванова», 70,000 at 3 million) split by another typed word
+                    # when its patronymic sub-branch is narrow (rare patronymics start with that word).
+                    if (
+                        position == 1
+                        and split
+                        and workers >= SPLIT_MIN_WORKERS
+                        and split[1] * SPLIT_PATRONYMICS_FACTOR < workers
+                        and not word.startswith(split[0])
+                    ):
+                        branches.extend(_surname_branches(rows, word, split[0]))
+                    else:
+                        branches.append(rows.filter(**{column: word}).values_list("search_name", "id"))
             earlier &= ~Q(**{f"{column}__startswith": driver})
         # Words after the third (rare): their own small branch, over the partial index of such names.
         long_names = base.filter(earlier, LONG_NAME, _word_start(driver))
@@ -337,6 +350,56 @@ class NameOrderedResult(Sequence):
         return self._count
 
 
+# A surname branch this large is split by another typed word (see _surname_branches), when the
+# patronymics that word starts are fewer than the surname's entries divided by this factor.
+SPLIT_MIN_WORKERS = 2000
+SPLIT_PATRONYMICS_FACTOR = 4
+
+
+def _split_token(
+    tokens: list[str], driver: str, words: _DictionaryWords, specialties: SpecialtyWords
+) -> tuple[str, int] | None:
+    """The typed word to split large surname branches by, and how many patronymics it starts.
+
+    A name word (a specialty's word also matches rows by their specialty, which no name range holds),
+    the one starting the fewest first names; None when the dictionary answer was cut short.
+    """
+    if not words.complete:
+        return None
+    best = None
+    for token in tokens:
+        if token == driver or specialties.ids(token):
+            continue
+        firsts = sum(n for _, at, n in words[token] if at == 2)
+        patronymics = sum(n for _, at, n in words[token] if at == 3)
+        if best is None or firsts < best[2]:
+            best = (token, patronymics, firsts)
+    return best[:2] if best else None
+
+
+def _surname_branches(rows: QuerySet[MedicalWorker], surname: str, token: str) -> list[QuerySet]:
+    """The `rows` with this surname and a word starting with `token`, as three narrow branches.
+
+    The surname's branch alone walks every «иванова» (70,000 entries at 3 million workers) to test the
+    other word on each. search_name is the surname, a space, then the rest, in the "C" collation
+    (migration 0011), so a prefix of it is an index range: the first name (word 2) starting with the
+    token is a range of worker_word1_idx; a patronymic (word 3) starting with it, a range of
+    worker_word3_idx (few entries: _split_token checks the dictionary); a later word, a range of the
+    small index of long names. Each row is in exactly one of them (earlier words are excluded), each
+    comes out in name order. The patronymic branch tests the surname in a form no index serves: given an
+    indexable one, the planner walks the whole surname instead (its estimate for a surname and a prefix
+    of the same name multiplies the two as if independent: far too small).
+    """
+    head = f"{surname} "
+    firsts = rows.filter(word1=surname, search_name__startswith=f"{head}{token}")
+    starts = RawSQL("""strpos("registry_medicalworker"."search_name", %s) = 1""", (head,), output_field=BooleanField())
+    patronymics = rows.filter(Q(starts), word3__startswith=token).exclude(word2__startswith=token)
+    later = rows.filter(LONG_NAME, search_name__startswith=head).exclude(word2__startswith=token).exclude(
+        word3__startswith=token
+    )
+    return [branch.values_list("search_name", "id") for branch in (firsts, patronymics, later)]
+
+
 def _rows_in_order(qs: QuerySet[MedicalWorker], ids: list[int]) -> list[MedicalWorker]:
     by_id = {worker.id: worker for worker in qs.filter(id__in=ids)}
     return [by_id[pk] for pk in ids if pk in by_id]
@@ -370,19 +433,26 @@ def _result_rows(ids: list[int]) -> list[MedicalWorker]:
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
-def _dictionary_words(tokens: list[str]) -> dict[str, list[tuple[str, int, int]]]:
+class _DictionaryWords(dict):
+    """token -> [(word, position, workers)]; `complete` is False when the answer was cut at its limit."""
+
+    complete = True
+
+
+def _dictionary_words(tokens: list[str]) -> _DictionaryWords:
     """(word, position, workers) of the dictionary words each token starts; one query."""
-    found: dict[str, list[tuple[str, int, int]]] = {t: [] for t in tokens}
+    found = _DictionaryWords({t: [] for t in tokens})
     condition = Q()
     for token in tokens:
         condition |= Q(word__startswith=token)
-    limit = DRIVER_MAX_WORDS * 3 * len(tokens) + 1
-    for word, position, workers in SearchWord.objects.filter(condition).values_list("word", "position", "workers")[
-        : limit * 50
-    ]:
+    limit = (DRIVER_MAX_WORDS * 3 * len(tokens) + 1) * 50
+    rows = SearchWord.objects.filter(condition).values_list("word", "position", "workers")[:limit]
+    for n, (word, position, workers) in enumerate(rows, start=1):
         for token in tokens:
             if word.startswith(token):
                 found[token].append((word, position, workers))
+        if n == limit:
+            found.complete = False  # some token's words may be missing
     return found
 
 

@@ -126,9 +126,10 @@ def test_header_sorts_from_the_first_page_and_page_links_keep_the_search(client)
     body = client.get(SEARCH, {"q": "смирнова", "per_page": "10", "page": "2", "sort": "-registered_on",
                                "region": ""}).content.decode()
     # Sort links keep the search, drop the page (a new order starts at its first page) and empty fields.
-    assert '<a href="?q=%D1%81%D0%BC%D0%B8%D1%80%D0%BD%D0%BE%D0%B2%D0%B0&amp;per_page=10&amp;sort=full_name">ФИО' in body
-    assert 'class="orderable desc" aria-sort="descending"><a href="?q=%D1%81%D0%BC%D0%B8%D1%80%D0%BD%D0%BE%D0%B2%D0%B0' \
-        '&amp;per_page=10&amp;sort=registered_on">В регистре с' in body
+    query = "q=%D1%81%D0%BC%D0%B8%D1%80%D0%BD%D0%BE%D0%B2%D0%B0&amp;per_page=10"
+    assert f'<a href="?{query}&amp;sort=full_name">ФИО' in body
+    sorted_header = 'class="orderable desc" aria-sort="descending">'
+    assert f'{sorted_header}<a href="?{query}&amp;sort=registered_on">В регистре с' in body
     pages = body[body.index('<nav aria-label="Страницы результатов">'):]
     for page in (1, 3):
         assert f'per_page=10&amp;sort=-registered_on&amp;page={page}"' in pages
@@ -217,21 +218,31 @@ def test_rows_can_be_ticked_for_export(client):
 
 
 NAME_ORDER_QUERIES = ["петров", "петров ива", "ива петров", "мар петр", "смирнова мар", "оглы", "мамед", "а", "кардиол",
-                      "петров кардиол", "ива", "иванов иван иванович", "нет-такого", "зз"]
+                      "петров кардиол", "ива", "иванов иван иванович", "нет-такого", "зз", "петрова ив", "алиев огл",
+                      "иванов пет", "петров пет", "алиев ибр мам"]
 
 
 @pytest.mark.django_db
-def test_name_ordered_branches_return_exactly_the_generic_result(client):
+@pytest.mark.parametrize("split_min", [None, 1])
+def test_name_ordered_branches_return_exactly_the_generic_result(client, monkeypatch, split_min):
     """The PostgreSQL fast path (merged index branches, NameOrderedResult) must give the same rows in
     the same order as the plain query — duplicates across positions, 4-word names, filters included."""
     from django.db import connection
 
+    from registry import search
     from registry.search import SearchForm, worker_search
     from tests.conftest import skip_or_fail
     from tests.factories import SpecialtyFactory
 
     if connection.vendor != "postgresql":
         skip_or_fail("the name-ordered branches are PostgreSQL's path")
+    splits = []
+    if split_min:
+        # Every surname branch large enough to split (at 3 million workers: 2,000 entries and more).
+        monkeypatch.setattr(search, "SPLIT_MIN_WORKERS", split_min)
+        monkeypatch.setattr(search, "SPLIT_PATRONYMICS_FACTOR", 0)
+        original = search._surname_branches
+        monkeypatch.setattr(search, "_surname_branches", lambda *a: splits.append(a[1:]) or original(*a))
     cardio = SpecialtyFactory(name="Кардиология")
     people = [
         ("Петров", "Иван", "Петрович"), ("Петрова", "Мария", "Ивановна"), ("Иванов", "Пётр", "Петрович"),
@@ -257,6 +268,29 @@ def test_name_ordered_branches_return_exactly_the_generic_result(client):
             assert [w.id for w in result.by_name[0:1000]] == expected, query
             assert result.by_name.count() == (len(expected), False), query
             assert [w.id for w in result.by_name[2:5]] == expected[2:5], query
+    if split_min:
+        # Split by a first name, a patronymic, a fourth word, one word matching twice (first name and
+        # patronymic «пет»), and never by a word the surname itself starts with («петров пет»).
+        assert {("смирнова", "мар"), ("петрова", "ив"), ("алиев", "огл"), ("иванов", "пет")} <= set(splits)
+        assert ("петров", "пет") not in splits
+
+
+@pytest.mark.django_db
+def test_search_name_is_in_the_c_collation_on_postgresql():
+    """Name ranges (_surname_branches) are only right in byte order; an AlterField on search_name
+    would quietly put the column back in the database's collation (migration 0011)."""
+    from django.db import connection
+
+    from tests.conftest import skip_or_fail
+
+    if connection.vendor != "postgresql":
+        skip_or_fail("collations are PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT collation_name FROM information_schema.columns"
+            " WHERE table_name = 'registry_medicalworker' AND column_name = 'search_name'"
+        )
+        assert cursor.fetchone() == ("C",)
 
 
 @pytest.mark.django_db
