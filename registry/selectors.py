@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
+from html import escape
 
 from django.core.cache import cache
 from django.utils import timezone
@@ -30,9 +31,10 @@ RESULT_ROW_FIELDS = (
 DIRECTORY_LABELS_SECONDS = 300
 
 
+DIRECTORY_LABELS_KEY = "registry:directory-labels:html"
 # Everything cached from the directories; emptied whenever an entry is saved, deleted or loaded.
 DIRECTORY_CACHE_KEYS = (
-    "registry:directory-labels", "registry:search-directories", "registry:specialty-words:v2",
+    DIRECTORY_LABELS_KEY, "registry:search-directories", "registry:specialty-words:v2",
     *(f"registry:directory-order:{name}" for name in ("specialty", "region", "qualificationcategory")),
 )
 
@@ -52,24 +54,25 @@ def directory_order(model, key_order: tuple[str, ...]) -> list[int]:
 
 
 def directory_labels() -> dict[str, dict[int, str]]:
-    """Names of specialties, regions and categories by id, as the results table shows them (cached).
+    """Names of specialties, regions and categories by id, HTML-escaped, as the results table writes
+    them (cached).
 
     One cache read instead of three joins and a hundred related instances on every results page.
     Inactive entries too: workers may still refer to them. Emptied by directories_changed.
     """
-    labels = cache.get("registry:directory-labels")
+    labels = cache.get(DIRECTORY_LABELS_KEY)
     if labels is None:
         from .models import QualificationCategory
 
         labels = {
-            "specialty": dict(Specialty.objects.values_list("id", "name")),
-            "region": dict(Region.objects.values_list("id", "name")),
+            "specialty": {pk: escape(name) for pk, name in Specialty.objects.values_list("id", "name")},
+            "region": {pk: escape(name) for pk, name in Region.objects.values_list("id", "name")},
             "category": {
-                pk: MedicalWorker.category_label(name)
+                pk: escape(MedicalWorker.category_label(name))
                 for pk, name in QualificationCategory.objects.values_list("id", "name")
             },
         }
-        cache.set("registry:directory-labels", labels, DIRECTORY_LABELS_SECONDS)
+        cache.set(DIRECTORY_LABELS_KEY, labels, DIRECTORY_LABELS_SECONDS)
     return labels
 
 
