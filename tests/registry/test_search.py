@@ -138,6 +138,14 @@ def test_header_sorts_from_the_first_page_and_page_links_keep_the_search(client)
 
 
 @pytest.mark.django_db
+def test_public_search_mints_no_csrf_token_for_anonymous_visitors(client):
+    """No form of the public page posts for an anonymous visitor: no token to mint, no cookie to set."""
+    make("Иванова", "Мария")
+    response = client.get(SEARCH, {"q": "иван"})
+    assert "csrftoken" not in response.cookies and "X-CSRFToken" not in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_htmx_gets_only_the_results(client):
     make("Иванова", "Мария")
     body = client.get(SEARCH, {"q": "иван"}, HTTP_HX_REQUEST="true").content.decode()
