@@ -4,9 +4,11 @@ The query reads only the worker table and its denormalized columns (see registry
 filtered, sorted page is an index walk that stops at the page size, even at 3 million rows.
 Text: every word typed must be the start of a word of the normalized full name (lower case,
 ё→е), in any order ("иван мар" finds "Иванова Мария"). On PostgreSQL a name search goes through
-the search dictionary and the word-position indexes (NameOrderedResult); other orders page ids
-first over indexes that carry the filter columns (IdsFirstResult, DirectoryOrderedResult). SQLite,
-the embedded default, gets the same results from the plain queryset, scanned.
+the search dictionary and the word-position indexes (NameOrderedResult); a large surname is split
+by another typed word into index ranges of the name (search_name is in the "C" collation, so a
+prefix of it is a range: _surname_branches). Other orders page ids first over indexes that carry
+the filter columns (IdsFirstResult, DirectoryOrderedResult). SQLite, the embedded default, gets the
+same results from the plain queryset, scanned.
 """
 
 from __future__ import annotations
