@@ -5,7 +5,17 @@ from portal.admin_mixins import ReadOnlyAdmin, ViewOnlyMixin
 
 from . import services
 from .journal import entry_summary
-from .models import AuditEntry, Consent, LoginThrottle, Notification, OneTimeCode, SmsOutbox, TotpDevice, User
+from .models import (
+    AuditEntry,
+    Consent,
+    LoginThrottle,
+    Notification,
+    OneTimeCode,
+    OutboundMessage,
+    SmsOutbox,
+    TotpDevice,
+    User,
+)
 
 
 @admin.register(User)
@@ -48,6 +58,17 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 class SmsOutboxAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "phone", "text")
     search_fields = ("=phone",)
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(ReadOnlyAdmin):
+    """The e-mail and SMS outbox (accounts.outbox): what is waiting, sent, or failed for good."""
+
+    list_display = ("created_at", "channel", "to", "subject", "state", "attempts", "sent_at")
+    list_filter = ("state", "channel")
+    search_fields = ("=to",)
+    ordering = ("-id",)
+    show_full_result_count = False
 
 
 @admin.register(LoginThrottle)

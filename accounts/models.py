@@ -268,3 +268,47 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class OutboundMessage(models.Model):
+    """An e-mail or SMS to send, kept until sent (the outbox, see accounts.outbox).
+
+    Written in the transaction of the change it reports, so a committed decision always has its
+    messages and a rolled-back one has none; the Celery task only sends what a row holds.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "e-mail"
+        SMS = "sms", "SMS"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "в очереди"
+        SENDING = "sending", "отправляется"
+        SENT = "sent", "отправлено"
+        FAILED = "failed", "не доставлено"
+
+    channel = models.CharField("канал", max_length=8, choices=Channel.choices)
+    to = models.CharField("адрес", max_length=254)
+    subject = models.CharField("тема", max_length=300, blank=True)
+    body = models.TextField("текст")
+    state = models.CharField("состояние", max_length=10, choices=State.choices, default=State.QUEUED)
+    attempts = models.PositiveSmallIntegerField("попыток", default=0)
+    created_at = models.DateTimeField("создано", default=timezone.now)
+    queued_at = models.DateTimeField("поставлено в очередь", default=timezone.now)
+    started_at = models.DateTimeField("начало отправки", null=True, blank=True)
+    sent_at = models.DateTimeField("отправлено", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "исходящее сообщение"
+        verbose_name_plural = "исходящие сообщения"
+        indexes = [
+            # The reconciler's question: what is queued or sending since when (sent rows are most rows).
+            models.Index(
+                fields=["state", "queued_at"], name="outbox_pending_idx",
+                condition=Q(state__in=["queued", "sending"]),
+            ),
+            models.Index(fields=["sent_at"], name="outbox_sent_idx", condition=Q(state="sent")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.created_at:%d.%m.%Y %H:%M}"

@@ -1,16 +1,16 @@
 """Notifications to a user: a row in the cabinet, an e-mail, and an SMS for the important ones.
 
 Texts come from templates `templates/<app>/emails/<name>_subject.txt`, `<name>.txt` and, for
-SMS, `<name>_sms.txt`. Delivery reuses the retried Celery tasks in accounts.tasks and leaves only
-after commit, so a rolled-back change sends nothing.
+SMS, `<name>_sms.txt`. The e-mail and SMS go through the outbox (accounts.outbox): written with the
+change they report, sent after commit, never lost with a broker message.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import transaction
 from django.template.loader import render_to_string
 
+from . import outbox
 from .models import Notification, User
 
 
@@ -24,18 +24,9 @@ def notification_send(
     notification = Notification.objects.create(
         user=user, kind=kind, title=subject, body=body, link=link, important=important
     )
-    sms_text = " ".join(render_to_string(f"{template}_sms.txt", context).split()) if important else ""
-    email, phone = user.email, (user.phone if user.phone_confirmed else "")
-
-    def deliver():
-        from .tasks import deliver_email, deliver_sms
-
-        if email:
-            deliver_email.delay(email, f"{subject} — Медрег", f"{body}\n\n{settings.SITE_URL}{link}")
-        if sms_text and phone:
-            deliver_sms.delay(phone, sms_text)
-
-    transaction.on_commit(deliver)
+    outbox.send_email(to=user.email, subject=f"{subject} — Медрег", body=f"{body}\n\n{settings.SITE_URL}{link}")
+    if important and user.phone_confirmed:
+        outbox.send_sms(to=user.phone, text=" ".join(render_to_string(f"{template}_sms.txt", context).split()))
     return notification
 
 

@@ -184,14 +184,14 @@ def _notify_lockout(user: User, locked_until: dt.datetime) -> None:
 
 
 def _notify(user: User, *, subject: str, text: str, channels=("sms", "email")) -> None:
-    """Tell the owner through every channel given, through the task queue (see accounts.tasks).
-    With the broker down the message is logged as not sent; the change it reports still happens."""
-    from portal.reconcile import enqueue
+    """Tell the owner through every channel given, through the outbox (accounts.outbox): with the
+    broker down the message waits in the database; the change it reports still happens."""
+    from . import outbox
 
     if "sms" in channels and user.phone_confirmed:
-        enqueue("accounts.deliver_sms", user.phone, text, log_args=False)
+        outbox.send_sms(to=user.phone, text=text)
     if "email" in channels and user.email:
-        enqueue("accounts.deliver_email", user.email, subject, text, log_args=False)
+        outbox.send_email(to=user.email, subject=subject, body=text)
 
 
 # --- Step 1: password ---------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 A slow or failing gateway neither delays the request that caused the message (at lockout that
 delay would even tell a real account from an unknown SNILS) nor loses the message: the worker
-retries with backoff. Delivery is at-least-once; a retried SMS may in rare cases arrive twice.
+retries with backoff. Messages are rows of the outbox (accounts.outbox, send_message); deliver_sms
+and deliver_email carry their text in the task itself and remain for tasks queued before the outbox.
 """
 
 import logging
@@ -44,3 +45,35 @@ def deliver_email(self, to: str, subject: str, body: str) -> None:
             logger.warning("notification e-mail not delivered (inline mode)")
             return
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task(name="accounts.send_message", **DELIVERY)
+def send_message(self, message_id: str) -> str:
+    """Send one outbox message (accounts.outbox): claimed first, so a duplicate delivery sends nothing."""
+    from . import outbox
+    from .models import OutboundMessage
+
+    message = outbox.claim(int(message_id))
+    if message is None:
+        return "skipped"
+    try:
+        outbox.deliver(message)
+    except outbox.DeliveryError as exc:
+        if self.request.is_eager or self.request.retries >= self.max_retries:
+            # Inline mode has no worker to retry later: the page must not fail. Out of retries: failed
+            # for good (staff see it in admin); inline it stays queued for the reconciler.
+            state = OutboundMessage.State.QUEUED if self.request.is_eager else OutboundMessage.State.FAILED
+            outbox.mark(message, state)
+            logger.warning("%s %s not delivered: %s", message.channel, message.pk, exc)
+            return "failed"
+        outbox.mark(message, OutboundMessage.State.QUEUED)
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    outbox.mark(message, OutboundMessage.State.SENT)
+    return "sent"
+
+
+@shared_task(name="accounts.purge_sent_messages")
+def purge_sent_messages() -> int:
+    from . import outbox
+
+    return outbox.purge_sent()

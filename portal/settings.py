@@ -239,6 +239,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "verification.sweep_orphan_documents",
         "schedule": crontab(hour=4, minute=40),
     },
+    # Sent e-mail and SMS leave the outbox after 30 days (accounts.outbox.KEEP_SENT).
+    "purge-sent-messages": {
+        "task": "accounts.purge_sent_messages",
+        "schedule": crontab(hour=4, minute=50),
+    },
     # Data quality (issue 7): duplicates, discrepancy alerts and their e-mail digest; the weekly
     # audit; the workforce snapshot the monitoring dashboard reads.
     "dq-checks-and-digest": {

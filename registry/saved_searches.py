@@ -21,7 +21,7 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.tasks import deliver_email
+from accounts import outbox
 
 from .models import AdmissionStatus, MedicalWorker, SavedSearch, WatchedWorker
 from .search import SearchForm, worker_search
@@ -210,7 +210,7 @@ def _digest_user(*, user_id: int, ceiling: int, today: dt.date) -> bool:
             # Nowhere to send; the marks still move so that adding an address later is not a flood.
             return False
         subject, body = _digest_message(digest, today=today)
-        transaction.on_commit(lambda: deliver_email.delay(user.email, subject, body))
+        outbox.send_email(to=user.email, subject=subject, body=body)
         return True
 
 

@@ -171,14 +171,12 @@ def _notify_created(ticket_id: int) -> None:
 
 
 def _send(ticket: Ticket, *, subject: str, text: str) -> None:
-    """E-mail and SMS to the ticket's contacts, through the task queue (retried with backoff)."""
-    # Never raises while the broker is down (portal.reconcile.enqueue logs it): the ticket stands.
-    from portal.reconcile import enqueue
+    """E-mail and SMS to the ticket's contacts, through the outbox (accounts.outbox): with the broker
+    down they wait in the database and the ticket stands."""
+    from accounts import outbox
 
-    if ticket.contact_email:
-        enqueue("accounts.deliver_email", ticket.contact_email, f"{subject} — Медрег", text, log_args=False)
-    if ticket.contact_phone:
-        enqueue("accounts.deliver_sms", ticket.contact_phone, f"Медрег: {text}", log_args=False)
+    outbox.send_email(to=ticket.contact_email, subject=f"{subject} — Медрег", body=text)
+    outbox.send_sms(to=ticket.contact_phone, text=f"Медрег: {text}")
 
 
 # --- Status ----------------------------------------------------------------------------------------
