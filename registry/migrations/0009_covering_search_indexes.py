@@ -8,6 +8,8 @@ while it runs. PostgreSQL only: SQLite has no INCLUDE, its indexes stay as they 
 
 from django.db import migrations, models
 
+from registry.migrations._indexes import swap_index
+
 FILTERS = ("primary_specialty_id", "region_id", "category_id", "admission_status", "registered_on",
            "has_confirmed_documents")
 
@@ -27,12 +29,7 @@ def _swap(covering: bool):
             return
         with schema_editor.connection.cursor() as cursor:
             for name, (key, in_key) in INDEXES.items():
-                include = ", ".join(c for c in FILTERS if c != in_key)
-                suffix = f" INCLUDE ({include})" if covering else ""
-                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}_new")
-                cursor.execute(f"CREATE INDEX CONCURRENTLY {name}_new ON registry_medicalworker ({key}){suffix}")
-                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-                cursor.execute(f"ALTER INDEX {name}_new RENAME TO {name}")
+                swap_index(cursor, name, key, [c for c in FILTERS if c != in_key] if covering else ())
 
     return run
 

@@ -7,6 +7,8 @@ entry. Same build-and-swap as migration 0009. PostgreSQL only: SQLite has no INC
 
 from django.db import migrations, models
 
+from registry.migrations._indexes import swap_index
+
 FILTERS = ("primary_specialty_id", "region_id", "category_id", "admission_status", "registered_on",
            "has_confirmed_documents")
 INDEXES = {
@@ -21,11 +23,7 @@ def _swap(covering: bool):
             return
         with schema_editor.connection.cursor() as cursor:
             for name, (key, include) in INDEXES.items():
-                suffix = f" INCLUDE ({', '.join(include)})" if covering else ""
-                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}_new")
-                cursor.execute(f"CREATE INDEX CONCURRENTLY {name}_new ON registry_medicalworker ({key}){suffix}")
-                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-                cursor.execute(f"ALTER INDEX {name}_new RENAME TO {name}")
+                swap_index(cursor, name, key, include if covering else ())
 
     return run
 
