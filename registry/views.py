@@ -42,7 +42,7 @@ def search_page(request):
     except EmptyPage:  # beyond the last page: the last one
         table.paginator, table.page = paginator, paginator.page(paginator.num_pages)
     context.update(table=table, fuzzy=bool(result.corrected), corrected=result.corrected, count=count, more=more,
-                   max_page=search.MAX_PAGE, deep=params.get("page") == search.MAX_PAGE)
+                   max_page=search.MAX_PAGE, deep=table.page.number == search.MAX_PAGE)
     return render(request, _template(request), context)
 
 

@@ -117,6 +117,10 @@ def test_paging_stops_at_the_page_cap_whatever_the_page_parameter_says(client, m
     assert "Показаны первые 3 страниц" in body
     assert "page=4" not in body and "следующая" not in body
     assert 'aria-current="page">3</a>' in body
+    # Fewer results than the page asked for: the first page, and no "refine your query" hint.
+    response = client.get(SEARCH, {"q": "смирнова001", "per_page": "10", "page": "50000"})
+    assert response.context["table"].page.number == 1 and names(response) == ["Смирнова001 Анна"]
+    assert "Показаны первые" not in response.content.decode()
 
 
 @pytest.mark.django_db
