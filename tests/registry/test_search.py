@@ -288,6 +288,52 @@ def test_name_ordered_branches_return_exactly_the_generic_result(client, monkeyp
 
 
 @pytest.mark.django_db
+def test_a_name_sorted_by_another_column_gives_exactly_the_generic_order(client):
+    """Name + another sort on PostgreSQL: the name branches sorted on the keys they carry (or joined to
+    a directory), or the matches' rows sorted by id filter — the same rows in the same order as the
+    plain query, both directions, ties and missing directory entries included."""
+    from django.db import connection
+
+    from registry.models import MedicalWorker
+    from registry.search import NameSortedResult, SearchForm, result_page_source, worker_search
+    from registry.tables import SORTABLE_COLUMNS, WorkerTable
+    from tests.conftest import skip_or_fail
+    from tests.factories import CategoryFactory
+
+    if connection.vendor != "postgresql":
+        skip_or_fail("the name branches are PostgreSQL's path")
+    # Directory order is by name (categories: sort_order first), not by id: created against that order.
+    south, north = RegionFactory(code="10", name="Юг"), RegionFactory(code="20", name="Север")
+    top, second = CategoryFactory(code="1", name="Высшая", sort_order=1), CategoryFactory(code="2", name="Вторая")
+    therapy, cardiology = SpecialtyFactory(name="Терапия"), SpecialtyFactory(name="Кардиология")
+    for n, (last, first) in enumerate([("Петрова", "Анна"), ("Петров", "Иван"), ("Петрова", "Мария"),
+                                       ("Иванова", "Петра"), ("Петровская", "Анна"), ("Петрова", "Анна")]):
+        worker = make(last, first, "Ивановна" if n % 2 else "")
+        # The derived columns, set as they would be derived (the factories' records would say otherwise).
+        MedicalWorker.objects.filter(pk=worker.pk).update(
+            region=(north, south, None)[n % 3], category=(top, second, None)[n % 3],
+            primary_specialty=(therapy, cardiology, None)[n % 3], registered_on=dt.date(2020, 1, 1 + n % 2),
+            admission_status=("active", "expired")[n % 2],
+        )
+    services.search_words_rebuild()
+    for query in ("петров", "петрова ан", "иван"):
+        for column in sorted(SORTABLE_COLUMNS - {"full_name"}):
+            for sort in (column, f"-{column}"):
+                form = SearchForm({"q": query, "sort": sort})
+                assert form.is_valid(), form.errors
+                result = worker_search(form.cleaned_data)
+                assert result.by_name is not None, query
+                source, (count, _) = result_page_source(result, form.cleaned_data)
+                assert isinstance(source, NameSortedResult) == (column in NameSortedResult.ORDERS)
+                keys = WorkerTable.base_columns[column].order_by
+                keys = keys.opposite if sort.startswith("-") else keys
+                expected = [w.id for w in result.queryset.order_by(*(str(k) for k in keys))]
+                assert [w.id for w in source[0:100]] == expected, (query, sort)
+                assert [w.id for w in source[1:3]] == expected[1:3], (query, sort)
+                assert count == len(expected)
+
+
+@pytest.mark.django_db
 def test_search_name_is_in_the_c_collation_on_postgresql():
     """Name ranges (_surname_branches) are only right in byte order; an AlterField on search_name
     would quietly put the column back in the database's collation (migration 0011)."""
