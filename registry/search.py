@@ -223,10 +223,10 @@ class _WordAt(Func):
         super().__init__(F("search_name"), Value(" "), Value(position, output_field=IntegerField()))
 
 
-# What each name branch selects: the key of the name order, then sort keys every word index carries
-# (INCLUDE, migration 0009), so a name search sorted by one of those never reads the table (NameSortedResult).
-BRANCH_COLUMNS = ("search_name", "id", "admission_status", "registered_on", "region_id", "primary_specialty_id",
-                  "category_id")
+# What each name branch selects: the key of the name order. A name search sorted by another column adds
+# that column when the word indexes carry it (INCLUDE, migration 0009): NameSortedResult. Only then: the
+# small index of long names carries nothing, so an added column would send its branch to the table.
+NAME_KEY = ("search_name", "id")
 
 
 class NameOrderedResult(Sequence):
@@ -247,9 +247,14 @@ class NameOrderedResult(Sequence):
 
     @classmethod
     def build(
-        cls, qs: QuerySet[MedicalWorker], tokens: list[str], specialties: SpecialtyWords | None = None
+        cls,
+        qs: QuerySet[MedicalWorker],
+        tokens: list[str],
+        specialties: SpecialtyWords | None = None,
+        columns: tuple[str, ...] = NAME_KEY,
     ) -> NameOrderedResult | None:
-        """None when no typed word is a good driver (too short, or all name a specialty)."""
+        """None when no typed word is a good driver (too short, or all name a specialty). Each branch
+        selects `columns`, the name key first."""
         specialties = specialties or SpecialtyWords()
         candidates = [t for t in tokens if not specialties.ids(t) and "-" not in t]
         if not candidates:
@@ -293,15 +298,24 @@ class NameOrderedResult(Sequence):
                         and split[1] * SPLIT_PATRONYMICS_FACTOR < workers
                         and not word.startswith(split[0])
                     ):
-                        branches.extend(_surname_branches(rows, word, split[0]))
+                        branches.extend(_surname_branches(rows, word, split[0], columns))
                     else:
-                        branches.append(rows.filter(**{column: word}).values_list(*BRANCH_COLUMNS))
+                        branches.append(rows.filter(**{column: word}).values_list(*columns))
             earlier &= ~Q(**{f"{column}__startswith": driver})
         # Words after the third (rare): their own small branch, over the partial index of such names.
         long_names = base.filter(earlier, LONG_NAME, _word_start(driver))
-        branches.append(long_names.values_list(*BRANCH_COLUMNS))
+        branches.append(long_names.values_list(*columns))
         union = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
-        return cls(union)
+        result = cls(union)
+        result._inputs = (qs, tokens, specialties)
+        return result
+
+    def with_columns(self, *extra: str) -> NameOrderedResult:
+        """The same matches, each branch also selecting `extra` columns."""
+        if self._branches is None:
+            return self
+        qs, tokens, specialties = self._inputs
+        return NameOrderedResult.build(qs, tokens, specialties, columns=(*NAME_KEY, *extra))
 
     def __getitem__(self, key):
         if not isinstance(key, slice):
@@ -392,7 +406,9 @@ def _split_token(
     return best[:2] if best else None
 
 
-def _surname_branches(rows: QuerySet[MedicalWorker], surname: str, token: str) -> list[QuerySet]:
+def _surname_branches(
+    rows: QuerySet[MedicalWorker], surname: str, token: str, columns: tuple[str, ...]
+) -> list[QuerySet]:
     """The `rows` with this surname and a word starting with `token`, as three narrow branches.
 
     The surname's branch alone walks every «иванова» (70,000 entries at 3 million workers) to test the
@@ -412,7 +428,7 @@ def _surname_branches(rows: QuerySet[MedicalWorker], surname: str, token: str) -
     later = rows.filter(LONG_NAME, search_name__startswith=head).exclude(word2__startswith=token).exclude(
         word3__startswith=token
     )
-    return [branch.values_list(*BRANCH_COLUMNS) for branch in (firsts, patronymics, later)]
+    return [branch.values_list(*columns) for branch in (firsts, patronymics, later)]
 
 
 def _rows_in_order(qs: QuerySet[MedicalWorker], ids: list[int]) -> list[MedicalWorker]:
@@ -655,32 +671,37 @@ def result_page_source(result: SearchResult, params: dict) -> tuple[QuerySet | S
 
 
 class NameSortedResult(Sequence):
-    """A name search sorted by a column its branches carry (BRANCH_COLUMNS), or by a directory's name
-    (joined to the small directory table): the same order as WorkerTable's keys, from index entries."""
+    """A name search sorted by a column the word indexes carry, or by a directory's name (joined to the
+    small directory table): the same order as WorkerTable's keys, from index entries."""
 
-    # column -> (directory table to join, or None; the ORDER BY terms, as WorkerTable orders them)
+    # column -> (the column the branches add, the directory it refers to or None, the ORDER BY terms as
+    # WorkerTable orders them)
     ORDERS = {
-        "admission_status": (None, ("m.admission_status", "m.search_name", "m.id")),
-        "registered_on": (None, ("m.registered_on", "m.id")),
-        "region": (Region, ("d.name", "m.region_id", "m.search_name", "m.id")),
-        "primary_specialty": (Specialty, ("d.name", "m.primary_specialty_id", "m.search_name", "m.id")),
-        "category": (QualificationCategory, ("d.sort_order", "d.name", "m.category_id", "m.search_name", "m.id")),
+        "admission_status": ("admission_status", None, ("m.admission_status", "m.search_name", "m.id")),
+        "registered_on": ("registered_on", None, ("m.registered_on", "m.id")),
+        "region": ("region_id", Region, ("d.name", "m.region_id", "m.search_name", "m.id")),
+        "primary_specialty": (
+            "primary_specialty_id", Specialty, ("d.name", "m.primary_specialty_id", "m.search_name", "m.id")
+        ),
+        "category": (
+            "category_id", QualificationCategory, ("d.sort_order", "d.name", "m.category_id", "m.search_name", "m.id")
+        ),
     }
 
     def __init__(self, by_name: NameOrderedResult, sort: str):
-        self._by_name = by_name
-        directory, terms = self.ORDERS[sort.lstrip("-")]
-        column = {Region: "region_id", Specialty: "primary_specialty_id", QualificationCategory: "category_id"}
-        self._join = f"LEFT JOIN {directory._meta.db_table} d ON d.id = m.{column[directory]}" if directory else ""
+        column, directory, terms = self.ORDERS[sort.lstrip("-")]
+        self._by_name = by_name  # counts
+        self._sorted = by_name.with_columns(column)  # pages
+        self._join = f"LEFT JOIN {directory._meta.db_table} d ON d.id = m.{column}" if directory else ""
         self._order = ", ".join(f"{term} DESC" if sort.startswith("-") else term for term in terms)
 
     def __getitem__(self, key):
         if not isinstance(key, slice):
             return self[key : key + 1][0]
-        if self._by_name._branches is None:
+        if self._sorted._branches is None:
             return []
         start, stop = key.start or 0, key.stop
-        sql, params = self._by_name._sql()
+        sql, params = self._sorted._sql()
         page = f" LIMIT {int(stop) - int(start)}" if stop is not None else ""
         with connection.cursor() as cursor:
             # Django's own compilation of the branches, its parameters kept apart; integers appended.
