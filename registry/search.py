@@ -320,6 +320,10 @@ class NameOrderedResult(Sequence):
     def __getitem__(self, key):
         if not isinstance(key, slice):
             return self[key : key + 1][0]
+        return self.page(key, "{branches} ORDER BY 1, 2", id_column=1)
+
+    def page(self, key: slice, query: str, *, id_column: int) -> list[MedicalWorker]:
+        """The rows of the `key` slice of `query`, an ordered SELECT over "{branches}" (this result's SQL)."""
         if self._branches is None:
             return []
         start, stop = key.start or 0, key.stop
@@ -327,8 +331,8 @@ class NameOrderedResult(Sequence):
         page = f" LIMIT {int(stop) - int(start)}" if stop is not None else ""
         with connection.cursor() as cursor:
             # Django's own compilation of the branches, its parameters kept apart; integers appended.
-            cursor.execute(f"{sql} ORDER BY 1, 2{page} OFFSET {int(start)}", params)
-            ids = [row[1] for row in cursor.fetchall()]
+            cursor.execute(f"{query.replace('{branches}', sql)}{page} OFFSET {int(start)}", params)
+            ids = [row[id_column] for row in cursor.fetchall()]
         return _result_rows(ids)
 
     model = MedicalWorker
@@ -348,7 +352,7 @@ class NameOrderedResult(Sequence):
                 f"SELECT search_name, id FROM ({sql}) AS matches {where} ORDER BY 1, 2 LIMIT {int(limit)}",  # noqa: S608
                 (*params, *extra),
             )
-            ids = [row[1] for row in cursor.fetchall()]
+            ids = [pk for _, pk in cursor.fetchall()]
         return _rows_in_order(MedicalWorker.objects.select_related(*related), ids)
 
     def _sql(self) -> tuple[str, tuple]:
@@ -692,23 +696,14 @@ class NameSortedResult(Sequence):
         column, directory, terms = self.ORDERS[sort.lstrip("-")]
         self._by_name = by_name  # counts
         self._sorted = by_name.with_columns(column)  # pages
-        self._join = f"LEFT JOIN {directory._meta.db_table} d ON d.id = m.{column}" if directory else ""
-        self._order = ", ".join(f"{term} DESC" if sort.startswith("-") else term for term in terms)
+        join = f"LEFT JOIN {directory._meta.db_table} d ON d.id = m.{column}" if directory else ""
+        order = ", ".join(f"{term} DESC" if sort.startswith("-") else term for term in terms)
+        self._query = f"SELECT m.id FROM ({{branches}}) AS m {join} ORDER BY {order}"  # noqa: S608 -- fixed names
 
     def __getitem__(self, key):
         if not isinstance(key, slice):
             return self[key : key + 1][0]
-        if self._sorted._branches is None:
-            return []
-        start, stop = key.start or 0, key.stop
-        sql, params = self._sorted._sql()
-        page = f" LIMIT {int(stop) - int(start)}" if stop is not None else ""
-        with connection.cursor() as cursor:
-            # Django's own compilation of the branches, its parameters kept apart; integers appended.
-            query = f"SELECT m.id FROM ({sql}) AS m {self._join} ORDER BY {self._order}{page} OFFSET {int(start)}"  # noqa: S608
-            cursor.execute(query, params)
-            ids = [pk for (pk,) in cursor.fetchall()]
-        return _result_rows(ids)
+        return self._sorted.page(key, self._query, id_column=0)
 
     def __len__(self) -> int:
         return self._by_name.count()[0]
