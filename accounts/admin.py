@@ -1,21 +1,13 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from portal.admin_mixins import ReadOnlyAdmin, ViewOnlyMixin
+from core.admin_mixins import ReadOnlyAdmin, ViewOnlyMixin
+from core.audit import audit_record
+from core.models import AuditEntry
 
 from . import services
 from .journal import entry_summary
-from .models import (
-    AuditEntry,
-    Consent,
-    LoginThrottle,
-    Notification,
-    OneTimeCode,
-    OutboundMessage,
-    SmsOutbox,
-    TotpDevice,
-    User,
-)
+from .models import Consent, LoginThrottle, Notification, OneTimeCode, OutboundMessage, SmsOutbox, TotpDevice, User
 
 
 @admin.register(User)
@@ -29,7 +21,7 @@ class UserAdmin(BaseUserAdmin):
         response = super().user_change_password(request, id, form_url)
         if request.method == "POST" and response.status_code == 302:
             subject = User.objects.filter(pk=id).first()
-            services.audit_record(
+            audit_record(
                 event=AuditEntry.Event.PASSWORD_CHANGED, subject=subject, request=request, details={"by": "admin"}
             )
         return response

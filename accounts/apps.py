@@ -6,7 +6,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Учётные записи"
 
     def ready(self):
-        from portal import reconcile
+        from core import reconcile
 
         from . import outbox
         from .models import OutboundMessage

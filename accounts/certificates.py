@@ -56,10 +56,12 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from registry import validators
+from core import validators
+from core.audit import audit_record
+from core.models import AuditEntry
 
 from . import services
-from .models import AuditEntry, User
+from .models import User
 
 logger = logging.getLogger(__name__)
 
@@ -433,7 +435,7 @@ def certificate_login(*, request, certificate_pem: str, signature_b64: str) -> U
         raise _refuse(
             request=request, error=CertificateError("locked", snils=verified.snils, details=details)
         ) from None
-    services.audit_record(
+    audit_record(
         event=AuditEntry.Event.CERTIFICATE_LOGIN,
         subject=verified.user,
         actor=verified.user,
@@ -457,7 +459,7 @@ def _refuse(*, request, error: CertificateError) -> CertificateError:
             services.throttle_check(key=key)
         except services.AccountLocked as exc:
             shown, locked = CertificateError("locked", exc.message, snils=error.snils), True
-    services.audit_record(
+    audit_record(
         event=AuditEntry.Event.CERTIFICATE_REFUSED,
         subject=user,
         request=request,
@@ -474,6 +476,6 @@ def certificate_login_refuse_input(*, request) -> None:
     """A submission too malformed to reach verification (empty or oversized fields): it uses up
     the challenge like any other attempt and is journalled as ``bad_format``."""
     request.session.pop(CHALLENGE_SESSION_KEY, None)
-    services.audit_record(
+    audit_record(
         event=AuditEntry.Event.CERTIFICATE_REFUSED, request=request, details={"reason": "bad_format", "form": True}
     )

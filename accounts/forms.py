@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
-from registry import validators
+from core import validators
 
 from . import services
 from .models import User

@@ -15,7 +15,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from registry import validators
+from core import validators
 
 from .consent import CURRENT_CONSENT_VERSION
 from .models import User

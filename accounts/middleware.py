@@ -6,8 +6,10 @@ from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth.views import redirect_to_login
 
+from core.audit import audit_record
+from core.models import AuditEntry
+
 from . import services
-from .models import AuditEntry
 
 # Writing the session on every request would turn each page view into a database write;
 # the last-seen time only needs minute precision for a 30-minute limit.
@@ -27,7 +29,7 @@ class SessionTimeoutMiddleware:
             last_seen = session.get(services.SESSION_LAST_SEEN, now)
             idle = now - last_seen > settings.SESSION_IDLE_TIMEOUT
             if idle or now - auth_at > settings.SESSION_COOKIE_AGE:
-                services.audit_record(
+                audit_record(
                     event=AuditEntry.Event.SESSION_EXPIRED,
                     subject=user,
                     actor=user,

@@ -2,7 +2,7 @@
 
 The message row is written in the transaction of the change it reports and its task is published
 after commit. A publish that is lost — Redis down, or the process killed between commit and publish —
-leaves the row "queued", and portal.reconcile enqueues it again. The task claims the row before
+leaves the row "queued", and core.reconcile enqueues it again. The task claims the row before
 sending, so a duplicate delivery sends nothing; a worker killed while sending leaves the row
 "sending", retaken after SEND_LEASE. Delivery is at least once: a worker killed after the gateway
 accepted a message and before the row was marked sent sends it again.
@@ -17,7 +17,7 @@ from django.core.mail import send_mail
 from django.db.models import F, Q
 from django.utils import timezone
 
-from portal import reconcile
+from core import reconcile
 
 from . import sms
 from .models import OutboundMessage

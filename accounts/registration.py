@@ -8,11 +8,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from registry import validators
+from core import validators
+from core.audit import audit_record
+from core.http import client_ip
+from core.models import AuditEntry
 
 from .consent import CURRENT_CONSENT_VERSION
-from .models import AuditEntry, Consent, User
-from .services import audit_record, client_ip
+from .models import Consent, User
 
 MSG_SNILS_TAKEN = "Учётная запись с этим СНИЛС уже существует. Войдите или восстановите пароль."
 

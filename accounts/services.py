@@ -24,8 +24,11 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from core.audit import audit_record
+from core.models import AuditEntry
+
 from . import sms
-from .models import AuditEntry, LoginThrottle, OneTimeCode, TotpDevice, User
+from .models import LoginThrottle, OneTimeCode, TotpDevice, User
 
 logger = logging.getLogger(__name__)
 
@@ -86,40 +89,6 @@ class RateLimited(AuthError):
     def __init__(self, message: str, *, retry_after: int):
         super().__init__(message, code="rate_limited")
         self.retry_after = retry_after
-
-
-# --- Audit journal ------------------------------------------------------------------------------
-
-
-def client_ip(request) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is set by the client unless a trusted proxy rewrites it;
-    # the deployment's proxy passes the real address as REMOTE_ADDR (see README, Deployment).
-    return request.META.get("REMOTE_ADDR") if request is not None else None
-
-
-def audit_record(
-    *,
-    event: str,
-    subject: User | None = None,
-    actor: User | None = None,
-    request=None,
-    object_type: str = "",
-    object_id: str = "",
-    details: dict | None = None,
-) -> AuditEntry:
-    """Append one entry to the audit journal."""
-    if actor is None and request is not None and getattr(request, "user", None) and request.user.is_authenticated:
-        actor = request.user
-    return AuditEntry.objects.create(
-        event=event,
-        subject=subject,
-        actor=actor,
-        ip=client_ip(request),
-        user_agent=(request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else ""),
-        object_type=object_type,
-        object_id=str(object_id),
-        details=details or {},
-    )
 
 
 # --- Lockout ------------------------------------------------------------------------------------

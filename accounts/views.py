@@ -17,7 +17,9 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal import ratelimit
+from core import ratelimit
+from core.http import client_ip
+from core.models import AuditEntry
 
 from . import services
 from .forms import (
@@ -31,7 +33,7 @@ from .forms import (
     SetNewPasswordForm,
 )
 from .journal import entry_summary
-from .models import AuditEntry, OneTimeCode, TotpDevice, User
+from .models import OneTimeCode, TotpDevice, User
 
 NEXT_KEY = "accounts.next"
 PHONE_KEY = "accounts.phone_to_confirm"
@@ -65,7 +67,7 @@ def login_view(request):
     form = LoginForm(request.POST or None, request=request)
     # Per account the lockout applies; per address this stops one host trying many SNILS.
     wait = request.method == "POST" and ratelimit.hit(
-        scope="login", ident=services.client_ip(request) or "", limit=100, period=900
+        scope="login", ident=client_ip(request) or "", limit=100, period=900
     )
     if wait:
         form.add_error(None, f"Слишком много попыток входа с вашего адреса. Попробуйте через {wait // 60 + 1} мин.")
@@ -263,7 +265,7 @@ RECOVER_SENT = (
 def recover(request):
     form = RecoverForm(request.POST or None)
     wait = request.method == "POST" and ratelimit.hit(
-        scope="recover", ident=services.client_ip(request) or "", limit=20, period=3600
+        scope="recover", ident=client_ip(request) or "", limit=20, period=3600
     )
     if wait:
         form.add_error(

@@ -6,12 +6,12 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from portal import ratelimit
+from core import ratelimit
+from core.http import client_ip
 
 from .consent import CONSENT_PARAGRAPHS, CONSENT_TITLE, CURRENT_CONSENT_VERSION
 from .forms_registration import RegistrationForm
 from .registration import RegistrationError, account_register
-from .services import client_ip
 
 REGISTER_LIMIT = {"limit": 10, "period": 3600}
 

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from portal.admin_mixins import ReadOnlyAdmin
+from core.admin_mixins import ReadOnlyAdmin
 
 from . import services
 from .models import Extract, PartnerToken

@@ -18,8 +18,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core import validators
 from registry import selectors as registry_selectors
-from registry import validators
 from registry.models import (
     AdmissionDocument,
     Employment,

@@ -17,7 +17,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from registry import validators
+from core import validators
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200

@@ -8,7 +8,8 @@ import re
 from django import forms
 from django.db.models import Q, QuerySet
 
-from registry import search, validators
+from core import validators
+from registry import search
 from registry.models import (
     DIRECTORY_MODELS,
     AdmissionDocument,

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import AuditEntry
-from accounts.services import audit_record
+from core.audit import audit_record
+from core.models import AuditEntry
 
 from . import signing
 from .models import Extract, PartnerToken

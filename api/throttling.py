@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
-from portal import ratelimit
+from core import ratelimit
 
 from .authentication import request_token
 

@@ -16,10 +16,10 @@ from rest_framework import exceptions, serializers
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
-from accounts.models import AuditEntry
-from accounts.services import client_ip
+from core import validators
+from core.http import client_ip
+from core.models import AuditEntry
 from registry import selectors as registry_selectors
-from registry import validators
 from registry.models import MedicalOrganization, OrganizationLicense
 
 from . import selectors

@@ -8,9 +8,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.models import AuditEntry
-from accounts.services import audit_record, client_ip
-from portal import ratelimit
+from core import ratelimit
+from core.audit import audit_record
+from core.http import client_ip
+from core.models import AuditEntry
 from registry.models import MedicalWorker
 
 from . import extracts, services

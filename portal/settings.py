@@ -51,7 +51,7 @@ if PRODUCTION and (not SECRET_KEY or SECRET_KEY == _DEV_SECRET or len(SECRET_KEY
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Reverse proxies (addresses or networks) whose X-Forwarded-For gives the client's address
-# (portal.middleware.TrustedProxyMiddleware); empty: REMOTE_ADDR is used as it is.
+# (core.middleware.TrustedProxyMiddleware); empty: REMOTE_ADDR is used as it is.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 
 INSTALLED_APPS = [
@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_htmx",
     "csp",
+    "core",
     "portal",
     "accounts",
     "registry",
@@ -80,10 +81,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "portal.middleware.TrustedProxyMiddleware",
-    "portal.middleware.RequestIdMiddleware",
+    "core.middleware.TrustedProxyMiddleware",
+    "core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "portal.middleware.SecurityHeadersMiddleware",
+    "core.middleware.SecurityHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -107,12 +108,12 @@ TEMPLATES = [
         "APP_DIRS": True,
         "OPTIONS": {
             # {% url %} with literal arguments reversed once per process (portal/templatetags/memo_url.py).
-            "builtins": ["portal.templatetags.memo_url"],
+            "builtins": ["core.templatetags.memo_url"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "portal.context_processors.site",
+                "core.context_processors.site",
             ],
         },
     },
@@ -156,8 +157,8 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            # A RedisCache that serves as "no cache" while Redis is down (portal.cache).
-            "BACKEND": "portal.cache.ResilientRedisCache",
+            # A RedisCache that serves as "no cache" while Redis is down (core.cache).
+            "BACKEND": "core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "medreg",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
@@ -166,7 +167,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Public register searches per minute per client IP (portal.ratelimit); 0 turns the limit off
+# Public register searches per minute per client IP (core.ratelimit); 0 turns the limit off
 # (load benchmarks from one address only).
 PUBLIC_SEARCH_RATE_LIMIT = int(env_str("PUBLIC_SEARCH_RATE_LIMIT", "120") or 0)
 
@@ -193,7 +194,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 10,
 }
 # Publishing gives up quickly while the broker is down: the request that enqueues must not hang;
-# its row stays queued and the reconciler enqueues it again (portal.reconcile.enqueue_on_commit).
+# its row stays queued and the reconciler enqueues it again (core.reconcile.enqueue_on_commit).
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -218,9 +219,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=30),
     },
     # Rows left "queued" because the broker was down when they were enqueued, or "running" on a
-    # worker that died, are enqueued again (portal.reconcile).
+    # worker that died, are enqueued again (core.reconcile).
     "reconcile-queued": {
-        "task": "portal.reconcile_queued",
+        "task": "core.reconcile_queued",
         "schedule": 300.0,
     },
     # After the statuses have moved, so the digest reports today's changes.
@@ -485,7 +486,7 @@ except KeyConfigError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 
 # --- Logging --------------------------------------------------------------------------------
-# Every record carries the request id and goes through portal.logging.ScrubFilter, which masks
+# Every record carries the request id and goes through core.logging.ScrubFilter, which masks
 # passwords, one-time codes, SNILS, INN, phones, e-mails and document bytes before it is written.
 # Django's own loggers are routed to the same handler (not to its unfiltered defaults), and Celery
 # keeps this configuration instead of installing its own handlers (worker_hijack_root_logger).
@@ -493,8 +494,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "portal.logging.RequestIdFilter"},
-        "scrub": {"()": "portal.logging.ScrubFilter"},
+        "request_id": {"()": "core.logging.RequestIdFilter"},
+        "scrub": {"()": "core.logging.ScrubFilter"},
     },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
     "handlers": {

@@ -32,5 +32,5 @@ urlpatterns = [
     path("", include("api.urls_extracts")),
 ]
 
-# The 500 page shows the request id (portal.middleware.RequestIdMiddleware).
+# The 500 page shows the request id (core.middleware.RequestIdMiddleware).
 handler500 = "portal.views.server_error"

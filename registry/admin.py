@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.db.models import Q
 
-from accounts.models import AuditEntry
-from accounts.services import audit_record
-from portal.admin_mixins import ReadOnlyAdmin
+from core import validators
+from core.admin_mixins import ReadOnlyAdmin
+from core.audit import audit_record
+from core.models import AuditEntry
 
-from . import models, services, validators
+from . import models, services
 
 
 class WorkerRecordsListMixin:

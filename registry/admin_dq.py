@@ -17,11 +17,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.models import AuditEntry
-from accounts.services import audit_record
-from portal.admin_mixins import ViewOnlyMixin
+from core import validators
+from core.admin_mixins import ViewOnlyMixin
+from core.audit import audit_record
+from core.models import AuditEntry
 
-from . import dq, models, tasks, validators
+from . import dq, models, tasks
 from .admin import MedicalWorkerAdmin
 from .imports import jobs as import_jobs
 from .imports.schema import KINDS, ImportFileError

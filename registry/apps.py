@@ -10,7 +10,7 @@ class RegistryConfig(AppConfig):
 
         from django.db.models.signals import post_delete, post_save
 
-        from portal import reconcile
+        from core import reconcile
 
         from . import selectors
         from .exports import STALE_RUNNING
@@ -21,7 +21,7 @@ class RegistryConfig(AppConfig):
             for signal in (post_save, post_delete):
                 signal.connect(selectors.directories_changed, sender=model)
 
-        # An export job the broker lost is enqueued again (portal.reconcile); export_job_claim
+        # An export job the broker lost is enqueued again (core.reconcile); export_job_claim
         # retakes a job left running by a dead worker once it is older than STALE_RUNNING.
         reconcile.register(
             ExportJob, status_field="status", queued_value=ExportJob.Status.QUEUED, task="registry.run_export",

@@ -19,8 +19,8 @@ from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Value
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from accounts.models import AuditEntry
-from accounts.services import audit_record
+from core.audit import audit_record
+from core.models import AuditEntry
 
 from .models import (
     AdmissionDocument,
@@ -247,7 +247,7 @@ def probable_duplicates_of(
     *, last_name: str, first_name: str, middle_name: str = "", birth_date=None, exclude_id=None
 ) -> list[MedicalWorker]:
     """Workers who are probably this person (same normalized full name and birth date)."""
-    from . import validators
+    from core import validators
 
     search_name = validators.normalize_person_name(" ".join(p for p in (last_name, first_name, middle_name) if p))
     qs = MedicalWorker.objects.filter(search_name=search_name, birth_date=birth_date)

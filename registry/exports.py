@@ -39,7 +39,9 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from . import search, validators
+from core import validators
+
+from . import search
 from .models import ExportJob, MedicalWorker
 from .tables import WorkerTable
 

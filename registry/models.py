@@ -1,6 +1,6 @@
 """The register of medical workers: directories, organizations, workers and their records.
 
-Identifiers are stored as bare digits and shown formatted (see registry.validators).
+Identifiers are stored as bare digits and shown formatted (see core.validators).
 Derived search fields on MedicalWorker (search_name, admission_status, ...) are kept current by
 registry.services.worker_refresh_derived(); they exist because at three million rows the public
 search must filter and sort on one table with plain btree indexes, not join and aggregate.
@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import validators
+from core import validators
 
 # --- Directories (НСИ Минздрава) -------------------------------------------------------------
 

@@ -26,7 +26,9 @@ from django.db import connection, models
 from django.db.models import BooleanField, F, Func, IntegerField, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 
-from . import selectors, validators
+from core import validators
+
+from . import selectors
 from .models import (
     AdmissionStatus,
     MedicalOrganization,

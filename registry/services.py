@@ -11,7 +11,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import validators
+from core import validators
+
 from .models import (
     AdmissionDocument,
     AdmissionStatus,

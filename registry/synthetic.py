@@ -41,7 +41,7 @@ from itertools import accumulate
 
 from stdnum import damm
 
-from .validators import (
+from core.validators import (
     inn_legal_from_body,
     inn_person_from_body,
     normalize_person_name,
@@ -962,7 +962,7 @@ class _Fast:
     """Per-process lookup tables: a calendar by ordinal and check digits by chunks of digits.
 
     The validators compute check digits digit by digit; at millions of rows that was a tenth of the
-    generation time. The tables give the same digits (tests compare them with registry.validators).
+    generation time. The tables give the same digits (tests compare them with core.validators).
     """
 
     _instances: dict = {}

@@ -7,10 +7,10 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django_tables2.paginators import LazyPaginator
 
-from accounts.services import client_ip
-from portal import ratelimit
+from core import ratelimit, validators
+from core.http import client_ip
 
-from . import saved_searches, search, selectors, validators
+from . import saved_searches, search, selectors
 from .models import MedicalWorker
 from .tables import PreorderedData, WorkerTable
 

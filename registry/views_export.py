@@ -13,9 +13,10 @@ from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
-from accounts.models import AuditEntry
-from accounts.services import audit_record, client_ip
-from portal import ratelimit, reconcile
+from core import ratelimit, reconcile
+from core.audit import audit_record
+from core.http import client_ip
+from core.models import AuditEntry
 
 from . import exports
 from .models import ExportJob

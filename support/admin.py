@@ -18,10 +18,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from accounts.models import AuditEntry, User
-from accounts.services import audit_record
-from portal.admin_mixins import NoAddDeleteMixin
-from registry import validators
+from accounts.models import User
+from core import validators
+from core.admin_mixins import NoAddDeleteMixin
+from core.audit import audit_record
+from core.models import AuditEntry
 
 from . import admin_views, services
 from .models import CannedAnswer, ChatConversation, Ticket, TicketMessage, Topic

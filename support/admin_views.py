@@ -11,8 +11,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from accounts.models import AuditEntry
-from accounts.services import audit_record
+from core.audit import audit_record
+from core.models import AuditEntry
 from verification.documents import DocumentUnavailable, document_response
 
 from .models import Ticket, TicketMessage

@@ -3,7 +3,7 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 
-from registry import validators
+from core import validators
 
 from .models import Topic
 from .services import MAX_MESSAGE_LENGTH

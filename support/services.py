@@ -15,8 +15,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import AuditEntry, User
-from accounts.services import audit_record
+from accounts.models import User
+from core.audit import audit_record
+from core.models import AuditEntry
 from registry.models import MedicalWorker
 
 from .models import ChatConversation, ChatMessage, Ticket, TicketCounter, TicketMessage, TicketStatusChange
@@ -360,7 +361,7 @@ def ticket_lookup(*, number: str, contact: str) -> Ticket | None:
     contact = (contact or "").strip()
     phone = ""
     if "@" not in contact:
-        from registry.validators import normalize_mobile_phone
+        from core.validators import normalize_mobile_phone
 
         try:
             phone = normalize_mobile_phone(contact)

@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.services import client_ip
-from portal import ratelimit
+from core import ratelimit
+from core.http import client_ip
 from registry.models import MedicalWorker
 
 from . import services

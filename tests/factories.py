@@ -7,7 +7,8 @@ from django.utils import timezone
 from faker import Faker
 
 from accounts.models import User
-from registry import models, validators
+from core import validators
+from registry import models
 
 fake = Faker("ru_RU")
 

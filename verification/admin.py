@@ -18,9 +18,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from accounts.models import AuditEntry, User
-from accounts.services import audit_record
-from portal.admin_mixins import NoAddDeleteMixin, ReadOnlyAdmin
+from accounts.models import User
+from core.admin_mixins import NoAddDeleteMixin, ReadOnlyAdmin
+from core.audit import audit_record
+from core.models import AuditEntry
 
 from . import services
 from .models import (

@@ -8,7 +8,7 @@ class VerificationConfig(AppConfig):
     def ready(self):
         import datetime as dt
 
-        from portal import reconcile
+        from core import reconcile
 
         from .models import IdentityApplication, QualificationApplication
         from .services import CHECK_LEASE

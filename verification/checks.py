@@ -8,7 +8,7 @@ They change nothing; verification.services decides what the result means.
 
 from __future__ import annotations
 
-from registry import validators
+from core import validators
 
 from .documents import DocumentUnavailable, UploadRejected, document_read, validate_upload
 from .gateways import PersonRecord, StateRegistryGateway

@@ -49,8 +49,8 @@ from PIL import Image
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
-from accounts.models import AuditEntry
-from accounts.services import audit_record
+from core.audit import audit_record
+from core.models import AuditEntry
 
 from .models import StoredDocument
 

@@ -7,7 +7,7 @@ import datetime as dt
 from django import forms
 from django.core.exceptions import ValidationError
 
-from registry import validators
+from core import validators
 from registry.models import Employment, MedicalOrganization, QualificationCategory, Specialty
 
 from .documents import MAX_BYTES

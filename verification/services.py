@@ -18,10 +18,11 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import AuditEntry, User
+from accounts.models import User
 from accounts.notifications import notification_send
-from accounts.services import audit_record
-from portal import reconcile
+from core import reconcile
+from core.audit import audit_record
+from core.models import AuditEntry
 from registry import services as registry_services
 from registry.models import (
     AdmissionDocument,
@@ -290,7 +291,7 @@ def identity_application_resubmit(
 
 def _enqueue_identity_check(application_id: int) -> None:
     # Never raises into the request: with the broker down the application stays submitted and the
-    # reconciler (portal.reconcile, registered in verification.apps) enqueues it again.
+    # reconciler (core.reconcile, registered in verification.apps) enqueues it again.
     reconcile.enqueue("verification.check_identity_application", application_id)
 
 
@@ -723,7 +724,7 @@ def worker_editable_values(worker: MedicalWorker) -> dict:
 
 
 def _display(field: str, value) -> str:
-    from registry import validators
+    from core import validators
 
     if value in (None, ""):
         return "—"

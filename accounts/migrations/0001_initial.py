@@ -5,7 +5,7 @@ import django.contrib.auth.models
 import django.contrib.auth.validators
 import django.db.models.deletion
 import django.utils.timezone
-import registry.validators
+import core.validators
 from django.conf import settings
 from django.db import migrations, models
 
@@ -64,7 +64,7 @@ class Migration(migrations.Migration):
                 ('is_active', models.BooleanField(default=True, help_text='Designates whether this user should be treated as active. Unselect this instead of deleting accounts.', verbose_name='active')),
                 ('date_joined', models.DateTimeField(default=django.utils.timezone.now, verbose_name='date joined')),
                 ('kind', models.CharField(choices=[('worker', 'Медицинский работник'), ('staff', 'Сотрудник службы поддержки')], default='worker', max_length=16, verbose_name='тип пользователя')),
-                ('snils', models.CharField(blank=True, max_length=11, null=True, unique=True, validators=[registry.validators.validate_snils], verbose_name='СНИЛС')),
+                ('snils', models.CharField(blank=True, max_length=11, null=True, unique=True, validators=[core.validators.validate_snils], verbose_name='СНИЛС')),
                 ('middle_name', models.CharField(blank=True, max_length=150, verbose_name='отчество')),
                 ('birth_date', models.DateField(blank=True, null=True, verbose_name='дата рождения')),
                 ('phone', models.CharField(blank=True, max_length=20, verbose_name='телефон')),

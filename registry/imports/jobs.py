@@ -14,8 +14,8 @@ from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import AuditEntry
-from accounts.services import audit_record
+from core.audit import audit_record
+from core.models import AuditEntry
 
 from ..models import ImportJob
 from .engine import import_file, write_error_report

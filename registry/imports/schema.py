@@ -1,7 +1,7 @@
 """The exchange format: the columns of each kind of file and how every cell is checked.
 
 A cleaner takes the cell text and returns the stored value or raises CellError with a Russian
-reason. Identifiers go through registry.validators (checksums); directory codes are looked up
+reason. Identifiers go through core.validators (checksums); directory codes are looked up
 in dictionaries read once per import; dates are ISO (2024-03-01) or ДД.ММ.ГГГГ. Checks that need
 the database (a SNILS of an existing worker, a document number held by another worker) are
 set-based in registry.imports.engine. The format is documented in docs/import.md.
@@ -19,7 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from .. import validators
+from core import validators
+
 from ..models import (
     AccreditationKind,
     AdmissionDocument,

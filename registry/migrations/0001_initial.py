@@ -3,7 +3,7 @@
 import datetime
 import django.db.models.deletion
 import django.utils.timezone
-import registry.validators
+import core.validators
 from django.conf import settings
 from django.db import migrations, models
 
@@ -149,9 +149,9 @@ class Migration(migrations.Migration):
             name='MedicalWorker',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('registry_number', models.CharField(max_length=10, unique=True, validators=[registry.validators.validate_registry_number], verbose_name='регистровый номер')),
-                ('snils', models.CharField(max_length=11, unique=True, validators=[registry.validators.validate_snils], verbose_name='СНИЛС')),
-                ('inn', models.CharField(blank=True, max_length=12, null=True, unique=True, validators=[registry.validators.validate_inn_person], verbose_name='ИНН')),
+                ('registry_number', models.CharField(max_length=10, unique=True, validators=[core.validators.validate_registry_number], verbose_name='регистровый номер')),
+                ('snils', models.CharField(max_length=11, unique=True, validators=[core.validators.validate_snils], verbose_name='СНИЛС')),
+                ('inn', models.CharField(blank=True, max_length=12, null=True, unique=True, validators=[core.validators.validate_inn_person], verbose_name='ИНН')),
                 ('last_name', models.CharField(max_length=100, verbose_name='фамилия')),
                 ('first_name', models.CharField(max_length=100, verbose_name='имя')),
                 ('middle_name', models.CharField(blank=True, max_length=100, verbose_name='отчество')),
@@ -186,9 +186,9 @@ class Migration(migrations.Migration):
             name='MedicalOrganization',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ogrn', models.CharField(max_length=13, unique=True, validators=[registry.validators.validate_ogrn], verbose_name='ОГРН')),
-                ('inn', models.CharField(max_length=10, validators=[registry.validators.validate_inn_legal], verbose_name='ИНН')),
-                ('kpp', models.CharField(blank=True, max_length=9, validators=[registry.validators.validate_kpp], verbose_name='КПП')),
+                ('ogrn', models.CharField(max_length=13, unique=True, validators=[core.validators.validate_ogrn], verbose_name='ОГРН')),
+                ('inn', models.CharField(max_length=10, validators=[core.validators.validate_inn_legal], verbose_name='ИНН')),
+                ('kpp', models.CharField(blank=True, max_length=9, validators=[core.validators.validate_kpp], verbose_name='КПП')),
                 ('full_name', models.CharField(max_length=1000, verbose_name='полное наименование')),
                 ('short_name', models.CharField(max_length=500, verbose_name='краткое наименование')),
                 ('address', models.CharField(blank=True, max_length=1000, verbose_name='адрес')),
@@ -310,7 +310,7 @@ class Migration(migrations.Migration):
             name='OrganizationLicense',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=40, unique=True, validators=[registry.validators.validate_license_number], verbose_name='номер')),
+                ('number', models.CharField(max_length=40, unique=True, validators=[core.validators.validate_license_number], verbose_name='номер')),
                 ('issued_on', models.DateField(verbose_name='дата выдачи')),
                 ('valid_until', models.DateField(blank=True, null=True, verbose_name='действует до')),
                 ('authority', models.CharField(max_length=500, verbose_name='лицензирующий орган')),

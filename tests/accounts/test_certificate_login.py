@@ -25,8 +25,8 @@ from django.utils import timezone
 
 from accounts import certificates
 from accounts.certificates import CertificateError, certificate_login_verify, challenge_issue
-from accounts.models import AuditEntry
-from registry.validators import snils_from_number
+from core.models import AuditEntry
+from core.validators import snils_from_number
 from tests.factories import UserFactory
 
 URL_NAME = "accounts:certificate_login"

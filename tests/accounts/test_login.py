@@ -13,8 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services, sms
-from accounts.models import AuditEntry, LoginThrottle, OneTimeCode, TotpDevice
-from registry.validators import format_snils, snils_from_number
+from accounts.models import LoginThrottle, OneTimeCode, TotpDevice
+from core.audit import audit_record
+from core.models import AuditEntry
+from core.validators import format_snils, snils_from_number
 from tests.factories import StaffFactory, UserFactory
 
 PASSWORD = "correct-horse-battery-staple"
@@ -538,10 +540,10 @@ def test_recovery_unlocks_a_locked_account(client, user):
 @pytest.mark.django_db
 def test_owner_sees_own_journal_only(client, user, django_assert_max_num_queries):
     stranger = UserFactory()
-    services.audit_record(event=AuditEntry.Event.LOGIN_FAILED, subject=stranger)
+    audit_record(event=AuditEntry.Event.LOGIN_FAILED, subject=stranger)
     full_login(client, user)
     for _ in range(20):
-        services.audit_record(event=AuditEntry.Event.DATA_VIEWED, subject=user)
+        audit_record(event=AuditEntry.Event.DATA_VIEWED, subject=user)
     with django_assert_max_num_queries(8):
         response = client.get(reverse("accounts:journal"))
     events = {e.event for e in response.context["page"].object_list}
@@ -558,7 +560,7 @@ def test_journal_needs_login(client):
 def test_audit_journal_refuses_updates_in_the_database(user):
     from django.db import DatabaseError, transaction
 
-    entry = services.audit_record(event=AuditEntry.Event.LOGIN, subject=user)
+    entry = audit_record(event=AuditEntry.Event.LOGIN, subject=user)
     with pytest.raises(DatabaseError), transaction.atomic():
         AuditEntry.objects.filter(pk=entry.pk).update(event=AuditEntry.Event.LOGOUT)
 
@@ -567,10 +569,10 @@ def test_audit_journal_refuses_updates_in_the_database(user):
 def test_audit_journal_is_read_only_in_admin(client):
     admin = StaffFactory(is_superuser=True)
     client.force_login(admin)
-    entry = services.audit_record(event=AuditEntry.Event.LOGIN, subject=admin)
-    assert client.get(reverse("admin:accounts_auditentry_changelist")).status_code == 200
-    assert client.get(reverse("admin:accounts_auditentry_add")).status_code == 403
-    assert client.post(reverse("admin:accounts_auditentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    entry = audit_record(event=AuditEntry.Event.LOGIN, subject=admin)
+    assert client.get(reverse("admin:core_auditentry_changelist")).status_code == 200
+    assert client.get(reverse("admin:core_auditentry_add")).status_code == 403
+    assert client.post(reverse("admin:core_auditentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts import outbox, tasks
 from accounts.models import OutboundMessage
 from accounts.notifications import notification_send
-from portal import reconcile
+from core import reconcile
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

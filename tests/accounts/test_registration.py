@@ -9,8 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.consent import CURRENT_CONSENT_VERSION
-from accounts.models import AuditEntry, Consent, User
+from accounts.models import Consent, User
 from accounts.registration import RegistrationError, account_register
+from core.models import AuditEntry
 from tests.factories import StaffFactory, UserFactory
 
 SNILS = "112-233-445 95"

@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from accounts.models import AuditEntry
 from api.models import PartnerToken
 from api.services import partner_token_revoke
+from core.models import AuditEntry
 from registry.models import MedicalWorker
 from registry.services import worker_refresh_derived
 from tests.factories import (

@@ -9,9 +9,9 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from accounts.models import AuditEntry
 from api import extracts, services, signing
 from api.models import Extract
+from core.models import AuditEntry
 from registry.models import AdmissionDocument
 from registry.services import worker_refresh_derived
 from tests.factories import AdmissionDocumentFactory, EmploymentFactory

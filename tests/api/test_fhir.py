@@ -12,7 +12,7 @@ from fhir.resources.R4B.practitioner import Practitioner
 from fhir.resources.R4B.practitionerrole import PractitionerRole
 from pydantic import ValidationError
 
-from accounts.models import AuditEntry
+from core.models import AuditEntry
 from registry.models import Specialty
 from registry.services import worker_refresh_derived
 from tests.factories import AdmissionDocumentFactory, EmploymentFactory, OrganizationFactory, WorkerFactory

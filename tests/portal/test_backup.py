@@ -21,8 +21,9 @@ from django.db import connection
 from PIL import Image
 from pypdf import PdfWriter
 
-from accounts.models import AuditEntry, User
-from accounts.services import audit_record
+from accounts.models import User
+from core.audit import audit_record
+from core.models import AuditEntry
 from portal import backup
 from registry.models import MedicalWorker
 from tests.factories import AdmissionDocumentFactory, EmploymentFactory, UserFactory, WorkerFactory

@@ -26,7 +26,7 @@ def test_real_worker_runs_a_task_from_redis(redis_url):
     try:
         client = Celery(broker=redis_url, backend=redis_url)
         token = uuid.uuid4().hex
-        result = client.send_task("portal.ping", args=[token], queue=queue)
+        result = client.send_task("core.ping", args=[token], queue=queue)
         assert result.get(timeout=60) == token
     finally:
         worker.terminate()

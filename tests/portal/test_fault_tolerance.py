@@ -17,9 +17,9 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from portal import reconcile
+from core import reconcile, validators
 from portal.celery import app
-from registry import exports, validators
+from registry import exports
 from registry.models import ExportJob, MedicalWorker
 from tests.celery_harness import Workers, free_port, publishing_to
 
@@ -45,7 +45,7 @@ def test_visibility_timeout_is_longer_than_every_task_time_limit():
     # Covers tasks added later too: a task without its own limit gets the global one.
     visibility = app.conf.broker_transport_options["visibility_timeout"]
     tasks = _all_tasks()
-    assert "registry.run_export" in tasks and "portal.reconcile_queued" in tasks
+    assert "registry.run_export" in tasks and "core.reconcile_queued" in tasks
     for name, task in tasks.items():
         limit = task.time_limit or app.conf.task_time_limit
         assert limit, f"{name} has no time limit"
@@ -54,7 +54,7 @@ def test_visibility_timeout_is_longer_than_every_task_time_limit():
 
 def test_exactly_one_beat_is_declared_and_reconciler_is_scheduled():
     schedule = django_settings.CELERY_BEAT_SCHEDULE
-    assert schedule["reconcile-queued"]["task"] == "portal.reconcile_queued"
+    assert schedule["reconcile-queued"]["task"] == "core.reconcile_queued"
     compose = (ROOT / "docker-compose.yml").read_text()
     beat = re.search(r"\n  beat:\n(.*?)(?=\n  \w|\nvolumes:)", compose, re.S).group(1)
     assert "replicas: 1" in beat
@@ -147,7 +147,7 @@ def redis_down(settings):
     dead = f"redis://127.0.0.1:{free_port()}/0"
     settings.CACHES = {
         "default": {
-            "BACKEND": "portal.cache.ResilientRedisCache",
+            "BACKEND": "core.cache.ResilientRedisCache",
             "LOCATION": dead,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client, override_settings
 from django.urls import path
 
-from portal.logging import RequestIdFilter, ScrubFilter, scrub
+from core.logging import RequestIdFilter, ScrubFilter, scrub
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -187,7 +187,7 @@ def _remote_addr(settings, **meta):
     from django.http import HttpResponse
     from django.test import RequestFactory
 
-    from portal.middleware import TrustedProxyMiddleware
+    from core.middleware import TrustedProxyMiddleware
 
     seen = {}
 

@@ -4,7 +4,7 @@ from django.template import Context, Engine, Template
 from django.test import RequestFactory
 from django.urls import reverse, set_script_prefix
 
-from portal.templatetags import memo_url
+from core.templatetags import memo_url
 
 
 def render(source: str, **context) -> str:
@@ -14,7 +14,7 @@ def render(source: str, **context) -> str:
 def test_the_builtin_url_tag_is_the_memoizing_one():
     node = Template("{% url 'registry:search' %}").nodelist[0]
     assert isinstance(node, memo_url.MemoURLNode) and node.key is not None
-    assert "portal.templatetags.memo_url" in Engine.get_default().builtins
+    assert "core.templatetags.memo_url" in Engine.get_default().builtins
 
 
 def test_literal_urls_match_reverse_and_are_remembered(monkeypatch):

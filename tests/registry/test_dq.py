@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from accounts.models import AuditEntry
+from core.models import AuditEntry
 from registry import dq
 from registry.models import (
     AccreditationKind,
@@ -417,7 +417,7 @@ def test_duplicate_review_list_and_merge_action(admin_client):
 
 
 def test_adding_a_worker_in_admin_checks_snils_and_warns_of_a_probable_duplicate(admin_client):
-    from registry import validators
+    from core import validators
 
     existing = WorkerFactory(last_name="Орлова", first_name="Мария", middle_name="", birth_date=dt.date(1990, 2, 2))
     url = reverse("admin:registry_medicalworker_add")

@@ -12,7 +12,7 @@ from django.http import QueryDict, StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import AuditEntry
+from core.models import AuditEntry
 from registry import exports, tasks
 from registry.models import AdmissionStatus, ExportJob
 from tests.factories import CategoryFactory, RegionFactory, SpecialtyFactory, WorkerFactory

@@ -13,7 +13,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from registry import models, services, synthetic, validators
+from core import validators
+from registry import models, services, synthetic
 from tests.conftest import skip_or_fail
 from tests.factories import WorkerFactory
 

@@ -11,7 +11,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 from openpyxl import Workbook
 
-from registry import validators
+from core import validators
 from registry.imports import engine, import_file
 from registry.models import (
     AccreditationKind,

@@ -189,7 +189,7 @@ def test_admin_edit_of_a_document_refreshes_the_workers_status(client):
 
 
 def test_staff_opening_a_worker_record_in_admin_is_journaled(client):
-    from accounts.models import AuditEntry
+    from core.models import AuditEntry
     from tests.factories import StaffFactory
 
     worker = WorkerFactory()

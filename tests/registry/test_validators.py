@@ -1,4 +1,4 @@
-"""Identifier normalizers, checksums, validators and generators (registry.validators).
+"""Identifier normalizers, checksums, validators and generators (core.validators).
 
 The single-digit-change properties state what each checksum really guarantees, worked out in
 the comments beside them; where a scheme cannot catch every change, the test asserts exactly
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.ru import inn as stdnum_inn
 
-from registry import validators as v
+from core import validators as v
 
 FAST = settings(max_examples=200, deadline=None)
 

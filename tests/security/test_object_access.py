@@ -108,8 +108,8 @@ def _stored(owner, kind="passport"):
 
 
 def journal_entry(owner, settings):
-    from accounts.models import AuditEntry
-    from accounts.services import audit_record
+    from core.audit import audit_record
+    from core.models import AuditEntry
 
     audit_record(event=AuditEntry.Event.DATA_VIEWED, subject=owner, actor=owner, object_type="worker",
                  details={"action": "viewed"})

@@ -14,7 +14,7 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts import sms
-from accounts.models import AuditEntry
+from core.models import AuditEntry
 from support import services
 from support.models import CannedAnswer, ChatConversation, ChatMessage, Ticket, TicketMessage, TicketStatusChange
 from tests.factories import StaffFactory, UserFactory
@@ -601,7 +601,7 @@ def test_view_only_staff_sees_ticket_without_reply_form(client, worker_user):
 
 @pytest.mark.django_db
 def test_staff_opening_a_ticket_is_journaled(client):
-    from accounts.models import AuditEntry
+    from core.models import AuditEntry
     from support.services import TicketInput, ticket_create
     from tests.factories import StaffFactory, UserFactory
 

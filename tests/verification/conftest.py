@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 from pypdf import PdfWriter
 
-from registry import validators
+from core import validators
 from tests.factories import (
     AdmissionDocumentFactory,
     EmploymentFactory,

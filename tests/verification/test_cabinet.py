@@ -9,7 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import AuditEntry, Notification
+from accounts.models import Notification
+from core.models import AuditEntry
 from registry.models import AdmissionDocument, ContinuingEducation
 from tests.verification.conftest import identity_files, identity_input, pdf_bytes, png_bytes
 from verification import services

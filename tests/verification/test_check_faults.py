@@ -16,8 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.utils import timezone
 
-from accounts.models import AuditEntry, Notification, SmsOutbox
-from portal import reconcile
+from accounts.models import Notification, SmsOutbox
+from core import reconcile
+from core.models import AuditEntry
 from registry.models import Education, EducationLevel, MedicalWorker
 from tests.celery_harness import Workers
 from tests.factories import AdmissionDocumentFactory, UserFactory, WorkerFactory

@@ -19,7 +19,7 @@ from PIL import Image
 from pypdf import PdfWriter
 from pypdf.actions import JavaScript
 
-from accounts.models import AuditEntry
+from core.models import AuditEntry
 from verification import documents
 from verification.documents import (
     UploadRejected,

@@ -9,7 +9,8 @@ import time_machine
 from celery.exceptions import Retry
 from django.utils import timezone
 
-from accounts.models import AuditEntry, Notification
+from accounts.models import Notification
+from core.models import AuditEntry
 from registry.models import MedicalWorker
 from tests.verification.conftest import identity_files, identity_input, other_inn, reference_for
 from verification import deadlines, services
@@ -331,8 +332,8 @@ def test_a_check_the_broker_lost_is_enqueued_again_by_the_reconciler_and_decided
     worker, monkeypatch, django_capture_on_commit_callbacks
 ):
     """Redis down at submit time: the request succeeds, the application waits as submitted, and the
-    reconciler (portal.reconcile) enqueues its check later; it ends in one final state."""
-    from portal import reconcile
+    reconciler (core.reconcile) enqueues its check later; it ends in one final state."""
+    from core import reconcile
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("redis is down")

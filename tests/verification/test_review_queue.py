@@ -9,7 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import AuditEntry, Notification
+from accounts.models import Notification
+from core.models import AuditEntry
 from registry.models import AdmissionDocument, CategoryAssignment, Employment, MedicalWorker
 from tests.factories import CategoryFactory, OrganizationFactory, SpecialtyFactory, WorkerFactory
 from tests.verification.conftest import identity_files, identity_input, png_bytes

@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.certificates import OID_SNILS
-from registry import validators
+from core import validators
 
 DEMO_CA_CERT_NAME = "medreg-demo-ca.pem"
 DEMO_CA_KEY_NAME = "demo-ca-key.pem"

@@ -151,7 +151,7 @@ class Command(BaseCommand):
         wanted = options["sessions"]
         users = list(User.objects.filter(is_active=True, kind=User.Kind.WORKER).order_by("pk")[:wanted])
         if len(users) < wanted and options["create_accounts"]:
-            from registry import validators
+            from core import validators
 
             serial = 987_000_000
             for index in range(len(users), wanted):

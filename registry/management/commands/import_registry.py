@@ -13,8 +13,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import AuditEntry
-from accounts.services import audit_record
+from core.audit import audit_record
+from core.models import AuditEntry
 from registry import dq
 from registry.imports import KINDS, ImportFileError, import_file, write_error_report
 

@@ -18,7 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from registry import models, services, validators
+from core import validators
+from registry import models, services
 
 DEMO_PASSWORD_WORKER = "Medreg-demo-2026"  # noqa: S105 - printed demo login, never used in production
 DEMO_PASSWORD_STAFF = "Support-demo-2026"  # noqa: S105

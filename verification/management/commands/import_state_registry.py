@@ -12,7 +12,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from registry import validators
+from core import validators
 from verification.models import StateRegistryReference
 
 REQUIRED = ("source", "key", "last_name", "first_name", "birth_date")

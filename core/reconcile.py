@@ -13,7 +13,7 @@ Every app registers its queued models here (in its AppConfig.ready)::
     reconcile.register(ExportJob, status_field="status", queued_value="queued",
                        task="registry.run_export", age=timedelta(minutes=5))
 
-and the periodic ``portal.reconcile_queued`` task (every 5 minutes, see CELERY_BEAT_SCHEDULE)
+and the periodic ``core.reconcile_queued`` task (core.tasks, every 5 minutes, see CELERY_BEAT_SCHEDULE)
 enqueues again each row that has been queued for longer than ``age``, or running for longer than
 ``running_age``. The tasks claim their rows with a conditional UPDATE, so a duplicate delivery of
 a row that was not lost after all is skipped; re-enqueueing is always safe.
@@ -26,6 +26,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from celery import current_app
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -90,8 +91,9 @@ def registered() -> list[Reconciled]:
 
 
 def _send(task_name: str, *args) -> None:
-    from portal.celery import app
-
+    # The project's Celery app is the current one (portal.celery sets it up at start-up); core names
+    # no app of the project.
+    app = current_app
     if app.conf.task_always_eager:
         # The embedded set-up runs the task inline; by name, so the task module may not be imported yet.
         if task_name not in app.tasks:
@@ -107,9 +109,7 @@ def enqueue(task_name: str, *args, log_args: bool = True) -> bool:
     try:
         _send(task_name, *args)
     except Exception as exc:  # kombu OperationalError, redis ConnectionError, socket errors...
-        from portal.celery import app
-
-        if app.conf.task_always_eager:
+        if current_app.conf.task_always_eager:
             raise  # inline mode: the task itself failed, not the broker; let it show
         shown = ", ".join(map(str, args)) if log_args else f"{len(args)} arguments"
         logger.warning("could not enqueue %s(%s): %s", task_name, shown, type(exc).__name__)

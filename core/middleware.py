@@ -32,7 +32,7 @@ def request_id_from(request) -> str:
 
 class RequestIdMiddleware:
     """Gives every request an id: in request.request_id, in each log record made while it is served
-    (portal.logging.RequestIdFilter), in the X-Request-ID response header and on the error pages."""
+    (core.logging.RequestIdFilter), in the X-Request-ID response header and on the error pages."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -51,7 +51,7 @@ def _forget_request_id(**kwargs) -> None:
     request_id_var.set("-")
 
 
-request_finished.connect(_forget_request_id, dispatch_uid="portal.middleware.forget_request_id")
+request_finished.connect(_forget_request_id, dispatch_uid="core.middleware.forget_request_id")
 
 
 class SecurityHeadersMiddleware:

@@ -1,14 +1,14 @@
-"""Portal-level tasks. `ping` exists so health checks and CI can see a real worker answer."""
+"""Tasks of the core. `ping` exists so health checks and CI can see a real worker answer."""
 
 from celery import shared_task
 
 
-@shared_task(name="portal.ping", time_limit=30, soft_time_limit=20)
+@shared_task(name="core.ping", time_limit=30, soft_time_limit=20)
 def ping(value: str = "pong") -> str:
     return value
 
 
-@shared_task(name="portal.reconcile_queued", time_limit=120, soft_time_limit=100)
+@shared_task(name="core.reconcile_queued", time_limit=120, soft_time_limit=100)
 def reconcile_queued() -> dict[str, int]:
     # Safe to run twice at once: a row enqueued twice is claimed by one run and skipped by the other.
     from . import reconcile
