@@ -78,6 +78,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "api",
+    "backups",
+    "perf",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -343,7 +346,7 @@ for _key in DOCUMENT_ENCRYPTION_KEYS:
         raise ImproperlyConfigured(
             "DOCUMENT_ENCRYPTION_KEYS: each key must be a Fernet key (32 url-safe base64-encoded bytes)"
         ) from None
-# Key of `manage.py backup` / `restore` / `verify_backup` (portal.backup): 32 bytes, url-safe base64.
+# Key of `manage.py backup` / `restore` / `verify_backup` (backups.services): 32 bytes, url-safe base64.
 # Keep it (and DOCUMENT_ENCRYPTION_KEYS) somewhere other than the backups themselves.
 BACKUP_ENCRYPTION_KEY = env_str("BACKUP_ENCRYPTION_KEY")
 MEDIA_ROOT = VAR_DIR / "media"

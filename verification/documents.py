@@ -39,7 +39,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.db.models import Sum
 from django.http import Http404, HttpResponse
@@ -51,6 +51,7 @@ from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObj
 
 from core.audit import audit_record
 from core.models import AuditEntry
+from core.storage import document_storage
 
 from .models import StoredDocument
 
@@ -316,15 +317,7 @@ def _fernet() -> MultiFernet:
     return MultiFernet([Fernet(key) for key in _keys()])
 
 
-def _storage() -> Storage:
-    """The "documents" storage. A file-system storage is rebuilt on each call from
-    settings.DOCUMENT_STORAGE_DIR, so a changed setting (tests point it at a temp folder) is honoured."""
-    storage = storages["documents"]
-    if isinstance(storage, FileSystemStorage):
-        options = dict(settings.STORAGES.get("documents", {}).get("OPTIONS", {}))
-        options["location"] = settings.DOCUMENT_STORAGE_DIR
-        return type(storage)(**options)
-    return storage
+
 
 
 def _random_storage_name() -> str:
@@ -392,7 +385,7 @@ def document_store(
 
     keys = _keys()
     token = _fernet().encrypt(data)
-    storage = _storage()
+    storage = document_storage()
     storage_name = storage.save(_random_storage_name(), ContentFile(token))
     try:
         with transaction.atomic():
@@ -418,13 +411,13 @@ def document_store(
 
 def document_discard(*, document: StoredDocument) -> None:
     """Remove a just-stored document whose owning change failed (its blob and, if committed, its row)."""
-    _delete_blob(_storage(), document.storage_name)
+    _delete_blob(document_storage(), document.storage_name)
     StoredDocument.objects.filter(pk=document.pk).delete()
 
 
 def document_read(*, document: StoredDocument) -> bytes:
     """The plaintext of a stored document, decrypted with whichever configured key fits."""
-    storage = _storage()
+    storage = document_storage()
     try:
         token = _read_blob(storage, document.storage_name)
     except FileNotFoundError:
@@ -493,7 +486,7 @@ def documents_sweep_orphans(*, older_than: dt.timedelta = ORPHAN_AGE, now: dt.da
     """Delete stored blobs that no document row names: left by a transaction rolled back after
     document_store wrote its blob, or by a process killed between the two. Only blobs older than
     `older_than`, so a blob whose row is about to commit is never touched. Returns how many went."""
-    storage = _storage()
+    storage = document_storage()
     cutoff = (now or timezone.now()) - older_than
     removed = 0
     for name in _blob_names(storage):
@@ -534,7 +527,7 @@ def documents_reencrypt(*, batch: int = 100, progress: Callable[[int], None] | N
     """
     current = current_key_fingerprint()
     fernet = _fernet()
-    storage = _storage()
+    storage = document_storage()
     done = 0
     last_pk = None
     while True:

@@ -22,9 +22,9 @@ from PIL import Image
 from pypdf import PdfWriter
 
 from accounts.models import User
+from backups import services as backup
 from core.audit import audit_record
 from core.models import AuditEntry
-from portal import backup
 from registry.models import MedicalWorker
 from tests.factories import AdmissionDocumentFactory, EmploymentFactory, UserFactory, WorkerFactory
 from verification.documents import document_read, document_store
@@ -203,7 +203,7 @@ def test_backup_key_can_come_from_a_file(tmp_path):
     key_file.write_text(BACKUP_KEY + "\n")
     env = {**os.environ, "BACKUP_ENCRYPTION_KEY_FILE": str(key_file), "MEDREG_VAR_DIR": str(tmp_path)}
     env.pop("BACKUP_ENCRYPTION_KEY", None)
-    script = "import django; django.setup(); from portal.backup import backup_key; print(len(backup_key()))"
+    script = "import django; django.setup(); from backups.services import backup_key; print(len(backup_key()))"
     done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.stdout.strip() == "32", done.stderr

@@ -14,7 +14,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from core import validators
-from registry import models, services, synthetic
+from perf import synthetic
+from registry import models, services
 from tests.conftest import skip_or_fail
 from tests.factories import WorkerFactory
 
@@ -313,7 +314,6 @@ def test_a_second_concurrent_run_is_refused(directories):
     if connection.vendor != "postgresql":
         skip_or_fail("the run lock is a PostgreSQL advisory lock")
     import psycopg
-
     from registry.management.commands.generate_registry import ADVISORY_LOCK
 
     params = connection.get_connection_params()

@@ -29,7 +29,7 @@ from django.core.management.base import BaseCommand, CommandError
 from psycopg import sql
 
 from core import validators
-from registry.benchmarks import machine_description
+from perf.benchmarks import machine_description
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/medreg_bench_import"
 PROTECTED = {"medreg_big", "medreg_ci", "medreg", "postgres", "template0", "template1"}

@@ -47,6 +47,8 @@ from django.conf import settings
 from django.core.files import File
 from django.db import connection, connections
 
+from core.storage import document_storage
+
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DOCUMENTS_DIR = "documents"
@@ -252,12 +254,6 @@ def transaction_repeatable_read():
 # --- Documents storage --------------------------------------------------------------------------------
 
 
-def _document_storage():
-    from verification.documents import _storage
-
-    return _storage()
-
-
 def _storage_walk(storage, directory: str = "") -> Iterator[str]:
     try:
         directories, files = storage.listdir(directory)
@@ -328,7 +324,7 @@ def backup_create(*, destination: Path, log: Callable[[str], None] = lambda _: N
     files[database_file] = _describe(destination / database_file)
     log(f"База данных зашифрована: {database_file}, {files[database_file]['size']} байт.")
 
-    storage = _document_storage()
+    storage = document_storage()
     for name in storage_names:
         relative = f"{DOCUMENTS_DIR}/{_safe_relative(name)}"
         target = destination / relative
@@ -478,7 +474,7 @@ def installation_is_empty() -> bool:
     for model in (User, MedicalWorker, StoredDocument):
         if model._meta.db_table in tables and model.objects.exists():
             return False
-    return not any(True for _ in _storage_walk(_document_storage()))
+    return not any(True for _ in _storage_walk(document_storage()))
 
 
 def backup_restore(*, source: Path, log: Callable[[str], None] = lambda _: None) -> dict:
@@ -512,7 +508,7 @@ def backup_restore(*, source: Path, log: Callable[[str], None] = lambda _: None)
                 backup_db.close()
     log("База данных восстановлена.")
 
-    storage = _document_storage()
+    storage = document_storage()
     prefix = f"{DOCUMENTS_DIR}/"
     count = 0
     for relative in sorted(manifest["files"]):

@@ -299,7 +299,7 @@ class Command(BaseCommand):
             # Accounts: read the journals and outbox, unlock logins, remove a lost authenticator.
             Q(codename__startswith="view_") | Q(codename__in=["change_loginthrottle", "delete_totpdevice"]),
             content_type__app_label="accounts",
-        )
+        ) | Permission.objects.filter(content_type__app_label="core", codename="view_auditentry")
         group.permissions.set(perms)
         user, _ = User.objects.update_or_create(
             username="support",

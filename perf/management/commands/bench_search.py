@@ -36,8 +36,8 @@ from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 from django_tables2 import RequestConfig
 
+from perf.benchmarks import machine_description
 from registry import search, selectors
-from registry.benchmarks import machine_description
 from registry.models import MedicalWorker, QualificationCategory, Region, Specialty
 from registry.tables import SORTABLE_COLUMNS, WorkerTable
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.backup import BackupError, backup_verify
+from backups.services import BackupError, backup_verify
 
 
 class Command(BaseCommand):

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from psycopg import sql
 
-from registry.benchmarks import machine_description
+from perf.benchmarks import machine_description
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/medreg_bench"
 

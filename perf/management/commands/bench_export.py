@@ -20,8 +20,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from perf.benchmarks import machine_description
 from registry import exports, search
-from registry.benchmarks import machine_description
 from registry.models import MedicalWorker
 
 TARGETS = {"csv": (1_000_000, 20.0, 150), "xlsx": (100_000, 12.0, None)}

@@ -3,14 +3,14 @@
     manage.py generate_registry --workers 3000000 --organizations 60000 --seed 1
     manage.py generate_registry --workers 2000 --organizations 50 --seed 7 --append
 
-The rows come from registry.synthetic (deterministic for a seed); this command reads the
+The rows come from perf.synthetic (deterministic for a seed); this command reads the
 directories, decides the numbering bases and writes. On PostgreSQL the batches are generated in
 worker processes as COPY text while this process streams the previous batch into the tables; on
 other databases the same rows go through bulk_create. Each batch (workers with all their child
 rows, or organizations with their licenses) is one transaction: a failure leaves whole batches.
 
 A registry that already holds workers or organizations is refused unless --append; with it the
-numbering continues after what is stored (see registry.synthetic for the uniqueness argument).
+numbering continues after what is stored (see perf.synthetic for the uniqueness argument).
 
 Loading into empty tables on PostgreSQL drops their non-unique indexes and foreign keys first and
 rebuilds them at the end (sorted index builds and one validation query per key are far faster than
@@ -42,7 +42,8 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from registry import models, services, synthetic
+from perf import synthetic
+from registry import models, services
 
 TABLE_MODELS = {
     "organization": models.MedicalOrganization,
@@ -274,7 +275,7 @@ class Command(BaseCommand):
         return plan
 
     def _keys(self, model, column: str, key_of, minimum: int) -> set[int]:
-        """Keys (see registry.synthetic) of the stored values at or above `minimum`.
+        """Keys (see perf.synthetic) of the stored values at or above `minimum`.
 
         Lower keys belong to earlier runs and can clash neither with this run nor with its spares.
         """
@@ -328,14 +329,14 @@ class Command(BaseCommand):
         fields = {f.attname: f for f in model._meta.concrete_fields}
         unknown = [name for name in generated if name not in fields]
         if unknown:
-            raise CommandError(f"{model.__name__}: нет полей {unknown}; обновите registry/synthetic.py")
+            raise CommandError(f"{model.__name__}: нет полей {unknown}; обновите perf/synthetic.py")
         extras = []
         for name, f in fields.items():
             if name in generated or f.null:
                 continue
             if not f.has_default():
                 raise CommandError(
-                    f"{model.__name__}.{name} обязательно и не генерируется; обновите registry/synthetic.py"
+                    f"{model.__name__}.{name} обязательно и не генерируется; обновите perf/synthetic.py"
                 )
             extras.append((f.column, f.get_default()))
         return [fields[name].column for name in generated] + [c for c, _ in extras], tuple(v for _, v in extras)

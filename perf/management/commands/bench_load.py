@@ -1,6 +1,6 @@
 """python manage.py bench_load — `make bench-load`: locust against gunicorn on the loopback interface.
 
-Anonymous searches and profile views mixed with signed-in cabinet views (portal/locustfile.py),
+Anonymous searches and profile views mixed with signed-in cabinet views (perf/locustfile.py),
 by default 100 concurrent users for 5 minutes, against the database of DATABASE_URL (the Makefile
 passes BENCH_DATABASE_URL). Prints requests/s, p50/p95/p99 and errors per request kind and overall,
 with the machine description. Target (issue 9): 0 errors, p95 <= 300 ms.
@@ -34,7 +34,7 @@ from django.db import connection
 
 from accounts import services as account_services
 from accounts.models import User
-from registry.benchmarks import machine_description
+from perf.benchmarks import machine_description
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfile.py"
 ACCOUNT_PREFIX = "loadtest-"
