@@ -71,7 +71,7 @@ class KeysetPagination(BasePagination):
         raw = request.query_params.get(self.cursor_query_param)
         after = self._decode(raw, queryset.model) if raw else None
         if hasattr(queryset, "keyset_page"):
-            # A source that pages itself in this order (registry.search.NameOrderedResult).
+            # A source that pages itself in this order (registry.search.engine.NameOrderedResult).
             rows = queryset.keyset_page(after, size + 1, related=self.related)
         else:
             qs = queryset.order_by(*self.ordering)

@@ -9,7 +9,6 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from core import validators
-from registry import search
 from registry.models import (
     DIRECTORY_MODELS,
     AdmissionDocument,
@@ -18,6 +17,7 @@ from registry.models import (
     MedicalWorker,
     OrganizationLicense,
 )
+from registry.search import engine as search
 
 # The public search form's own parameters; paging is the API's cursor instead.
 SEARCH_PARAMS = (
@@ -36,10 +36,10 @@ WORKER_RELATED = ("primary_specialty", "region", "category")
 
 
 def worker_search(params, *, name_ordered: bool = False) -> tuple[QuerySet[MedicalWorker] | None, bool, forms.Form]:
-    """The public register search (registry.search) with the same parameters and validation.
+    """The public register search (registry.search.engine) with the same parameters and validation.
 
     `name_ordered`: the caller pages in name order and filters nothing further, so a name search may
-    come back as the fast self-paging source (registry.search.NameOrderedResult, see KeysetPagination).
+    come back as the fast self-paging source (registry.search.engine.NameOrderedResult, see KeysetPagination).
     """
     data = {name: params.get(name) for name in SEARCH_PARAMS if params.get(name) not in (None, "")}
     form = search.SearchForm(data)

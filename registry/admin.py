@@ -7,6 +7,11 @@ from core.audit import audit_record
 from core.models import AuditEntry
 
 from . import models, services
+from .forms import WorkerAddForm
+
+# Each topic package registers the admin of its own models; admin autodiscovery imports only this module.
+from .imports import admin as imports_admin  # noqa: F401
+from .quality import admin as quality_admin  # noqa: F401
 
 
 class WorkerRecordsListMixin:
@@ -167,10 +172,36 @@ class MedicalWorkerAdmin(admin.ModelAdmin):
             return queryset.none(), False
         return queryset.filter(condition), False
 
-    def has_add_permission(self, request):
-        # Workers enter the register through registration, imports and the generator, which issue
-        # registry numbers; a blank admin form has no way to issue one.
-        return False
+    # Staff add a worker through a short form: the registry number is issued on save and a probable
+    # duplicate is flagged before anything is written (WorkerAddForm).
+    add_form = WorkerAddForm
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": [*WorkerAddForm.Meta.fields, "confirm_not_duplicate"]})]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else super().get_readonly_fields(request, obj)
+
+    def get_inlines(self, request, obj):
+        return [] if obj is None else super().get_inlines(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        services.worker_create(
+            worker=obj,
+            actor=request.user,
+            request=request,
+            duplicate_confirmed=bool(form.cleaned_data.get("confirm_not_duplicate")),
+        )
+        return None
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -258,5 +289,3 @@ class ExportJobAdmin(ReadOnlyAdmin):
     ordering = ("-created_at",)
     date_hierarchy = "created_at"
 
-
-from . import admin_dq  # noqa: E402, F401

@@ -13,7 +13,7 @@ class RegistryConfig(AppConfig):
         from core import reconcile
 
         from . import selectors
-        from .exports import STALE_RUNNING
+        from .exports.services import STALE_RUNNING
         from .models import ExportJob, QualificationCategory, Region, Specialty
 
         # The search caches directory names and orders (registry.selectors): a change empties them.

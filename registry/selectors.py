@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from html import escape
 
 from django.core.cache import cache
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from .models import (
@@ -159,3 +160,26 @@ def search_directories() -> dict:
         }
         cache.set("registry:search-directories", data, 300)
     return data
+
+
+# --- Conditions the data-quality checks, the audit and the monitoring share ----------------------------
+
+
+def current_employment_condition(*, today: dt.date) -> Q:
+    """Employments still running on `today`."""
+    return Q(ended_on__isnull=True) | Q(ended_on__gte=today)
+
+
+def stale_status_condition(*, today: dt.date) -> Q:
+    """Workers shown as admitted whose document has run out (the nightly status move has not come by)."""
+    return Q(admission_status__in=[AdmissionStatus.ACTIVE, AdmissionStatus.EXPIRING], admission_valid_until__lt=today)
+
+
+def shared_document_numbers() -> QuerySet:
+    """Admission document numbers held by more than one worker (kinds differ; (kind, number) is unique)."""
+    return (
+        AdmissionDocument.objects.values("number")
+        .annotate(workers=Count("worker_id", distinct=True))
+        .filter(workers__gt=1)
+        .values("number")
+    )

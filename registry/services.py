@@ -7,11 +7,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from core import validators
+from core.audit import audit_record
+from core.models import AuditEntry
 
 from .models import (
     AdmissionDocument,
@@ -168,3 +170,33 @@ def admission_statuses_advance(*, today: dt.date | None = None) -> dict[str, int
 def organization_refresh_search_name(*, organization: MedicalOrganization) -> None:
     organization.search_name = validators.normalize_person_name(organization.short_name)
     organization.save(update_fields=["search_name"])
+
+
+def registry_number_next() -> str:
+    """The registry number after the highest one issued (its serial plus one, with the check digit)."""
+    top = MedicalWorker.objects.aggregate(top=Max("registry_number"))["top"]
+    return validators.registry_number_from_serial(int(top[:9]) + 1 if top else 1)
+
+
+def worker_create(*, worker: MedicalWorker, actor, request=None, duplicate_confirmed: bool = False) -> MedicalWorker:
+    """Add a worker entered by staff: issue the next registry number and journal the addition."""
+    worker.search_name = validators.normalize_person_name(worker.full_name)
+    for _attempt in range(3):  # two staff adding at once may draw the same number
+        worker.registry_number = registry_number_next()
+        try:
+            with transaction.atomic():
+                worker.save()
+            break
+        except IntegrityError:
+            worker.pk = None
+    else:
+        raise IntegrityError("could not issue a registry number")
+    audit_record(
+        event=AuditEntry.Event.DATA_CHANGED,
+        actor=actor,
+        request=request,
+        object_type="worker",
+        object_id=worker.registry_number,
+        details={"via": "admin", "action": "created", "duplicate_confirmed": duplicate_confirmed},
+    )
+    return worker

@@ -20,7 +20,7 @@ def rebuild_search_words() -> int:
 def run_export(self, job_id: str) -> str:
     from django.db import OperationalError
 
-    from . import exports
+    from .exports import services as exports
 
     # A redelivered task (its worker died mid-run) may retake the job its dead worker left running.
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
@@ -37,7 +37,7 @@ def run_export(self, job_id: str) -> str:
 @shared_task(name="registry.saved_search_digest", time_limit=1800, soft_time_limit=1700, acks_late=True)
 def saved_search_digest() -> int:
     # Safe to redeliver: the digest moves its "already reported" marks with the decision to send.
-    from . import saved_searches
+    from .saved import services as saved_searches
 
     return saved_searches.saved_search_digest_run()
 
@@ -59,23 +59,23 @@ def run_import(self, job_id: str) -> str:
 @shared_task(name="registry.dq_checks", time_limit=3600, soft_time_limit=3500, acks_late=True)
 def dq_checks() -> dict:
     # Safe to run twice: alerts are keyed by a unique fingerprint, the digest claims what it sends.
-    from . import dq
+    from .quality import discrepancies, duplicates
 
-    dq.duplicates_detect()
-    found = dq.discrepancy_checks_run()
-    dq.alerts_digest_send()
+    duplicates.duplicates_detect()
+    found = discrepancies.discrepancy_checks_run()
+    discrepancies.alerts_digest_send()
     return found
 
 
 @shared_task(name="registry.dq_audit", time_limit=3600, soft_time_limit=3500, acks_late=True)
 def dq_audit() -> int:
-    from . import dq
+    from .quality import audits
 
-    return dq.dq_audit_run().pk
+    return audits.dq_audit_run().pk
 
 
 @shared_task(name="registry.workforce_snapshot", time_limit=3600, soft_time_limit=3500, acks_late=True)
 def workforce_snapshot() -> int:
-    from . import dq
+    from .quality import monitoring
 
-    return dq.workforce_snapshot_take().pk
+    return monitoring.workforce_snapshot_take().pk

@@ -35,8 +35,8 @@ from pathlib import Path
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from .. import dq
 from ..models import DiscrepancyAlert, SearchWord
+from ..quality import discrepancies
 from . import formats
 from .schema import KINDS, CellError, Context, ImportFileError, KindSpec, RowError
 
@@ -823,7 +823,7 @@ class _Loader:
             [connection.ops.adapt_datefield_value(self.ctx.today)],
         )
         for number, name, region in cursor.fetchall():
-            dq.alert_raise(
+            discrepancies.alert_raise(
                 kind=DiscrepancyAlert.Kind.LICENSE_EXPIRED_ACTIVE,
                 key=number,
                 message=f"Лицензия {number} ({name}) истекла, но отмечена действующей",
@@ -855,7 +855,7 @@ class _Loader:
             lambda r: "документ с этим номером уже записан за другим работником",
         )
         for _row, number, snils, other, region in shared:
-            dq.alert_raise(
+            discrepancies.alert_raise(
                 kind=DiscrepancyAlert.Kind.DOCUMENT_SHARED,
                 key=number,
                 message=f"Документ о допуске № {number} указан у двух работников (импорт: СНИЛС …{snils[-4:]}, "
@@ -905,7 +905,7 @@ class _Loader:
             "WHERE t.status = 'closed' AND (s.ended_on IS NULL OR s.ended_on > t.closed_on)"
         )
         for snils, ogrn, name, region, worker_id in cursor.fetchall():
-            dq.alert_raise(
+            discrepancies.alert_raise(
                 kind=DiscrepancyAlert.Kind.CLOSED_ORGANIZATION,
                 key=f"{worker_id}:{ogrn}",
                 message=f"Работник (СНИЛС …{snils[-4:]}) числится работающим в ликвидированной организации {name}",
@@ -1050,7 +1050,7 @@ def _reconcile_vanished(spec: KindSpec, keys: set, result: ImportResult, ctx: Co
             _refresh(result, {extra for _pk, _key, extra in vanished}, today)
         if spec.kind == "workers":
             for pk, key, region in vanished:
-                dq.alert_raise(
+                discrepancies.alert_raise(
                     kind=DiscrepancyAlert.Kind.VANISHED,
                     key=f"worker:{pk}",
                     message=f"Работник (СНИЛС …{key[0][-4:]}) отсутствует в источнике синхронизации",

@@ -191,7 +191,7 @@ def import_job_run(*, job_id) -> str:
         finished_at=timezone.now(),
     )
     if not dry_run and job.kind == "workers" and (result.created or result.updated):
-        from .. import dq
+        from ..quality import duplicates
 
-        dq.duplicates_detect()
+        duplicates.duplicates_detect()
     return ImportJob.Status.DONE

@@ -286,7 +286,7 @@ def test_non_ascii_digits_are_refused_not_a_server_error(client, url, status):
 @pytest.mark.django_db
 def test_name_search_pages_by_cursor_in_name_order_without_gaps_or_repeats(client):
     """On PostgreSQL a name search pages through the name indexes (NameOrderedResult.keyset_page)."""
-    from registry.search import worker_search
+    from registry.search.engine import worker_search
 
     matching = [WorkerFactory(last_name=last, first_name="Анна") for last in ("Сидорова", "Сидоренко", "Сидорова")]
     matching += WorkerFactory.create_batch(9, last_name="Сидорова", first_name="Мария")

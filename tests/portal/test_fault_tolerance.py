@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 
 from core import reconcile, validators
 from portal.celery import app
-from registry import exports
+from registry.exports import services as exports
 from registry.models import ExportJob, MedicalWorker
 from tests.celery_harness import Workers, free_port, publishing_to
 

@@ -11,7 +11,6 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from core.models import AuditEntry
-from registry import dq
 from registry.models import (
     AccreditationKind,
     AdmissionDocument,
@@ -29,6 +28,7 @@ from registry.models import (
     WorkerMerge,
     WorkforceSnapshot,
 )
+from registry.quality import audits, discrepancies, duplicates, monitoring
 from registry.services import worker_refresh_derived
 from tests.factories import (
     AdmissionDocumentFactory,
@@ -67,13 +67,13 @@ def test_probable_duplicates_by_name_and_birth_date_and_by_name_and_document():
             diploma_number="107704 0012345",
             issued_on=dt.date(1995, 6, 30),
         )
-    assert dq.duplicates_detect() == 2
+    assert duplicates.duplicates_detect() == 2
     pairs = {(p.worker_a_id, p.worker_b_id): p.reason for p in DuplicateCandidate.objects.all()}
     assert pairs == {
         (a.id, b.id): DuplicateCandidate.Reason.NAME_BIRTH,
         (c.id, d.id): DuplicateCandidate.Reason.NAME_DOCUMENT,
     }
-    assert dq.duplicates_detect() == 0  # known pairs are not offered again
+    assert duplicates.duplicates_detect() == 0  # known pairs are not offered again
 
 
 def test_merge_moves_everything_to_the_survivor_and_keeps_the_trail():
@@ -91,10 +91,10 @@ def test_merge_moves_everything_to_the_survivor_and_keeps_the_trail():
         )
     watcher = UserFactory()
     WatchedWorker.objects.create(user=watcher, worker=merged, last_status=AdmissionStatus.NONE)
-    dq.duplicates_detect()
+    duplicates.duplicates_detect()
     staff = StaffFactory()
 
-    record = dq.worker_merge(survivor_id=survivor.id, merged_id=merged.id, actor=staff)
+    record = duplicates.worker_merge(survivor_id=survivor.id, merged_id=merged.id, actor=staff)
 
     assert not MedicalWorker.objects.filter(id=merged.id).exists()
     assert Employment.objects.get().worker_id == survivor.id
@@ -119,10 +119,10 @@ def test_merge_refuses_two_accounts_and_itself():
     a.user, b.user = UserFactory(), UserFactory()
     a.save()
     b.save()
-    with pytest.raises(dq.MergeError, match="учётные записи"):
-        dq.worker_merge(survivor_id=a.id, merged_id=b.id)
-    with pytest.raises(dq.MergeError):
-        dq.worker_merge(survivor_id=a.id, merged_id=a.id)
+    with pytest.raises(duplicates.MergeError, match="учётные записи"):
+        duplicates.worker_merge(survivor_id=a.id, merged_id=b.id)
+    with pytest.raises(duplicates.MergeError):
+        duplicates.worker_merge(survivor_id=a.id, merged_id=a.id)
     assert MedicalWorker.objects.count() == 2
 
 
@@ -154,41 +154,41 @@ def conflicts(today=TODAY):
 def test_discrepancy_checks_raise_each_alert_once_and_the_digest_sends_it_once(settings):
     settings.DQ_ALERT_EMAILS = ["dq@medreg.local"]
     conflicts()
-    found = dq.discrepancy_checks_run(today=TODAY)
+    found = discrepancies.discrepancy_checks_run(today=TODAY)
     assert found == {
         DiscrepancyAlert.Kind.DOCUMENT_SHARED: 1,
         DiscrepancyAlert.Kind.CLOSED_ORGANIZATION: 1,
         DiscrepancyAlert.Kind.LICENSE_EXPIRED_ACTIVE: 1,
         DiscrepancyAlert.Kind.EXPIRED_ACTIVE: 1,
     }
-    dq.discrepancy_checks_run(today=TODAY)
+    discrepancies.discrepancy_checks_run(today=TODAY)
     assert DiscrepancyAlert.objects.count() == 4
 
-    assert dq.alerts_digest_send() == 4
-    assert dq.alerts_digest_send() == 0
+    assert discrepancies.alerts_digest_send() == 4
+    assert discrepancies.alerts_digest_send() == 0
     # The test transaction never commits; the digest was scheduled on commit.
     assert DiscrepancyAlert.objects.filter(notified_at__isnull=True).count() == 0
-    dq.discrepancy_checks_run(today=TODAY)  # found again: still not re-sent
-    assert dq.alerts_digest_send() == 0
+    discrepancies.discrepancy_checks_run(today=TODAY)  # found again: still not re-sent
+    assert discrepancies.alerts_digest_send() == 0
 
 
 def test_digest_email_lists_the_alerts(settings, on_commit_immediate):
     settings.DQ_ALERT_EMAILS = ["dq@medreg.local"]
     conflicts()
-    dq.discrepancy_checks_run(today=TODAY)
-    dq.alerts_digest_send()
+    discrepancies.discrepancy_checks_run(today=TODAY)
+    discrepancies.alerts_digest_send()
     assert len(mail.outbox) == 1
     assert "(4)" in mail.outbox[0].subject
     assert "ЛО-77-01-012345" in mail.outbox[0].body
-    dq.alerts_digest_send()
+    discrepancies.alerts_digest_send()
     assert len(mail.outbox) == 1
 
 
 def test_alert_is_resolved_when_the_conflict_is_gone():
     _at_closed, stale = conflicts()
-    dq.discrepancy_checks_run(today=TODAY)
+    discrepancies.discrepancy_checks_run(today=TODAY)
     MedicalWorker.objects.filter(id=stale.id).update(admission_status=AdmissionStatus.EXPIRED)
-    dq.discrepancy_checks_run(today=TODAY)
+    discrepancies.discrepancy_checks_run(today=TODAY)
     alert = DiscrepancyAlert.objects.get(kind=DiscrepancyAlert.Kind.EXPIRED_ACTIVE)
     assert alert.resolved_at is not None
     assert DiscrepancyAlert.objects.filter(resolved_at__isnull=True).count() == 3
@@ -209,9 +209,9 @@ def test_audit_figures_on_a_known_dataset_and_the_trend():
     MedicalWorker.objects.filter(id=stale.id).update(
         admission_status=AdmissionStatus.ACTIVE, admission_valid_until=TODAY - dt.timedelta(days=1)
     )
-    dq.duplicates_detect()
+    duplicates.duplicates_detect()
 
-    run = dq.dq_audit_run(today=TODAY)
+    run = audits.dq_audit_run(today=TODAY)
 
     # 7 workers: at_closed, stale, the two sharing a document number, ok, and the twin pair.
     assert run.total_workers == 7
@@ -237,15 +237,15 @@ def test_audit_figures_on_a_known_dataset_and_the_trend():
         "Не указан ИНН",
     ]
     assert ok.id not in [row["id"] for row in run.worst]
-    trend = dq.dq_trend(run)
+    trend = audits.dq_trend(run)
     assert trend["duplicate"]["before"] is None
 
     DuplicateCandidate.objects.update(status=DuplicateCandidate.Status.DISMISSED)
-    second = dq.dq_audit_run(today=TODAY)
-    trend = dq.dq_trend(second)
+    second = audits.dq_audit_run(today=TODAY)
+    trend = audits.dq_trend(second)
     assert trend["duplicate"] == {"label": "Возможный дубликат", "now": 0, "before": 2, "delta": -2}
     buffer = io.BytesIO()
-    dq.dq_audit_xlsx(second, buffer)
+    audits.dq_audit_xlsx(second, buffer)
     sheets = load_workbook(io.BytesIO(buffer.getvalue())).sheetnames
     assert sheets == ["По видам", "По регионам", "Худшие записи"]
 
@@ -274,14 +274,14 @@ def test_workforce_snapshot_counts_and_expiring_documents():
         )
         worker_refresh_derived(worker_ids=[worker.id])
     WorkerFactory()
-    snapshot = dq.workforce_snapshot_take()
+    snapshot = monitoring.workforce_snapshot_take()
     assert snapshot.total_workers == 3
     assert snapshot.by_region == {"г. Москва": 2, "Не указано": 1}
     assert snapshot.by_status == {"Истекает": 2, "Нет документа": 1}
     assert snapshot.expiring_90 == 2
     assert sum(snapshot.by_position.values()) == 2
     assert sum(snapshot.expiring_by_month.values()) == 2
-    again = dq.workforce_snapshot_take()
+    again = monitoring.workforce_snapshot_take()
     assert again.pk == snapshot.pk and WorkforceSnapshot.objects.count() == 1
 
 
@@ -297,11 +297,11 @@ def admin_client(client):
 def test_dashboards_render_from_stored_results_with_bounded_queries(admin_client, django_assert_max_num_queries):
     conflicts()
     twin_pair()
-    dq.duplicates_detect()
-    dq.discrepancy_checks_run()
-    dq.dq_audit_run()
-    dq.dq_audit_run()
-    dq.workforce_snapshot_take()
+    duplicates.duplicates_detect()
+    discrepancies.discrepancy_checks_run()
+    audits.dq_audit_run()
+    audits.dq_audit_run()
+    monitoring.workforce_snapshot_take()
     with django_assert_max_num_queries(12):
         page = admin_client.get(reverse("admin:registry_dqauditrun_dashboard"))
     assert page.status_code == 200
@@ -404,7 +404,7 @@ def test_admin_force_sync_previews_then_applies(admin_client, tmp_path, settings
 
 def test_duplicate_review_list_and_merge_action(admin_client):
     a, b = twin_pair()
-    dq.duplicates_detect()
+    duplicates.duplicates_detect()
     candidate = DuplicateCandidate.objects.get()
     page = admin_client.get(reverse("admin:registry_duplicatecandidate_changelist")).content.decode()
     assert a.registry_number_display in page and b.registry_number_display in page
@@ -450,10 +450,10 @@ def test_adding_a_worker_in_admin_checks_snils_and_warns_of_a_probable_duplicate
 
 def test_reading_the_duplicate_review_and_a_merge_trail_is_journaled(admin_client):
     a, b = twin_pair()
-    dq.duplicates_detect()
+    duplicates.duplicates_detect()
     admin_client.get(reverse("admin:registry_duplicatecandidate_changelist"))
     assert AuditEntry.objects.filter(event=AuditEntry.Event.DATA_VIEWED, object_type="duplicate_review").count() == 1
-    record = dq.worker_merge(survivor_id=a.id, merged_id=b.id)
+    record = duplicates.worker_merge(survivor_id=a.id, merged_id=b.id)
     page = admin_client.get(reverse("admin:registry_workermerge_change", args=[record.pk]))
     assert page.status_code == 200
     assert AuditEntry.objects.filter(event=AuditEntry.Event.DATA_VIEWED, object_type="worker_merge").count() == 1
@@ -474,8 +474,8 @@ def test_import_pages_need_the_model_permission(client, tmp_path, settings):
 def test_a_record_that_absorbed_another_can_itself_be_merged_keeping_both_trails():
     a, b = twin_pair()
     c = WorkerFactory(last_name="Смирнова", first_name="Ольга", middle_name="Ивановна", birth_date=dt.date(1980, 3, 1))
-    dq.worker_merge(survivor_id=b.id, merged_id=a.id)
-    dq.worker_merge(survivor_id=c.id, merged_id=b.id)
+    duplicates.worker_merge(survivor_id=b.id, merged_id=a.id)
+    duplicates.worker_merge(survivor_id=c.id, merged_id=b.id)
     assert list(MedicalWorker.objects.values_list("id", flat=True)) == [c.id]
     assert sorted(WorkerMerge.objects.values_list("merged_registry_number", flat=True)) == sorted(
         [a.registry_number, b.registry_number]

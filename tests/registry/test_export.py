@@ -13,7 +13,8 @@ from django.test import Client
 from django.urls import reverse
 
 from core.models import AuditEntry
-from registry import exports, tasks
+from registry import tasks
+from registry.exports import services as exports
 from registry.models import AdmissionStatus, ExportJob
 from tests.factories import CategoryFactory, RegionFactory, SpecialtyFactory, WorkerFactory
 
@@ -354,7 +355,7 @@ def test_postgresql_copy_writes_the_same_csv_as_python(many_workers):
     """The COPY path formats cells in SQL; it must give byte for byte what csv_chunks gives."""
     from django.db import connection
 
-    from registry import search
+    from registry.search import engine as search
     from tests.conftest import skip_or_fail
 
     if connection.vendor != "postgresql":

@@ -6,8 +6,9 @@ from django.core import mail
 from django.http import QueryDict
 from django.urls import reverse
 
-from registry import saved_searches, services
+from registry import services
 from registry.models import AdmissionStatus, MedicalWorker, SavedSearch, WatchedWorker
+from registry.saved import services as saved_searches
 from registry.tasks import saved_search_digest
 from tests.factories import RegionFactory, UserFactory, WorkerFactory
 

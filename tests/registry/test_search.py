@@ -105,7 +105,7 @@ def test_query_count_per_page_is_constant(client, django_assert_max_num_queries)
 
 @pytest.mark.django_db
 def test_paging_stops_at_the_page_cap_whatever_the_page_parameter_says(client, monkeypatch):
-    from registry import search
+    from registry.search import engine as search
 
     monkeypatch.setattr(search, "MAX_PAGE", 3)
     workers = [WorkerFactory(last_name=f"Смирнова{i:03d}", first_name="Анна", middle_name="") for i in range(45)]
@@ -241,8 +241,8 @@ def test_name_ordered_branches_return_exactly_the_generic_result(client, monkeyp
     the same order as the plain query — duplicates across positions, 4-word names, filters included."""
     from django.db import connection
 
-    from registry import search
-    from registry.search import SearchForm, worker_search
+    from registry.search.engine import SearchForm, worker_search
+    from registry.search import engine as search
     from tests.conftest import skip_or_fail
     from tests.factories import SpecialtyFactory
 
@@ -295,8 +295,8 @@ def test_a_name_sorted_by_another_column_gives_exactly_the_generic_order(client)
     from django.db import connection
 
     from registry.models import MedicalWorker
-    from registry.search import NameSortedResult, SearchForm, result_page_source, worker_search
-    from registry.tables import SORTABLE_COLUMNS, WorkerTable
+    from registry.search.engine import NameSortedResult, SearchForm, result_page_source, worker_search
+    from registry.search.tables import SORTABLE_COLUMNS, WorkerTable
     from tests.conftest import skip_or_fail
     from tests.factories import CategoryFactory
 
@@ -368,8 +368,8 @@ def test_search_dictionary_follows_new_names_and_rebuilds():
 def test_directory_sorts_walk_the_directory_in_the_same_order_as_the_join(client, column):
     from django.db import connection
 
-    from registry.search import DirectoryOrderedResult, SearchForm, worker_search
-    from registry.tables import WorkerTable
+    from registry.search.engine import DirectoryOrderedResult, SearchForm, worker_search
+    from registry.search.tables import WorkerTable
     from tests.factories import CategoryFactory, RegionFactory, SpecialtyFactory
 
     specialties = [SpecialtyFactory(name=name) for name in ("Терапия", "Кардиология", "Хирургия")]
@@ -412,7 +412,7 @@ def test_rows_written_from_records_say_what_the_column_renderers_say(client):
     from django.utils.html import conditional_escape
 
     from registry.models import MedicalWorker
-    from registry.tables import WorkerTable
+    from registry.search.tables import WorkerTable
     from tests.factories import CategoryFactory
 
     specialty = SpecialtyFactory(name='Терапия <b>"&"</b>')

@@ -20,7 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from PIL import Image
 
-from registry import exports
+from registry.exports import services as exports
 from registry.models import ExportJob, SavedSearch
 from support import services as support_services
 from support.models import TicketMessage

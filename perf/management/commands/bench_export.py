@@ -21,8 +21,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from perf.benchmarks import machine_description
-from registry import exports, search
+from registry.exports import services as exports
 from registry.models import MedicalWorker
+from registry.search import engine as search
 
 TARGETS = {"csv": (1_000_000, 20.0, 150), "xlsx": (100_000, 12.0, None)}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from registry import dq
+from registry.quality import audits, discrepancies, duplicates
 
 
 class Command(BaseCommand):
@@ -20,15 +20,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not options["no_checks"]:
-            added = dq.duplicates_detect()
-            found = dq.discrepancy_checks_run()
+            added = duplicates.duplicates_detect()
+            found = discrepancies.discrepancy_checks_run()
             self.stdout.write(f"Новых возможных дубликатов: {added}; расхождений найдено: {sum(found.values())}")
-        run = dq.dq_audit_run()
+        run = audits.dq_audit_run()
         self.stdout.write(
             f"Аудит от {run.created_at:%d.%m.%Y %H:%M}: работников {run.total_workers}, "
             f"проблем {run.total_problems} ({run.duration_ms} мс)"
         )
-        for row in dq.dq_trend(run).values():
+        for row in audits.dq_trend(run).values():
             delta = "" if row["delta"] is None else f" ({row['delta']:+d})"
             self.stdout.write(f"  {row['label']}: {row['now']}{delta}")
         if run.worst:
@@ -36,5 +36,5 @@ class Command(BaseCommand):
             for row in run.worst[:10]:
                 self.stdout.write(f"  {row['registry_number']} {row['name']}: {', '.join(row['problems'])}")
         if options["xlsx"]:
-            dq.dq_audit_xlsx(run, options["xlsx"])
+            audits.dq_audit_xlsx(run, options["xlsx"])
             self.stdout.write(f"Отчёт: {options['xlsx']}")

@@ -15,8 +15,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.audit import audit_record
 from core.models import AuditEntry
-from registry import dq
 from registry.imports import KINDS, ImportFileError, import_file, write_error_report
+from registry.quality import duplicates
 
 SHOWN_ERRORS = 50
 
@@ -48,10 +48,10 @@ class Command(BaseCommand):
             )
         except ImportFileError as exc:
             raise CommandError(str(exc)) from None
-        duplicates = 0
+        candidates = 0
         if not options["dry_run"] and options["kind"] == "workers" and not options["skip_duplicate_check"]:
             if result.created or result.updated:
-                duplicates = dq.duplicates_detect()
+                candidates = duplicates.duplicates_detect()
         elapsed = time.perf_counter() - started
         if not options["dry_run"]:
             audit_record(
@@ -67,8 +67,8 @@ class Command(BaseCommand):
                 },
             )
         self.stdout.write(result.summary())
-        if duplicates:
-            self.stdout.write(f"Новых возможных дубликатов: {duplicates}")
+        if candidates:
+            self.stdout.write(f"Новых возможных дубликатов: {candidates}")
         if result.vanished:
             self.stdout.write(f"Исчезли из источника (первые): {', '.join(result.vanished_keys)}")
         for error in result.errors[:SHOWN_ERRORS]:

@@ -1,31 +1,25 @@
-"""Admin for data quality and registry sync (issue 7): import upload with progress and error
-report, force sync with a preview, duplicate review and merge, discrepancy alerts, the audit and
-workforce dashboards. Imported by registry.admin."""
+"""Admin for data quality: duplicate review and merge, discrepancy alerts, the audit and workforce dashboards."""
 
 from __future__ import annotations
 
 import tempfile
 
-from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Max
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from core import validators
 from core.admin_mixins import ViewOnlyMixin
 from core.audit import audit_record
 from core.models import AuditEntry
 
-from . import dq, models, tasks
-from .admin import MedicalWorkerAdmin
-from .imports import jobs as import_jobs
-from .imports.schema import KINDS, ImportFileError
+from .. import models, tasks
+from . import audits, duplicates, monitoring
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HISTORY_POINTS = 60
@@ -40,159 +34,6 @@ def _xlsx_response(write, name: str):
 
 def _chart(labels, datasets) -> dict:
     return {"labels": list(labels), "datasets": [{"label": label, "data": list(data)} for label, data in datasets]}
-
-
-# --- Import and force sync ---------------------------------------------------------------------------
-
-
-class ImportUploadForm(forms.Form):
-    kind = forms.ChoiceField(label="Вид данных", choices=models.ImportKind.choices)
-    mode = forms.ChoiceField(
-        label="Режим",
-        choices=[
-            (models.ImportJob.Mode.IMPORT, "Импорт"),
-            (models.ImportJob.Mode.DRY_RUN, "Только проверка, без записи"),
-            (models.ImportJob.Mode.SYNC_PREVIEW, "Принудительная синхронизация: сначала сверка"),
-        ],
-        initial=models.ImportJob.Mode.IMPORT,
-    )
-    file = forms.FileField(label="Файл (CSV, XLSX или JSON)", required=False)
-    url = forms.URLField(label="или адрес источника (для синхронизации)", required=False, assume_scheme="https")
-
-    def clean(self):
-        data = super().clean()
-        if not data.get("file") and not data.get("url"):
-            raise ValidationError("Выберите файл или укажите адрес источника.")
-        if data.get("file") and data.get("url"):
-            raise ValidationError("Укажите что-то одно: файл или адрес.")
-        return data
-
-
-@admin.register(models.ImportJob)
-class ImportJobAdmin(ViewOnlyMixin, admin.ModelAdmin):
-    # Uploads go through the upload page, not the add form.
-    list_display = (
-        "created_at",
-        "kind",
-        "mode",
-        "original_name",
-        "status",
-        "progress",
-        "created_count",
-        "updated_count",
-        "unchanged_count",
-        "invalid_count",
-        "vanished_count",
-        "user",
-    )
-    list_filter = ("kind", "mode", "status")
-    list_select_related = ("user",)
-    actions = ["force_sync"]
-    change_list_template = "admin/registry/importjob/change_list.html"
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
-        return [
-            path("upload/", wrap(self.upload_view), name="registry_importjob_upload"),
-            path("<uuid:job_id>/status/", wrap(self.status_view), name="registry_importjob_status"),
-            path("<uuid:job_id>/report/", wrap(self.report_view), name="registry_importjob_report"),
-            path("<uuid:job_id>/apply/", wrap(self.apply_view), name="registry_importjob_apply"),
-            *super().get_urls(),
-        ]
-
-    def _require(self, request):
-        if not self.has_view_permission(request) or not request.user.has_perm("registry.add_medicalworker"):
-            raise PermissionDenied
-
-    def upload_view(self, request):
-        self._require(request)
-        form = ImportUploadForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                if data["file"]:
-                    source, original = import_jobs.upload_store(data["file"]), data["file"].name
-                else:
-                    source = original = data["url"]
-                job = import_jobs.import_job_create(
-                    kind=data["kind"],
-                    source=source,
-                    original_name=original,
-                    mode=data["mode"],
-                    user=request.user,
-                    request=request,
-                )
-            except ImportFileError as exc:
-                form.add_error(None, str(exc))
-            else:
-                return redirect("admin:registry_importjob_status", job_id=job.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Загрузка файла обмена",
-            "form": form,
-            "opts": self.model._meta,
-            "kinds": KINDS,
-        }
-        return render(request, "admin/registry/importjob/upload.html", context)
-
-    def status_view(self, request, job_id):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        job = get_object_or_404(models.ImportJob, pk=job_id)
-        context = {**self.admin_site.each_context(request), "title": str(job), "job": job, "opts": self.model._meta}
-        if request.headers.get("HX-Request"):
-            return render(request, "admin/registry/importjob/_status.html", context)
-        return render(request, "admin/registry/importjob/status.html", context)
-
-    def report_view(self, request, job_id):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        job = get_object_or_404(models.ImportJob, pk=job_id)
-        report = import_jobs.report_path(job)
-        if report is None or not report.exists():
-            raise Http404
-        return FileResponse(open(report, "rb"), as_attachment=True, filename=f"errors-{job.kind}-{job.pk}.csv")
-
-    def apply_view(self, request, job_id):
-        self._require(request)
-        if request.method != "POST":
-            raise Http404
-        preview = get_object_or_404(
-            models.ImportJob, pk=job_id, mode=models.ImportJob.Mode.SYNC_PREVIEW, status=models.ImportJob.Status.DONE
-        )
-        job = import_jobs.import_job_create(
-            kind=preview.kind,
-            source=preview.source,
-            original_name=preview.original_name,
-            mode=models.ImportJob.Mode.SYNC_APPLY,
-            user=request.user,
-            request=request,
-            preview=preview,
-        )
-        messages.success(request, "Синхронизация запущена.")
-        return redirect("admin:registry_importjob_status", job_id=job.pk)
-
-    @admin.action(description="Принудительная синхронизация: перечитать источник и показать расхождения")
-    def force_sync(self, request, queryset):
-        self._require(request)
-        started = []
-        for job in queryset:
-            job = import_jobs.import_job_create(
-                kind=job.kind,
-                source=job.source,
-                original_name=job.original_name,
-                mode=models.ImportJob.Mode.SYNC_PREVIEW,
-                user=request.user,
-                request=request,
-            )
-            started.append(job)
-        if len(started) == 1:
-            return HttpResponseRedirect(reverse("admin:registry_importjob_status", args=[started[0].pk]))
-        messages.success(request, f"Запущено сверок: {len(started)}.")
-        return None
-
-
-# --- Duplicates ---------------------------------------------------------------------------------------
 
 
 @admin.register(models.DuplicateCandidate)
@@ -242,9 +83,9 @@ class DuplicateCandidateAdmin(ViewOnlyMixin, admin.ModelAdmin):
             if not keep_first:
                 survivor, other = other, survivor
             try:
-                dq.worker_merge(survivor_id=survivor, merged_id=other, actor=request.user, request=request)
+                duplicates.worker_merge(survivor_id=survivor, merged_id=other, actor=request.user, request=request)
                 merged += 1
-            except dq.MergeError as exc:
+            except duplicates.MergeError as exc:
                 messages.error(request, f"Пара {candidate}: {exc}")
         if merged:
             messages.success(request, f"Объединено пар: {merged}.")
@@ -260,7 +101,7 @@ class DuplicateCandidateAdmin(ViewOnlyMixin, admin.ModelAdmin):
     @admin.action(description="Не дубликат")
     def dismiss(self, request, queryset):
         for candidate in queryset:
-            dq.duplicate_dismiss(candidate_id=candidate.pk, actor=request.user, request=request)
+            duplicates.duplicate_dismiss(candidate_id=candidate.pk, actor=request.user, request=request)
         messages.success(request, "Отмечено: не дубликаты.")
 
 
@@ -285,138 +126,6 @@ class WorkerMergeAdmin(ViewOnlyMixin, admin.ModelAdmin):
                 details={"via": "admin"},
             )
         return response
-
-
-# --- Adding a worker: a unique check and a duplicate warning ----------------------------------------
-
-
-class WorkerAddForm(forms.ModelForm):
-    # Typed as people write them (112-233-445 95); stored as digits after clean_*.
-    snils = forms.CharField(label="СНИЛС", max_length=32)
-    inn = forms.CharField(label="ИНН", max_length=32, required=False)
-    confirm_not_duplicate = forms.BooleanField(
-        label="Это другой человек — всё равно добавить",
-        required=False,
-        help_text="Отметьте, если система предупредила о возможном дубликате и вы проверили записи.",
-    )
-
-    class Meta:
-        model = models.MedicalWorker
-        fields = (
-            "snils",
-            "inn",
-            "last_name",
-            "first_name",
-            "middle_name",
-            "sex",
-            "birth_date",
-            "citizenship",
-            "phone",
-            "email",
-        )
-
-    def clean_snils(self):
-        try:
-            snils = validators.normalize_snils(self.cleaned_data.get("snils"))
-        except ValidationError as exc:
-            raise ValidationError(exc.messages) from None
-        existing = models.MedicalWorker.objects.filter(snils=snils).first()
-        if existing is not None:
-            raise ValidationError(f"Работник с таким СНИЛС уже есть в регистре: {existing.registry_number_display}.")
-        return snils
-
-    def clean_inn(self):
-        value = self.cleaned_data.get("inn")
-        if not value:
-            return None
-        try:
-            inn = validators.normalize_inn_person(value)
-        except ValidationError as exc:
-            raise ValidationError(exc.messages) from None
-        if models.MedicalWorker.objects.filter(inn=inn).exists():
-            raise ValidationError("Работник с таким ИНН уже есть в регистре.")
-        return inn
-
-    def clean(self):
-        data = super().clean()
-        if self.errors or data.get("confirm_not_duplicate"):
-            return data
-        twins = dq.probable_duplicates_of(
-            last_name=data.get("last_name", ""),
-            first_name=data.get("first_name", ""),
-            middle_name=data.get("middle_name", ""),
-            birth_date=data.get("birth_date"),
-        )
-        if twins:
-            found = "; ".join(f"{w.registry_number_display} {w.full_name}" for w in twins)
-            raise ValidationError(
-                f"Возможный дубликат: в регистре уже есть работник с теми же ФИО и датой рождения ({found}). "
-                "Проверьте записи; если это другой человек, отметьте «Это другой человек — всё равно добавить».",
-                code="probable_duplicate",
-            )
-        return data
-
-
-def next_registry_number() -> str:
-    top = models.MedicalWorker.objects.aggregate(top=Max("registry_number"))["top"]
-    return validators.registry_number_from_serial(int(top[:9]) + 1 if top else 1)
-
-
-admin.site.unregister(models.MedicalWorker)
-
-
-@admin.register(models.MedicalWorker)
-class MedicalWorkerDQAdmin(MedicalWorkerAdmin):
-    """The worker admin, with an add form that issues a registry number and warns of duplicates."""
-
-    add_form = WorkerAddForm
-
-    def has_add_permission(self, request):
-        return admin.ModelAdmin.has_add_permission(self, request)
-
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = self.add_form
-        return super().get_form(request, obj, **kwargs)
-
-    def get_fieldsets(self, request, obj=None):
-        if obj is None:
-            return [(None, {"fields": [*WorkerAddForm.Meta.fields, "confirm_not_duplicate"]})]
-        return super().get_fieldsets(request, obj)
-
-    def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else super().get_readonly_fields(request, obj)
-
-    def get_inlines(self, request, obj):
-        return [] if obj is None else super().get_inlines(request, obj)
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
-        obj.search_name = validators.normalize_person_name(obj.full_name)
-        for _attempt in range(3):  # two staff adding at once may draw the same number
-            obj.registry_number = next_registry_number()
-            try:
-                with transaction.atomic():
-                    obj.save()
-                break
-            except IntegrityError:
-                obj.pk = None
-        else:
-            raise IntegrityError("could not issue a registry number")
-        audit_record(
-            event=AuditEntry.Event.DATA_CHANGED,
-            actor=request.user,
-            request=request,
-            object_type="worker",
-            object_id=obj.registry_number,
-            details={
-                "via": "admin",
-                "action": "created",
-                "duplicate_confirmed": bool(form.cleaned_data.get("confirm_not_duplicate")),
-            },
-        )
-        return None
 
 
 # --- Discrepancy alerts -----------------------------------------------------------------------------
@@ -491,7 +200,7 @@ class DQAuditRunAdmin(ViewOnlyMixin, admin.ModelAdmin):
             status=models.DuplicateCandidate.Status.OPEN
         ).count()
         if run is not None:
-            trend = dq.dq_trend(run)
+            trend = audits.dq_trend(run)
             history = list(models.DQAuditRun.objects.order_by("-created_at")[:HISTORY_POINTS])[::-1]
             regions = sorted(run.by_region.items(), key=lambda item: -sum(item[1].values()))[:20]
             context.update(
@@ -514,7 +223,7 @@ class DQAuditRunAdmin(ViewOnlyMixin, admin.ModelAdmin):
                             [name for name, _counts in regions],
                             [
                                 (label, [counts.get(kind, 0) for _name, counts in regions])
-                                for kind, label in dq.PROBLEM_KINDS.items()
+                                for kind, label in audits.PROBLEM_KINDS.items()
                             ],
                         ),
                     },
@@ -534,7 +243,7 @@ class DQAuditRunAdmin(ViewOnlyMixin, admin.ModelAdmin):
             raise PermissionDenied
         run = get_object_or_404(models.DQAuditRun, pk=run_id)
         audit_record(event=AuditEntry.Event.EXPORT, request=request, object_type="dq_audit", object_id=str(run.pk))
-        return _xlsx_response(lambda h: dq.dq_audit_xlsx(run, h), f"dq-audit-{run.created_at:%Y%m%d-%H%M}.xlsx")
+        return _xlsx_response(lambda h: audits.dq_audit_xlsx(run, h), f"dq-audit-{run.created_at:%Y%m%d-%H%M}.xlsx")
 
     def run_view(self, request):
         if not self.has_view_permission(request):
@@ -638,7 +347,8 @@ class WorkforceSnapshotAdmin(ViewOnlyMixin, admin.ModelAdmin):
             event=AuditEntry.Event.EXPORT, request=request, object_type="workforce", object_id=str(history[-1].pk)
         )
         return _xlsx_response(
-            lambda h: dq.workforce_xlsx(history[-1], history, h), f"workforce-{history[-1].taken_on:%Y%m%d}.xlsx"
+            lambda h: monitoring.workforce_xlsx(history[-1], history, h),
+            f"workforce-{history[-1].taken_on:%Y%m%d}.xlsx",
         )
 
     def take_view(self, request):

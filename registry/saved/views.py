@@ -8,9 +8,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
-from . import saved_searches
-from .models import MedicalWorker, SavedSearch
-from .search import SearchForm
+from ..models import MedicalWorker, SavedSearch
+from ..search.engine import SearchForm
+from . import services as saved_searches
 
 
 def _own_saved_search(request, pk: int) -> SavedSearch:

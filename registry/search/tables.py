@@ -8,8 +8,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django_tables2.data import TableListData
 
-from .models import AdmissionStatus, MedicalWorker
-from .selectors import directory_labels
+from ..models import AdmissionStatus, MedicalWorker
+from ..selectors import directory_labels
 
 _STATUS_HTML = {code: (escape(code), escape(label)) for code, label in AdmissionStatus.choices}
 # One row of the results, in WorkerTable.Meta.sequence order; every value is escaped before it goes in.

@@ -28,8 +28,8 @@ from django.db.models.expressions import RawSQL
 
 from core import validators
 
-from . import selectors
-from .models import (
+from .. import selectors
+from ..models import (
     AdmissionStatus,
     MedicalOrganization,
     MedicalWorker,

@@ -41,9 +41,9 @@ from openpyxl.styles import Font
 
 from core import validators
 
-from . import search
-from .models import ExportJob, MedicalWorker
-from .tables import WorkerTable
+from ..models import ExportJob, MedicalWorker
+from ..search import engine as search
+from ..search.tables import WorkerTable
 
 logger = logging.getLogger(__name__)
 

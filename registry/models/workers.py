@@ -1,15 +1,14 @@
-"""The register of medical workers: directories, organizations, workers and their records.
+"""Medical workers (ФРМР) and their records: employments, education, admission documents,
+qualification categories and continuing education.
 
 Identifiers are stored as bare digits and shown formatted (see core.validators).
 Derived search fields on MedicalWorker (search_name, admission_status, ...) are kept current by
 registry.services.worker_refresh_derived(); they exist because at three million rows the public
-search must filter and sort on one table with plain btree indexes, not join and aggregate.
-"""
+search must filter and sort on one table with plain btree indexes, not join and aggregate."""
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,196 +18,8 @@ from django.utils import timezone
 
 from core import validators
 
-# --- Directories (НСИ Минздрава) -------------------------------------------------------------
-
-
-class DirectoryEntry(models.Model):
-    """One row of a ministry directory. Subclasses name the directory by its OID."""
-
-    OID = ""
-
-    code = models.CharField("код", max_length=32, unique=True)
-    name = models.CharField("наименование", max_length=500)
-    is_active = models.BooleanField("действует", default=True)
-    sort_order = models.PositiveIntegerField("порядок", default=0)
-
-    class Meta:
-        abstract = True
-        ordering = ["sort_order", "name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Specialty(DirectoryEntry):
-    OID = "1.2.643.5.1.13.13.11.1066"
-
-    class Meta(DirectoryEntry.Meta):
-        verbose_name = "специальность"
-        verbose_name_plural = "специальности"
-
-
-class Position(DirectoryEntry):
-    OID = "1.2.643.5.1.13.13.11.1002"
-
-    class Meta(DirectoryEntry.Meta):
-        verbose_name = "должность"
-        verbose_name_plural = "должности"
-
-
-class OrganizationType(DirectoryEntry):
-    # Номенклатура медицинских организаций (ФРМО).
-    OID = "1.2.643.5.1.13.13.11.1462"
-
-    class Meta(DirectoryEntry.Meta):
-        verbose_name = "тип организации"
-        verbose_name_plural = "типы организаций"
-
-
-class AccreditationKind(DirectoryEntry):
-    OID = "1.2.643.5.1.13.13.11.1100"
-
-    class Meta(DirectoryEntry.Meta):
-        verbose_name = "вид аккредитации"
-        verbose_name_plural = "виды аккредитации"
-
-
-class QualificationCategory(DirectoryEntry):
-    OID = "1.2.643.5.1.13.2.1.1.202"
-
-    class Meta(DirectoryEntry.Meta):
-        verbose_name = "квалификационная категория"
-        verbose_name_plural = "квалификационные категории"
-
-
-class EducationLevel(DirectoryEntry):
-    OID = "1.2.643.5.1.13.13.11.1110"
-
-    class Meta(DirectoryEntry.Meta):
-        verbose_name = "уровень образования"
-        verbose_name_plural = "уровни образования"
-
-
-class PostType(DirectoryEntry):
-    OID = "1.2.643.5.1.13.2.1.1.209"
-
-    class Meta(DirectoryEntry.Meta):
-        verbose_name = "тип занятия должности"
-        verbose_name_plural = "типы занятия должностей"
-
-
-class Region(DirectoryEntry):
-    """A federal subject; `code` is its two-digit code (77 Москва, 50 Московская область)."""
-
-    OID = "1.2.643.5.1.13.13.99.2.206"
-
-    class Meta(DirectoryEntry.Meta):
-        verbose_name = "регион"
-        verbose_name_plural = "регионы"
-        ordering = ["code"]
-
-
-DIRECTORY_MODELS: tuple[type[DirectoryEntry], ...] = (
-    Specialty,
-    Position,
-    OrganizationType,
-    AccreditationKind,
-    QualificationCategory,
-    EducationLevel,
-    PostType,
-    Region,
-)
-
-
-# --- Organizations (ФРМО) -------------------------------------------------------------------
-
-
-class MedicalOrganization(models.Model):
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Действующая"
-        CLOSED = "closed", "Ликвидирована"
-
-    ogrn = models.CharField("ОГРН", max_length=13, unique=True, validators=[validators.validate_ogrn])
-    inn = models.CharField("ИНН", max_length=10, validators=[validators.validate_inn_legal])
-    kpp = models.CharField("КПП", max_length=9, blank=True, validators=[validators.validate_kpp])
-    full_name = models.CharField("полное наименование", max_length=1000)
-    short_name = models.CharField("краткое наименование", max_length=500)
-    org_type = models.ForeignKey(
-        OrganizationType, models.PROTECT, verbose_name="тип", null=True, blank=True, related_name="+"
-    )
-    region = models.ForeignKey(Region, models.PROTECT, verbose_name="регион", related_name="organizations")
-    address = models.CharField("адрес", max_length=1000, blank=True)
-    phone = models.CharField("телефон", max_length=40, blank=True)
-    email = models.EmailField("e-mail", blank=True)
-    website = models.URLField("сайт", blank=True)
-    status = models.CharField("статус", max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    closed_on = models.DateField("дата закрытия", null=True, blank=True)
-    search_name = models.CharField("нормализованное наименование", max_length=500, editable=False, default="")
-    created_at = models.DateTimeField("создано", auto_now_add=True)
-    updated_at = models.DateTimeField("изменено", auto_now=True, db_index=True)
-
-    class Meta:
-        verbose_name = "медицинская организация"
-        verbose_name_plural = "медицинские организации"
-        ordering = ["short_name"]
-        indexes = [
-            # Organization autocomplete in the advanced search: prefix on the normalized name.
-            models.Index(fields=["search_name"], name="org_search_name_idx"),
-            models.Index(fields=["region", "status"], name="org_region_status_idx"),
-            models.Index(fields=["inn"], name="org_inn_idx"),
-        ]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status="closed") | Q(closed_on__isnull=True),
-                name="org_closed_on_only_when_closed",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.short_name
-
-    @property
-    def ogrn_display(self) -> str:
-        return self.ogrn
-
-
-class OrganizationLicense(models.Model):
-    """A license for medical activity. Issued since 2011 without an end date."""
-
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Действующая"
-        SUSPENDED = "suspended", "Приостановлена"
-        TERMINATED = "terminated", "Прекращена"
-
-    organization = models.ForeignKey(
-        MedicalOrganization, models.CASCADE, verbose_name="организация", related_name="licenses"
-    )
-    number = models.CharField(
-        "номер", max_length=40, unique=True, validators=[validators.validate_license_number]
-    )
-    issued_on = models.DateField("дата выдачи")
-    valid_until = models.DateField("действует до", null=True, blank=True)
-    authority = models.CharField("лицензирующий орган", max_length=500)
-    status = models.CharField("статус", max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    kinds_of_work = models.TextField("виды работ (услуг)", blank=True)
-    updated_at = models.DateTimeField("изменено", auto_now=True, db_index=True)
-
-    class Meta:
-        verbose_name = "лицензия организации"
-        verbose_name_plural = "лицензии организаций"
-        ordering = ["-issued_on"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(valid_until__isnull=True) | Q(valid_until__gt=F("issued_on")),
-                name="license_valid_after_issue",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.number
-
-
-# --- Workers (ФРМР) -------------------------------------------------------------------------
+from .directories import AccreditationKind, EducationLevel, Position, QualificationCategory, Region, Specialty
+from .organizations import MedicalOrganization
 
 
 class AdmissionStatus(models.TextChoices):
@@ -235,7 +46,12 @@ ADMISSION_STATUS_RANK = {
 
 # The worker columns the public search filters on; carried in the search indexes (see MedicalWorker.Meta).
 SEARCH_FILTER_COLUMNS = (
-    "primary_specialty", "region", "category", "admission_status", "registered_on", "has_confirmed_documents",
+    "primary_specialty",
+    "region",
+    "category",
+    "admission_status",
+    "registered_on",
+    "has_confirmed_documents",
 )
 
 
@@ -292,7 +108,12 @@ class MedicalWorker(models.Model):
     # Derived fields for the public search (maintained by services; see module docstring).
     search_name = models.CharField("ФИО для поиска", max_length=310, editable=False, default="")
     region = models.ForeignKey(
-        Region, models.PROTECT, null=True, blank=True, verbose_name="регион", related_name="workers",
+        Region,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name="регион",
+        related_name="workers",
         db_index=False,  # covered by worker_region_name_idx
     )
     primary_specialty = models.ForeignKey(
@@ -334,8 +155,16 @@ class MedicalWorker(models.Model):
                 fields=["search_name", "id"],
                 name="worker_name_keyset_idx",
                 include=[
-                    "last_name", "first_name", "middle_name", "registry_number", "admission_status",
-                    "admission_valid_until", "registered_on", "primary_specialty", "region", "category",
+                    "last_name",
+                    "first_name",
+                    "middle_name",
+                    "registry_number",
+                    "admission_status",
+                    "admission_valid_until",
+                    "registered_on",
+                    "primary_specialty",
+                    "region",
+                    "category",
                 ],
             ),
             # The advanced search filters, each paired with the default sort so PostgreSQL can
@@ -625,133 +454,3 @@ class ContinuingEducation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} ({self.hours} ч)"
-
-
-class SearchWord(models.Model):
-    """A distinct word of the normalized full names at a position (1 surname, 2 name, 3 patronymic, 4 later).
-
-    The search's dictionary (see registry.search): a typed prefix expands to the exact words it
-    starts, each served in name order by an expression index on split_part(search_name, ' ', n);
-    `workers` picks the most selective typed word; and the typo fallback corrects a word against it
-    with pg_trgm (10^5 words instead of 3·10^6 names, the way the pg_trgm documentation pairs it with
-    full-text search). Kept by worker_refresh_derived (new words) and rebuilt nightly (exact counts);
-    a stale count only makes a plan a little worse, a stale word a correction that finds nobody.
-    """
-
-    word = models.CharField("слово", max_length=100)
-    position = models.PositiveSmallIntegerField("позиция в ФИО")
-    workers = models.PositiveIntegerField("работников", default=0)
-
-    class Meta:
-        verbose_name = "слово поискового словаря"
-        verbose_name_plural = "поисковый словарь"
-        constraints = [models.UniqueConstraint(fields=["word", "position"], name="search_word_unique")]
-
-    def __str__(self) -> str:
-        return f"{self.word} ({self.position})"
-
-
-# --- Saved searches and watched workers (notifications) --------------------------------------
-
-
-class SavedSearch(models.Model):
-    """A user's named search; with `notify` the daily digest reports workers that newly match."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.CASCADE, verbose_name="пользователь", related_name="saved_searches"
-    )
-    name = models.CharField("название", max_length=100)
-    # The GET parameters as typed (strings), without page/per_page/sort: re-running rebuilds the URL.
-    params = models.JSONField("параметры", default=dict)
-    notify = models.BooleanField("уведомлять о новых", default=True)
-    created_at = models.DateTimeField("создан", auto_now_add=True)
-    last_checked_at = models.DateTimeField("последняя проверка", null=True, blank=True)
-    # Workers with a higher id have not been considered yet; the digest moves it forward.
-    last_seen_max_id = models.BigIntegerField("последний учтённый работник", default=0)
-
-    class Meta:
-        verbose_name = "сохранённый поиск"
-        verbose_name_plural = "сохранённые поиски"
-        ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["user", "name"], name="saved_search_unique_name")]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def query_string(self) -> str:
-        from urllib.parse import urlencode
-
-        return urlencode(sorted(self.params.items()))
-
-
-class WatchedWorker(models.Model):
-    """A worker whose admission status a user follows; `last_status` is the one already reported."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.CASCADE, verbose_name="пользователь", related_name="watched_workers"
-    )
-    worker = models.ForeignKey(MedicalWorker, models.CASCADE, verbose_name="работник", related_name="watchers")
-    last_status = models.CharField("статус при последней проверке", max_length=16, choices=AdmissionStatus.choices)
-    created_at = models.DateTimeField("добавлен", auto_now_add=True)
-
-    class Meta:
-        verbose_name = "отслеживаемый работник"
-        verbose_name_plural = "отслеживаемые работники"
-        ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["user", "worker"], name="watched_worker_unique")]
-
-    def __str__(self) -> str:
-        return f"{self.user} → {self.worker}"
-
-
-class ExportJob(models.Model):
-    """A large register export built in the background (see registry.exports); only the requester
-    may follow and download it (the job id is kept in their session)."""
-
-    class Format(models.TextChoices):
-        CSV = "csv", "CSV"
-        XLSX = "xlsx", "XLSX"
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "В очереди"
-        RUNNING = "running", "Формируется"
-        DONE = "done", "Готово"
-        FAILED = "failed", "Ошибка"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    created_at = models.DateTimeField("создано", default=timezone.now)
-    started_at = models.DateTimeField("начато", null=True, blank=True)
-    finished_at = models.DateTimeField("завершено", null=True, blank=True)
-    params = models.JSONField("параметры", default=dict, blank=True)
-    format = models.CharField("формат", max_length=8, choices=Format.choices)
-    status = models.CharField("статус", max_length=16, choices=Status.choices, default=Status.QUEUED)
-    progress = models.PositiveSmallIntegerField("готовность, %", default=0)
-    rows = models.PositiveIntegerField("строк", default=0)
-    # A name inside settings.VAR_DIR / "exports", never a full path taken from anywhere else.
-    file_name = models.CharField("файл", max_length=100, blank=True)
-    error = models.TextField("ошибка", blank=True)
-    session_key = models.CharField("сеанс", max_length=40, blank=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name="кто", related_name="+"
-    )
-
-    class Meta:
-        verbose_name = "выгрузка регистра"
-        verbose_name_plural = "выгрузки регистра"
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"], name="exportjob_status_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.get_format_display()} {self.created_at:%d.%m.%Y %H:%M} ({self.get_status_display()})"
-
-
-# Data quality and registry sync (issue 7) live in their own module; imported here so Django sees them.
-from .dq_models import (  # noqa: E402, F401
-    DiscrepancyAlert,
-    DQAuditRun,
-    DuplicateCandidate,
-    ImportJob,
-    ImportKind,
-    WorkerMerge,
-    WorkforceSnapshot,
-)

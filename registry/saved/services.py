@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from accounts import outbox
 
-from .models import AdmissionStatus, MedicalWorker, SavedSearch, WatchedWorker
-from .search import SearchForm, worker_search
+from ..models import AdmissionStatus, MedicalWorker, SavedSearch, WatchedWorker
+from ..search.engine import SearchForm, worker_search
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from core.audit import audit_record
 from core.http import client_ip
 from core.models import AuditEntry
 
-from . import exports
-from .models import ExportJob
+from ..models import ExportJob
+from . import services as exports
 
 EXPORT_LIMIT = {"limit": 10, "period": 60}  # per IP: an export reads far more than a search page
 

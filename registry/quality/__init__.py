@@ -1,0 +1,1 @@
+"""Data quality of the register: duplicates, discrepancies, audits and workforce monitoring."""

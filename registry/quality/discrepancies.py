@@ -1,0 +1,202 @@
+"""Discrepancy checks and their alerts: a check raises an alert per problem it sees (keyed by a
+fingerprint, so a re-run raises nothing new), resolves the alerts it no longer sees, and the daily
+digest e-mails what is new. Set-based (GROUP BY, EXISTS), so it runs on three million workers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections import Counter
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ..models import (
+    AdmissionDocument,
+    DiscrepancyAlert,
+    Employment,
+    MedicalOrganization,
+    MedicalWorker,
+    OrganizationLicense,
+)
+from ..selectors import current_employment_condition, shared_document_numbers, stale_status_condition
+
+logger = logging.getLogger(__name__)
+
+ALERTS_PER_KIND = 5000  # a check raises at most this many alerts of one kind per run
+DIGEST_LINES = 50
+
+
+def alert_fingerprint(kind: str, key: str) -> str:
+    return hashlib.sha256(f"{kind}|{key}".encode()).hexdigest()
+
+
+def alert_raise(
+    *, kind: str, key: str, message: str, object_type: str = "", object_id: str = "", region_id: int | None = None
+) -> None:
+    """Record a discrepancy once: the same (kind, key) found again only moves ``last_seen_at``
+    (and reopens it if it had been resolved); it is never e-mailed twice."""
+    now = timezone.now()
+    DiscrepancyAlert.objects.bulk_create(
+        [
+            DiscrepancyAlert(
+                kind=kind,
+                fingerprint=alert_fingerprint(kind, key),
+                message=message[:1000],
+                object_type=object_type,
+                object_id=str(object_id)[:64],
+                region_id=region_id,
+                first_seen_at=now,
+                last_seen_at=now,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["fingerprint"],
+        update_fields=["last_seen_at", "message"],
+    )
+    DiscrepancyAlert.objects.filter(fingerprint=alert_fingerprint(kind, key), resolved_at__isnull=False).update(
+        resolved_at=None
+    )
+
+
+def alerts_resolve_unseen(*, kind: str, since: dt.datetime) -> int:
+    """Alerts of ``kind`` that the last full check did not find again are resolved."""
+    return DiscrepancyAlert.objects.filter(kind=kind, resolved_at__isnull=True, last_seen_at__lt=since).update(
+        resolved_at=timezone.now()
+    )
+
+
+def alerts_digest_send() -> int:
+    """E-mail staff the alerts not yet reported; each alert is in exactly one digest."""
+    recipients = list(getattr(settings, "DQ_ALERT_EMAILS", []) or [])
+    if not recipients:
+        from accounts.models import User
+
+        recipients = list(
+            User.objects.filter(is_staff=True, is_active=True).exclude(email="").values_list("email", flat=True)
+        )
+    with transaction.atomic():
+        pending = list(
+            DiscrepancyAlert.objects.select_for_update(skip_locked=True)
+            .filter(notified_at__isnull=True, resolved_at__isnull=True)
+            .order_by("kind", "first_seen_at")
+        )
+        if not pending:
+            return 0
+        DiscrepancyAlert.objects.filter(id__in=[a.id for a in pending]).update(notified_at=timezone.now())
+        if recipients:
+            counts = Counter(a.get_kind_display() for a in pending)
+            lines = [f"Новых расхождений в регистре: {len(pending)}.", ""]
+            lines += [f"  {label}: {count}" for label, count in counts.most_common()]
+            lines += ["", "Первые из них:"] + [f"  — {a.message}" for a in pending[:DIGEST_LINES]]
+            lines += ["", "Все расхождения: раздел «Расхождения» в панели администратора."]
+            body = "\n".join(lines)
+            transaction.on_commit(
+                lambda: send_mail(
+                    f"Медрег: новые расхождения в данных ({len(pending)})",
+                    body,
+                    settings.DEFAULT_FROM_EMAIL,
+                    recipients,
+                )
+            )
+    return len(pending)
+
+
+# --- Checks that raise alerts ----------------------------------------------------------------------
+
+
+def discrepancy_checks_run(*, today: dt.date | None = None) -> dict[str, int]:
+    """Find conflicts in the whole register and raise (deduplicated) alerts; resolve those gone."""
+    today = today or timezone.localdate()
+    started = timezone.now()
+    found: dict[str, int] = {}
+
+    def raise_all(kind, rows, make):
+        count = 0
+        for row in rows[:ALERTS_PER_KIND]:
+            alert_raise(kind=kind, **make(row))
+            count += 1
+        found[kind] = count
+        if count < ALERTS_PER_KIND:  # a capped run did not see everything: resolve nothing
+            alerts_resolve_unseen(kind=kind, since=started)
+
+    docs = list(
+        AdmissionDocument.objects.filter(number__in=shared_document_numbers())
+        .values_list("number", "worker__region_id")
+        .order_by("number")
+    )
+    seen_numbers: dict[str, int | None] = {}
+    for number, region in docs:
+        seen_numbers.setdefault(number, region)
+    raise_all(
+        DiscrepancyAlert.Kind.DOCUMENT_SHARED,
+        list(seen_numbers.items()),
+        lambda r: {
+            "key": r[0],
+            "message": f"Документ о допуске № {r[0]} указан у нескольких работников",
+            "object_type": "admission_document",
+            "object_id": r[0],
+            "region_id": r[1],
+        },
+    )
+    closed = list(
+        Employment.objects.filter(
+            current_employment_condition(today=today), organization__status=MedicalOrganization.Status.CLOSED
+        )
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=F("organization__closed_on")))
+        .values_list(
+            "worker_id",
+            "worker__registry_number",
+            "organization__ogrn",
+            "organization__short_name",
+            "organization__region_id",
+        )[:ALERTS_PER_KIND]
+    )
+    raise_all(
+        DiscrepancyAlert.Kind.CLOSED_ORGANIZATION,
+        closed,
+        lambda r: {
+            "key": f"{r[0]}:{r[2]}",
+            "message": f"Работник {r[1]} числится работающим в ликвидированной организации {r[3]}",
+            "object_type": "worker",
+            "object_id": str(r[0]),
+            "region_id": r[4],
+        },
+    )
+    licenses = list(
+        OrganizationLicense.objects.filter(status=OrganizationLicense.Status.ACTIVE, valid_until__lt=today).values_list(
+            "number", "organization__short_name", "organization__region_id"
+        )[:ALERTS_PER_KIND]
+    )
+    raise_all(
+        DiscrepancyAlert.Kind.LICENSE_EXPIRED_ACTIVE,
+        licenses,
+        lambda r: {
+            "key": r[0],
+            "message": f"Лицензия {r[0]} ({r[1]}) истекла, но отмечена действующей",
+            "object_type": "license",
+            "object_id": r[0],
+            "region_id": r[2],
+        },
+    )
+    stale = list(
+        MedicalWorker.objects.filter(stale_status_condition(today=today)).values_list(
+            "id", "registry_number", "region_id"
+        )[:ALERTS_PER_KIND]
+    )
+    raise_all(
+        DiscrepancyAlert.Kind.EXPIRED_ACTIVE,
+        stale,
+        lambda r: {
+            "key": f"worker:{r[0]}",
+            "message": f"У работника {r[1]} документ о допуске истёк, а допуск отмечен действующим",
+            "object_type": "worker",
+            "object_id": str(r[0]),
+            "region_id": r[2],
+        },
+    )
+    return found
