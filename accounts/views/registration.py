@@ -9,9 +9,9 @@ from django.views.decorators.http import require_http_methods
 from core import ratelimit
 from core.http import client_ip
 
-from .consent import CONSENT_PARAGRAPHS, CONSENT_TITLE, CURRENT_CONSENT_VERSION
-from .forms_registration import RegistrationForm
-from .registration import RegistrationError, account_register
+from ..consent import CONSENT_PARAGRAPHS, CONSENT_TITLE, CURRENT_CONSENT_VERSION
+from ..forms.registration import RegistrationForm
+from ..registration import RegistrationError, account_register
 
 REGISTER_LIMIT = {"limit": 10, "period": 3600}
 

@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from core import validators
 
-from .consent import CURRENT_CONSENT_VERSION
-from .models import User
-from .registration import MSG_SNILS_TAKEN, snils_has_account
+from ..consent import CURRENT_CONSENT_VERSION
+from ..models import User
+from ..registration import MSG_SNILS_TAKEN, snils_has_account
 
 NAME_MAX_LENGTH = 100
 MIN_AGE = 16

@@ -1,0 +1,1 @@
+"""The account forms: login steps, passwords, registration, certificate login."""

@@ -1,0 +1,1 @@
+"""The account pages: login, recovery, registration, certificate login, security and journal."""
