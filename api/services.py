@@ -13,7 +13,7 @@ from django.utils import timezone
 from core.audit import audit_record
 from core.models import AuditEntry
 
-from . import signing
+from .extracts import signing
 from .models import Extract, PartnerToken
 
 TOKEN_PREFIX = "mr"  # noqa: S105 - the public part of every token, not a secret
@@ -110,7 +110,7 @@ def _new_code() -> str:
 
 def extract_issue(*, worker, user, kind: str, request=None) -> Extract:
     """Collect the facts, sign them with the newest key, store the extract and journal the download."""
-    from .extracts import extract_facts
+    from .extracts.documents import extract_facts
 
     for _attempt in range(5):
         code = _new_code()

@@ -455,7 +455,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "api.rest.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -474,19 +474,10 @@ API_ANON_RATE_PER_MINUTE = int(env_str("API_ANON_RATE_PER_MINUTE", "60") or 0)
 # first signs, all verify (rotation). Ids listed in EXTRACT_REVOKED_KEY_IDS no longer verify.
 EXTRACT_SIGNING_KEYS = env_list("EXTRACT_SIGNING_KEYS")
 EXTRACT_REVOKED_KEY_IDS = env_list("EXTRACT_REVOKED_KEY_IDS")
-if not EXTRACT_SIGNING_KEYS:
-    if PRODUCTION:
-        raise ImproperlyConfigured("EXTRACT_SIGNING_KEYS must be set when DJANGO_ENV=production.")
-    # Development: a key generated once under VAR_DIR (never used in production).
-    from api.signing import dev_signing_key
-
-    EXTRACT_SIGNING_KEYS = [dev_signing_key(VAR_DIR)]
-try:  # fail at start-up, not at the first download, when a key is malformed
-    from api.signing import KeyConfigError, parse_keys
-
-    parse_keys(EXTRACT_SIGNING_KEYS)
-except KeyConfigError as exc:
-    raise ImproperlyConfigured(str(exc)) from None
+if PRODUCTION and not EXTRACT_SIGNING_KEYS:
+    raise ImproperlyConfigured("EXTRACT_SIGNING_KEYS must be set when DJANGO_ENV=production.")
+# Empty in development: the api app generates a key once under VAR_DIR; the api app also refuses to
+# start with a malformed key (api.apps.ApiConfig.ready).
 
 # --- Logging --------------------------------------------------------------------------------
 # Every record carries the request id and goes through core.logging.ScrubFilter, which masks

@@ -27,9 +27,9 @@ urlpatterns = [
     path("registry/", include("registry.urls")),
     path("cabinet/", include("verification.urls")),
     path("admin/", admin.site.urls),
-    path("api/", include("api.urls")),
-    path("fhir/", include("api.urls_fhir")),
-    path("", include("api.urls_extracts")),
+    path("api/", include("api.rest.urls")),
+    path("fhir/", include("api.fhir.urls")),
+    path("", include("api.extracts.urls")),
 ]
 
 # The 500 page shows the request id (core.middleware.RequestIdMiddleware).

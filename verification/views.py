@@ -24,7 +24,7 @@ from .services import VerificationError
 def _worker_or_none(request):
     worker = selectors.worker_of(request.user)
     if worker is None:
-        return None, render(request, "cabinet/no_record.html", status=200)
+        return None, render(request, "verification/no_record.html", status=200)
     return worker, None
 
 
@@ -40,7 +40,7 @@ def cabinet(request):
     if response:
         return response
     context = selectors.cabinet_context(worker, request.user)
-    return render(request, "cabinet/cabinet.html", context)
+    return render(request, "verification/cabinet.html", context)
 
 
 # --- Identity -------------------------------------------------------------------------------------
@@ -81,7 +81,7 @@ def identity(request):
         else:
             messages.success(request, "Заявление отправлено на проверку.")
             return redirect("verification:identity_detail", pk=application.pk)
-    return render(request, "cabinet/identity_form.html", {"form": form, "fixing": fixing, "worker": worker})
+    return render(request, "verification/identity_form.html", {"form": form, "fixing": fixing, "worker": worker})
 
 
 @login_required
@@ -89,7 +89,7 @@ def identity(request):
 @require_GET
 def identity_detail(request, pk: int):
     application = selectors.owned_or_404(IdentityApplication, user=request.user, pk=pk)
-    return render(request, "cabinet/identity_detail.html", {
+    return render(request, "verification/identity_detail.html", {
         "application": application,
         "history": selectors.application_history(ApplicationHistory.Kind.IDENTITY, application.pk),
     })
@@ -128,7 +128,7 @@ def qualification(request):
         else:
             messages.success(request, "Документы отправлены на проверку. Результат — в течение 24 часов.")
             return redirect("verification:qualification_detail", pk=application.pk)
-    return render(request, "cabinet/qualification_form.html", {"form": form, "fixing": fixing, "worker": worker})
+    return render(request, "verification/qualification_form.html", {"form": form, "fixing": fixing, "worker": worker})
 
 
 @login_required
@@ -136,7 +136,7 @@ def qualification(request):
 @require_GET
 def qualification_detail(request, pk: int):
     application = selectors.owned_or_404(QualificationApplication, user=request.user, pk=pk)
-    return render(request, "cabinet/qualification_detail.html", {
+    return render(request, "verification/qualification_detail.html", {
         "application": application,
         "history": selectors.application_history(ApplicationHistory.Kind.QUALIFICATION, application.pk),
     })
@@ -178,7 +178,7 @@ def correction(request):
             else:
                 messages.success(request, "Заявка на исправление отправлена на проверку.")
                 return redirect("verification:correction_detail", pk=change.pk)
-    return render(request, "cabinet/correction_form.html", {
+    return render(request, "verification/correction_form.html", {
         "form": form, "diff": diff, "worker": worker,
         "pending": ChangeRequest.objects.filter(worker=worker, status=ChangeRequest.Status.PENDING).first(),
     })
@@ -189,7 +189,7 @@ def correction(request):
 @require_GET
 def correction_detail(request, pk: int):
     change = selectors.owned_or_404(ChangeRequest, user=request.user, pk=pk)
-    return render(request, "cabinet/correction_detail.html", {
+    return render(request, "verification/correction_detail.html", {
         "change": change,
         "history": selectors.application_history(ApplicationHistory.Kind.CHANGE, change.pk),
     })
@@ -218,4 +218,4 @@ def notifications(request):
         return redirect("verification:notifications")
     page = Paginator(Notification.objects.filter(user=request.user), NOTIFICATIONS_PAGE_SIZE).get_page(
         request.GET.get("page"))
-    return render(request, "cabinet/notifications.html", {"page": page})
+    return render(request, "verification/notifications.html", {"page": page})

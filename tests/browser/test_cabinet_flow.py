@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 from PIL import Image
 from pypdf import PdfWriter
-from registry.management.commands.seed_demo import DEMO_WRONG_INN, WORKERS
+from demo.management.commands.seed_demo import DEMO_WRONG_INN, WORKERS
 
 from accounts.models import User
 from tests.factories import StaffFactory

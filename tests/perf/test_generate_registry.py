@@ -300,7 +300,7 @@ def test_copy_encoder_writes_nulls_booleans_and_dates():
 def test_next_run_repairs_indexes_left_dropped_by_an_interrupted_one(directories):
     if connection.vendor != "postgresql":
         skip_or_fail("indexes are dropped on PostgreSQL only")
-    from registry.management.commands.generate_registry import Command
+    from perf.management.commands.generate_registry import Command
 
     dropped = Command()._drop_secondary()  # what a run killed during the load leaves behind
     assert any(obj["name"] == "worker_search_name_trgm" for obj in dropped)
@@ -314,7 +314,7 @@ def test_a_second_concurrent_run_is_refused(directories):
     if connection.vendor != "postgresql":
         skip_or_fail("the run lock is a PostgreSQL advisory lock")
     import psycopg
-    from registry.management.commands.generate_registry import ADVISORY_LOCK
+    from perf.management.commands.generate_registry import ADVISORY_LOCK
 
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)

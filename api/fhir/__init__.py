@@ -1,0 +1,1 @@
+"""FHIR R4 read access /fhir/: Practitioner, PractitionerRole, Organization, CodeSystem."""
