@@ -14,10 +14,11 @@ import datetime as dt
 import logging
 
 from django.core.mail import send_mail
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from core import reconcile
+from core.claims import claim_row
 
 from . import sms
 from .models import OutboundMessage
@@ -54,14 +55,10 @@ def _queue(channel: str, to: str, subject: str, body: str) -> OutboundMessage | 
 
 def claim(message_id: int, *, now: dt.datetime | None = None) -> OutboundMessage | None:
     """Take a queued message (or one whose sender died) for sending; None when another has it or it is done."""
-    now = now or timezone.now()
-    taken = (
-        OutboundMessage.objects.filter(pk=message_id)
-        .filter(
-            Q(state=OutboundMessage.State.QUEUED)
-            | Q(state=OutboundMessage.State.SENDING, started_at__lt=now - SEND_LEASE)
-        )
-        .update(state=OutboundMessage.State.SENDING, started_at=now, attempts=F("attempts") + 1)
+    taken = claim_row(
+        OutboundMessage, pk=message_id, state_field="state", queued=OutboundMessage.State.QUEUED,
+        running=OutboundMessage.State.SENDING, lease=SEND_LEASE, now=now or timezone.now(),
+        attempts=F("attempts") + 1,
     )
     return OutboundMessage.objects.get(pk=message_id) if taken else None
 

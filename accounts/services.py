@@ -27,7 +27,7 @@ from django.utils.http import urlsafe_base64_encode
 from core.audit import audit_record
 from core.models import AuditEntry
 
-from . import sms
+from . import outbox, sms
 from .models import LoginThrottle, OneTimeCode, TotpDevice, User
 
 logger = logging.getLogger(__name__)
@@ -155,7 +155,6 @@ def _notify_lockout(user: User, locked_until: dt.datetime) -> None:
 def _notify(user: User, *, subject: str, text: str, channels=("sms", "email")) -> None:
     """Tell the owner through every channel given, through the outbox (accounts.outbox): with the
     broker down the message waits in the database; the change it reports still happens."""
-    from . import outbox
 
     if "sms" in channels and user.phone_confirmed:
         outbox.send_sms(to=user.phone, text=text)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from .models import SmsOutbox
+
 logger = logging.getLogger(__name__)
 
 
@@ -46,7 +48,6 @@ class DatabaseBackend(BaseBackend):
     and print it, so a developer can log in without a real SMS gateway."""
 
     def send(self, message: SmsMessage) -> None:
-        from .models import SmsOutbox
 
         SmsOutbox.objects.create(phone=message.phone, text=message.text)
         ConsoleBackend().send(message)

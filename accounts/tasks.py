@@ -11,7 +11,8 @@ import logging
 from celery import shared_task
 from django.core.mail import send_mail
 
-from . import sms
+from . import outbox, sms
+from .models import OutboundMessage
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ def deliver_email(self, to: str, subject: str, body: str) -> None:
 @shared_task(name="accounts.send_message", **DELIVERY)
 def send_message(self, message_id: str) -> str:
     """Send one outbox message (accounts.outbox): claimed first, so a duplicate delivery sends nothing."""
-    from . import outbox
-    from .models import OutboundMessage
 
     message = outbox.claim(int(message_id))
     if message is None:
@@ -74,6 +73,5 @@ def send_message(self, message_id: str) -> str:
 
 @shared_task(name="accounts.purge_sent_messages")
 def purge_sent_messages() -> int:
-    from . import outbox
 
     return outbox.purge_sent()

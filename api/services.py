@@ -14,6 +14,7 @@ from core.audit import audit_record
 from core.models import AuditEntry
 
 from .extracts import signing
+from .extracts.documents import extract_facts
 from .models import Extract, PartnerToken
 
 TOKEN_PREFIX = "mr"  # noqa: S105 - the public part of every token, not a secret
@@ -110,7 +111,6 @@ def _new_code() -> str:
 
 def extract_issue(*, worker, user, kind: str, request=None) -> Extract:
     """Collect the facts, sign them with the newest key, store the extract and journal the download."""
-    from .extracts.documents import extract_facts
 
     for _attempt in range(5):
         code = _new_code()

@@ -47,7 +47,10 @@ from django.conf import settings
 from django.core.files import File
 from django.db import connection, connections
 
+from accounts.models import User
 from core.storage import document_storage
+from registry.models import MedicalWorker
+from verification.models import StoredDocument
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -465,9 +468,6 @@ def _decrypt_database(source: Path, manifest: dict, key: bytes, scratch: Path) -
 
 def installation_is_empty() -> bool:
     """No accounts, workers or documents (a fresh ``migrate``, possibly with directories loaded)."""
-    from accounts.models import User
-    from registry.models import MedicalWorker
-    from verification.models import StoredDocument
 
     with connection.cursor() as cursor:
         tables = set(connection.introspection.table_names(cursor))

@@ -1,6 +1,7 @@
 """Admin permission shapes shared by the apps."""
 
 from django.contrib import admin
+from django.http import HttpResponseRedirect
 
 
 class NoAddDeleteMixin:
@@ -30,3 +31,26 @@ class ReadOnlyAdmin(NoAddDeleteMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# Set on the request when a service refused a change made through the change form.
+_SERVICE_FAILED = "_medreg_service_failed"
+
+
+class ServiceFailureMixin:
+    """When a service refuses in save_model, keep the user on the form: no "changed" log entry and no
+    redirect to the list, as if nothing had been saved (nothing was). save_model calls
+    `self.service_failed(request)` after showing the service's message."""
+
+    def service_failed(self, request) -> None:
+        setattr(request, _SERVICE_FAILED, True)
+
+    def log_change(self, request, obj, message):
+        if getattr(request, _SERVICE_FAILED, False):
+            return None
+        return super().log_change(request, obj, message)
+
+    def response_change(self, request, obj):
+        if getattr(request, _SERVICE_FAILED, False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)

@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from . import reconcile
+
 
 @shared_task(name="core.ping", time_limit=30, soft_time_limit=20)
 def ping(value: str = "pong") -> str:
@@ -11,6 +13,5 @@ def ping(value: str = "pong") -> str:
 @shared_task(name="core.reconcile_queued", time_limit=120, soft_time_limit=100)
 def reconcile_queued() -> dict[str, int]:
     # Safe to run twice at once: a row enqueued twice is claimed by one run and skipped by the other.
-    from . import reconcile
 
     return reconcile.reconcile_queued()

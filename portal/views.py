@@ -11,6 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from portal.celery import app
 from registry import selectors
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ def healthz(request):
         healthy = False
     if settings.CELERY_BROKER_URL:
         try:
-            from portal.celery import app
 
             with app.connection_for_write() as conn:
                 conn.ensure_connection(max_retries=1, timeout=2)

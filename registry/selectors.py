@@ -15,8 +15,11 @@ from .models import (
     ADMISSION_STATUS_RANK,
     AdmissionDocument,
     AdmissionStatus,
+    CategoryAssignment,
+    Employment,
     MedicalOrganization,
     MedicalWorker,
+    QualificationCategory,
     Region,
     Specialty,
 )
@@ -26,8 +29,18 @@ STATS_CACHE_SECONDS = 600
 # The worker columns a results row shows (registry.tables.WorkerTable.body_html): a results page loads
 # these and nothing else, so protected fields never even reach the public view's memory.
 RESULT_ROW_FIELDS = (
-    "id", "registry_number", "last_name", "first_name", "middle_name", "search_name", "admission_status",
-    "admission_valid_until", "registered_on", "primary_specialty", "region", "category",
+    "id",
+    "registry_number",
+    "last_name",
+    "first_name",
+    "middle_name",
+    "search_name",
+    "admission_status",
+    "admission_valid_until",
+    "registered_on",
+    "primary_specialty",
+    "region",
+    "category",
 )
 DIRECTORY_LABELS_SECONDS = 300
 
@@ -35,7 +48,9 @@ DIRECTORY_LABELS_SECONDS = 300
 DIRECTORY_LABELS_KEY = "registry:directory-labels:html"
 # Everything cached from the directories; emptied whenever an entry is saved, deleted or loaded.
 DIRECTORY_CACHE_KEYS = (
-    DIRECTORY_LABELS_KEY, "registry:search-directories", "registry:specialty-words:v2",
+    DIRECTORY_LABELS_KEY,
+    "registry:search-directories",
+    "registry:specialty-words:v2",
     *(f"registry:directory-order:{name}" for name in ("specialty", "region", "qualificationcategory")),
 )
 
@@ -44,7 +59,7 @@ def directories_changed(**_signal) -> None:
     cache.delete_many(DIRECTORY_CACHE_KEYS)
 
 
-def directory_order(model, key_order: tuple[str, ...]) -> list[int]:
+def directory_order(*, model, key_order: tuple[str, ...]) -> list[int]:
     """Ids of a directory's entries in its display order (cached like the labels)."""
     key = f"registry:directory-order:{model._meta.model_name}"
     ids = cache.get(key)
@@ -63,8 +78,6 @@ def directory_labels() -> dict[str, dict[int, str]]:
     """
     labels = cache.get(DIRECTORY_LABELS_KEY)
     if labels is None:
-        from .models import QualificationCategory
-
         labels = {
             "specialty": {pk: escape(name) for pk, name in Specialty.objects.values_list("id", "name")},
             "region": {pk: escape(name) for pk, name in Region.objects.values_list("id", "name")},
@@ -101,7 +114,7 @@ class SpecialtyAdmission:
     document: AdmissionDocument | None
 
 
-def best_document(documents, today: dt.date) -> AdmissionDocument | None:
+def best_document(*, documents, today: dt.date) -> AdmissionDocument | None:
     """The document that gives the best admission: best status first, then the latest expiry."""
     documents = list(documents)
     if not documents:
@@ -112,7 +125,7 @@ def best_document(documents, today: dt.date) -> AdmissionDocument | None:
     )
 
 
-def worker_admissions(worker: MedicalWorker, today: dt.date | None = None) -> list[SpecialtyAdmission]:
+def worker_admissions(*, worker: MedicalWorker, today: dt.date | None = None) -> list[SpecialtyAdmission]:
     """Admission status per specialty, derived from the worker's documents (one query)."""
     today = today or timezone.localdate()
     by_specialty: dict[int, list[AdmissionDocument]] = {}
@@ -120,15 +133,14 @@ def worker_admissions(worker: MedicalWorker, today: dt.date | None = None) -> li
         by_specialty.setdefault(doc.specialty_id, []).append(doc)
     result = []
     for docs in by_specialty.values():
-        doc = best_document(docs, today)
+        doc = best_document(documents=docs, today=today)
         result.append(SpecialtyAdmission(doc.specialty, doc.admission_status(today), doc.valid_until, doc))
     result.sort(key=lambda a: (ADMISSION_STATUS_RANK[a.status], a.specialty.name))
     return result
 
 
-def worker_public_workplaces(worker: MedicalWorker):
+def worker_public_workplaces(*, worker: MedicalWorker):
     """Current posts with the organization's public contacts (never the worker's own)."""
-    from .models import Employment
 
     return (
         Employment.objects.filter(worker=worker, ended_on__isnull=True)
@@ -151,8 +163,6 @@ def search_directories() -> dict:
     """Choices for the advanced search form (small directories, cached)."""
     data = cache.get("registry:search-directories")
     if data is None:
-        from .models import QualificationCategory
-
         data = {
             "specialties": list(Specialty.objects.filter(is_active=True).order_by("name").only("code", "name")),
             "regions": list(Region.objects.filter(is_active=True).order_by("code").only("code", "name")),
@@ -182,4 +192,36 @@ def shared_document_numbers() -> QuerySet:
         .annotate(workers=Count("worker_id", distinct=True))
         .filter(workers__gt=1)
         .values("number")
+    )
+
+
+# --- A worker's current records (the cabinet, corrections, extracts) ------------------------------------
+
+
+def worker_main_employment(*, worker: MedicalWorker) -> Employment | None:
+    """The job that counts as the worker's main one today: a main post first, then the larger rate,
+    then the latest start."""
+    today = timezone.localdate()
+    current = [
+        e
+        for e in worker.employments.select_related("organization", "specialty")
+        if e.ended_on is None or e.ended_on >= today
+    ]
+    current.sort(key=lambda e: (e.kind != Employment.Kind.MAIN, -e.rate, -e.started_on.toordinal()))
+    return current[0] if current else None
+
+
+def worker_current_admission(*, worker: MedicalWorker, documents=None) -> AdmissionDocument | None:
+    """The admission document that decides the worker's status (as worker_refresh_derived derives it)."""
+    documents = list(worker.admission_documents.all()) if documents is None else documents
+    relevant = [d for d in documents if d.specialty_id == worker.primary_specialty_id] or documents
+    return best_document(documents=relevant, today=timezone.localdate())
+
+
+def worker_current_category(*, worker: MedicalWorker) -> CategoryAssignment | None:
+    return (
+        worker.category_assignments.filter(valid_until__gte=timezone.localdate())
+        .select_related("category")
+        .order_by("-awarded_on")
+        .first()
     )

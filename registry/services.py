@@ -11,6 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from accounts.models import User
 from core import validators
 from core.audit import audit_record
 from core.models import AuditEntry
@@ -22,11 +23,20 @@ from .models import (
     Employment,
     MedicalOrganization,
     MedicalWorker,
+    Position,
     SearchWord,
 )
-from .selectors import best_document
+from .selectors import best_document, worker_current_admission, worker_current_category, worker_main_employment
 
 REFRESH_BATCH = 2000
+# The employment status a correction gives to say the worker has no current job.
+EMPLOYMENT_DISMISSED = "dismissed"
+WORKER_FIELDS = ("last_name", "first_name", "middle_name", "registry_number", "phone", "email")
+NAME_FIELDS = ("last_name", "first_name", "middle_name")
+
+
+class RegistryError(Exception):
+    """A change the register refuses; the message names the field and is shown to the user."""
 
 
 def worker_refresh_derived(*, worker_ids: Iterable[int], today: dt.date | None = None) -> int:
@@ -131,7 +141,7 @@ def _apply_derived(worker, employments, documents, categories, today) -> None:
     worker.primary_specialty_id = main.specialty_id if main and main.specialty_id else None
 
     relevant = [d for d in documents if d.specialty_id == worker.primary_specialty_id] or documents
-    doc = best_document(relevant, today)
+    doc = best_document(documents=relevant, today=today)
     if doc is None:
         worker.admission_status, worker.admission_valid_until = AdmissionStatus.NONE, None
     else:
@@ -167,11 +177,6 @@ def admission_statuses_advance(*, today: dt.date | None = None) -> dict[str, int
     return {"expired": expired, "expiring": expiring}
 
 
-def organization_refresh_search_name(*, organization: MedicalOrganization) -> None:
-    organization.search_name = validators.normalize_person_name(organization.short_name)
-    organization.save(update_fields=["search_name"])
-
-
 def registry_number_next() -> str:
     """The registry number after the highest one issued (its serial plus one, with the check digit)."""
     top = MedicalWorker.objects.aggregate(top=Max("registry_number"))["top"]
@@ -200,3 +205,112 @@ def worker_create(*, worker: MedicalWorker, actor, request=None, duplicate_confi
         details={"via": "admin", "action": "created", "duplicate_confirmed": duplicate_confirmed},
     )
     return worker
+
+
+# --- Corrections of a worker's record (approved by staff) ----------------------------------------------
+
+
+def worker_correction_apply(*, worker: MedicalWorker, values: dict) -> None:
+    """Apply a correction: {field: new value} in the shape of the cabinet's correction form. The
+    caller holds the worker's lock and the transaction; RegistryError when a value cannot apply
+    (nothing is then kept: the caller's transaction rolls back)."""
+    _worker_fields_update(worker=worker, values=values)
+    today = timezone.localdate()
+    employment = worker_main_employment(worker=worker)
+    if {"organization", "specialty", "employment_status"} & values.keys():
+        employment = _employment_correct(worker=worker, employment=employment, values=values, today=today)
+    if "admission_number" in values or "admission_valid_until" in values:
+        _admission_correct(worker=worker, values=values)
+    if "category" in values:
+        specialty_id = values.get("specialty") or (employment.specialty_id if employment else None)
+        _category_correct(worker=worker, category_id=values["category"], specialty_id=specialty_id, today=today)
+
+
+def _ended_now(started_on: dt.date, today: dt.date) -> dt.date:
+    # The register counts a job or category as current through its end date, so "ended now" is
+    # yesterday (or the start day, for one that began today).
+    return max(today - dt.timedelta(days=1), started_on)
+
+
+def _worker_fields_update(*, worker: MedicalWorker, values: dict) -> None:
+    fields = [f for f in WORKER_FIELDS if f in values]
+    for field in fields:
+        setattr(worker, field, values[field] or "")
+    if fields:
+        worker.save(update_fields=[*fields, "updated_at"])
+    names = [f for f in NAME_FIELDS if f in values]
+    if names and worker.user_id:
+        # The account shows the same name as the record (header, messages, staff lists).
+        account = User.objects.select_for_update().get(pk=worker.user_id)
+        for field in names:
+            setattr(account, field, values[field] or "")
+        account.save(update_fields=names)
+
+
+def _employment_correct(*, worker: MedicalWorker, employment: Employment | None, values: dict, today: dt.date):
+    """Dismiss, move to another organization (a new employment row) or change the current one."""
+    status = values.get("employment_status")
+    if status == EMPLOYMENT_DISMISSED:
+        if employment is not None:
+            employment.ended_on = _ended_now(employment.started_on, today)
+            employment.save(update_fields=["ended_on", "updated_at"])
+        return employment
+    organization = MedicalOrganization.objects.get(ogrn=values["organization"]) if values.get("organization") else None
+    if employment is not None and (organization is None or organization.pk == employment.organization_id):
+        fields = []
+        if "specialty" in values:
+            employment.specialty_id = values["specialty"]
+            fields.append("specialty")
+        if status:
+            employment.kind = status
+            fields.append("kind")
+        if fields:
+            employment.save(update_fields=[*fields, "updated_at"])
+        return employment
+    if employment is None and organization is None:
+        raise RegistryError("Место работы: укажите ОГРН организации.")
+    position = employment.position if employment else None
+    if employment is not None:
+        employment.ended_on = _ended_now(employment.started_on, today)
+        employment.save(update_fields=["ended_on", "updated_at"])
+    return Employment.objects.create(
+        worker=worker,
+        organization=organization or employment.organization,
+        position=position or Position.objects.order_by("sort_order", "id").first(),
+        specialty_id=values.get("specialty") or (employment.specialty_id if employment else None),
+        rate=employment.rate if employment else 1,
+        kind=status or Employment.Kind.MAIN,
+        started_on=today,
+    )
+
+
+def _admission_correct(*, worker: MedicalWorker, values: dict) -> None:
+    admission = worker_current_admission(worker=worker)
+    if admission is None:
+        raise RegistryError("Документ о допуске: в регистре нет документа, который можно исправить.")
+    if values.get("admission_number"):
+        admission.number = values["admission_number"]
+    if values.get("admission_valid_until"):
+        admission.valid_until = dt.date.fromisoformat(values["admission_valid_until"])
+    admission.save(update_fields=["number", "valid_until", "updated_at"])
+
+
+def _category_correct(*, worker: MedicalWorker, category_id: int | None, specialty_id: int | None, today: dt.date):
+    assignment = worker_current_category(worker=worker)
+    if category_id is None:
+        if assignment is not None:
+            assignment.valid_until = _ended_now(assignment.awarded_on + dt.timedelta(days=1), today)
+            assignment.save(update_fields=["valid_until"])
+    elif assignment is not None:
+        assignment.category_id = category_id
+        assignment.save(update_fields=["category"])
+    else:
+        if specialty_id is None:
+            raise RegistryError("Категория: сначала укажите специальность.")
+        CategoryAssignment.objects.create(
+            worker=worker,
+            category_id=category_id,
+            specialty_id=specialty_id,
+            awarded_on=today,
+            valid_until=today + dt.timedelta(days=5 * 365),
+        )

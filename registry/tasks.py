@@ -1,6 +1,10 @@
 from celery import shared_task
 
 from . import services
+from .exports import services as exports
+from .imports import jobs
+from .quality import audits, discrepancies, duplicates, monitoring
+from .saved import services as saved_searches
 
 
 @shared_task(name="registry.advance_admission_statuses", time_limit=600, acks_late=True)
@@ -20,7 +24,6 @@ def rebuild_search_words() -> int:
 def run_export(self, job_id: str) -> str:
     from django.db import OperationalError
 
-    from .exports import services as exports
 
     # A redelivered task (its worker died mid-run) may retake the job its dead worker left running.
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
@@ -37,7 +40,6 @@ def run_export(self, job_id: str) -> str:
 @shared_task(name="registry.saved_search_digest", time_limit=1800, soft_time_limit=1700, acks_late=True)
 def saved_search_digest() -> int:
     # Safe to redeliver: the digest moves its "already reported" marks with the decision to send.
-    from .saved import services as saved_searches
 
     return saved_searches.saved_search_digest_run()
 
@@ -48,7 +50,6 @@ def saved_search_digest() -> int:
 def run_import(self, job_id: str) -> str:
     from django.db import OperationalError
 
-    from .imports import jobs
 
     try:
         return jobs.import_job_run(job_id=job_id)
@@ -59,7 +60,6 @@ def run_import(self, job_id: str) -> str:
 @shared_task(name="registry.dq_checks", time_limit=3600, soft_time_limit=3500, acks_late=True)
 def dq_checks() -> dict:
     # Safe to run twice: alerts are keyed by a unique fingerprint, the digest claims what it sends.
-    from .quality import discrepancies, duplicates
 
     duplicates.duplicates_detect()
     found = discrepancies.discrepancy_checks_run()
@@ -69,13 +69,11 @@ def dq_checks() -> dict:
 
 @shared_task(name="registry.dq_audit", time_limit=3600, soft_time_limit=3500, acks_late=True)
 def dq_audit() -> int:
-    from .quality import audits
 
     return audits.dq_audit_run().pk
 
 
 @shared_task(name="registry.workforce_snapshot", time_limit=3600, soft_time_limit=3500, acks_late=True)
 def workforce_snapshot() -> int:
-    from .quality import monitoring
 
     return monitoring.workforce_snapshot_take().pk

@@ -18,8 +18,8 @@ def profile(request, registry_number: str):
     )
     context = {
         "worker": worker,
-        "admissions": selectors.worker_admissions(worker),
-        "workplaces": selectors.worker_public_workplaces(worker),
+        "admissions": selectors.worker_admissions(worker=worker),
+        "workplaces": selectors.worker_public_workplaces(worker=worker),
         "watching": saved_searches.is_watching(user=request.user, worker=worker),
     }
     return render(request, "registry/profile.html", context)

@@ -12,7 +12,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, Value, When
-from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -20,17 +19,13 @@ from django.utils.safestring import mark_safe
 
 from accounts.models import User
 from core import validators
-from core.admin_mixins import NoAddDeleteMixin
+from core.admin_mixins import NoAddDeleteMixin, ServiceFailureMixin
 from core.audit import audit_record
 from core.models import AuditEntry
 
 from . import admin_views, services
 from .models import CannedAnswer, ChatConversation, Ticket, TicketMessage, Topic
 from .services import MAX_MESSAGE_LENGTH, TRANSITIONS, SupportError
-
-# Set on the request when a service refused a change made through the change form, so the page
-# shows the error instead of Django's "changed successfully".
-_FAILED_ATTR = "_support_admin_failed"
 
 
 def _age_text(delta: dt.timedelta) -> str:
@@ -198,21 +193,6 @@ def _reply_status(ticket: Ticket, chosen: str) -> str | None:
     if ticket.status == Ticket.Status.WAITING_USER or Ticket.Status.WAITING_USER in TRANSITIONS[ticket.status]:
         return None
     return ticket.status
-
-
-class ServiceFailureMixin:
-    """When a service refuses in save_model, keep the user on the form: no "changed" log entry
-    and no redirect to the list, as if nothing had been saved (nothing was)."""
-
-    def log_change(self, request, obj, message):
-        if getattr(request, _FAILED_ATTR, False):
-            return None
-        return super().log_change(request, obj, message)
-
-    def response_change(self, request, obj):
-        if getattr(request, _FAILED_ATTR, False):
-            return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
 
 
 @admin.register(Ticket)
@@ -465,7 +445,7 @@ class TicketAdmin(NoAddDeleteMixin, ServiceFailureMixin, admin.ModelAdmin):
                 elif data["new_status"]:
                     services.ticket_set_status(ticket=obj, status=data["new_status"], by=request.user)
         except SupportError as exc:
-            setattr(request, _FAILED_ATTR, True)
+            self.service_failed(request)
             messages.error(request, f"Изменения не сохранены: {exc.message}")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -690,7 +670,7 @@ class ChatConversationAdmin(NoAddDeleteMixin, ServiceFailureMixin, admin.ModelAd
         try:
             services.chat_staff_reply(conversation=obj, staff=request.user, body=reply)
         except SupportError as exc:
-            setattr(request, _FAILED_ATTR, True)
+            self.service_failed(request)
             messages.error(request, f"Ответ не отправлен: {exc.message}")
 
     @admin.action(description="Создать обращение из чата", permissions=["change"])

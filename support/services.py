@@ -15,10 +15,13 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import outbox
 from accounts.models import User
 from core.audit import audit_record
 from core.models import AuditEntry
+from core.validators import normalize_mobile_phone
 from registry.models import MedicalWorker
+from verification.documents import UploadRejected, document_discard, document_store
 
 from .models import ChatConversation, ChatMessage, Ticket, TicketCounter, TicketMessage, TicketStatusChange
 
@@ -105,7 +108,6 @@ def ticket_create(*, data: TicketInput, user: User | None, screenshot=None, requ
             )
     attachment = None
     if screenshot is not None:
-        from verification.documents import UploadRejected, document_store
 
         try:
             attachment = document_store(
@@ -124,7 +126,6 @@ def ticket_create(*, data: TicketInput, user: User | None, screenshot=None, requ
         return _ticket_create_rows(data=data, user=user, follows=follows, attachment=attachment, request=request)
     except BaseException:
         if attachment is not None:
-            from verification.documents import document_discard
 
             document_discard(document=attachment)
         raise
@@ -174,7 +175,6 @@ def _notify_created(ticket_id: int) -> None:
 def _send(ticket: Ticket, *, subject: str, text: str) -> None:
     """E-mail and SMS to the ticket's contacts, through the outbox (accounts.outbox): with the broker
     down they wait in the database and the ticket stands."""
-    from accounts import outbox
 
     outbox.send_email(to=ticket.contact_email, subject=f"{subject} — Медрег", body=text)
     outbox.send_sms(to=ticket.contact_phone, text=f"Медрег: {text}")
@@ -361,7 +361,6 @@ def ticket_lookup(*, number: str, contact: str) -> Ticket | None:
     contact = (contact or "").strip()
     phone = ""
     if "@" not in contact:
-        from core.validators import normalize_mobile_phone
 
         try:
             phone = normalize_mobile_phone(contact)

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core import ratelimit
 from core.http import client_ip
 from registry.models import MedicalWorker
+from verification.documents import document_response
 
 from . import services
 from .forms import NUMBER_RE, ChatForm, LookupForm, ReplyForm, TicketForm
@@ -137,7 +138,6 @@ def ticket_attachment(request, number: str, message_id: int):
         TicketMessage.objects.select_related("attachment"), pk=message_id, ticket=ticket, internal=False,
         attachment__isnull=False,
     )
-    from verification.documents import document_response
 
     # _ticket_for has checked that this visitor may read the ticket and so its public attachments.
     return document_response(

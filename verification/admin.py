@@ -13,13 +13,12 @@ import datetime as dt
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Case, IntegerField, Value, When
-from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts.models import User
-from core.admin_mixins import NoAddDeleteMixin, ReadOnlyAdmin
+from core.admin_mixins import NoAddDeleteMixin, ReadOnlyAdmin, ServiceFailureMixin
 from core.audit import audit_record
 from core.models import AuditEntry
 
@@ -35,7 +34,6 @@ from .models import (
 from .selectors import application_history
 from .services import VerificationError
 
-_FAILED_ATTR = "_verification_admin_failed"
 # The review SLA: an item waiting longer than this is shown as overdue.
 REVIEW_SLA = dt.timedelta(hours=24)
 
@@ -93,7 +91,7 @@ def _document_links(documents) -> str:
 
 
 def _history_table(kind: str, pk: int) -> str:
-    rows = application_history(kind, pk)
+    rows = application_history(kind=kind, application_id=pk)
     return format_html(
         "<table><tr><th>Время</th><th>Статус</th><th>Кто</th><th>Комментарий</th></tr>{}</table>",
         format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
@@ -139,7 +137,7 @@ class DecisionForm(forms.ModelForm):
         return data
 
 
-class ReviewQueueAdmin(NoAddDeleteMixin, admin.ModelAdmin):
+class ReviewQueueAdmin(NoAddDeleteMixin, ServiceFailureMixin, admin.ModelAdmin):
     """Shared queue behaviour; subclasses name the services and the open statuses."""
 
     form = DecisionForm
@@ -210,21 +208,11 @@ class ReviewQueueAdmin(NoAddDeleteMixin, admin.ModelAdmin):
                 self.reject(obj, request, data["reason"])
                 messages.success(request, f"{obj}: отклонено.")
         except VerificationError as exc:
-            setattr(request, _FAILED_ATTR, True)
+            self.service_failed(request)
             messages.error(request, exc.message)
 
     def save_related(self, request, form, formsets, change):
         pass  # nothing else is edited here
-
-    def log_change(self, request, obj, message):
-        if getattr(request, _FAILED_ATTR, False):
-            return None
-        return super().log_change(request, obj, message)
-
-    def response_change(self, request, obj):
-        if getattr(request, _FAILED_ATTR, False):
-            return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
 
     @admin.action(description="Назначить мне")
     def assign_to_me(self, request, queryset):

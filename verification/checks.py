@@ -9,6 +9,7 @@ They change nothing; verification.services decides what the result means.
 from __future__ import annotations
 
 from core import validators
+from registry.models import AdmissionDocument, Education
 
 from .documents import DocumentUnavailable, UploadRejected, document_read, validate_upload
 from .gateways import PersonRecord, StateRegistryGateway
@@ -115,7 +116,6 @@ def identity_discrepancies(application: IdentityApplication, gateway: StateRegis
 
 def qualification_problems(application: QualificationApplication) -> list[dict]:
     """Missing or unreadable files, and entered numbers the registry does not hold for this worker."""
-    from registry.models import AdmissionDocument, Education
 
     problems = document_problems([(f, label, getattr(application, f)) for f, label in QUALIFICATION_DOCUMENTS])
     worker_id = application.worker_id

@@ -73,7 +73,7 @@ def run_all(*, now: dt.datetime | None = None) -> dict:
     return {
         "escalated": services.qualification_applications_escalate(now=now)
         + services.identity_applications_escalate_stuck(now=now),
-        "closed": services.qualification_applications_close(now=now),
+        "closed": services.qualification_applications_expire(now=now),
         "expired": services.identity_applications_expire(now=now),
         "reminders": admission_expiry_reminders(today=timezone.localdate(now)),
     }

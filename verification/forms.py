@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 
 from core import validators
 from registry.models import Employment, MedicalOrganization, QualificationCategory, Specialty
+from registry.services import EMPLOYMENT_DISMISSED
 
 from .documents import MAX_BYTES
-from .services import EMPLOYMENT_DISMISSED
 
 ACCEPT = "application/pdf,image/jpeg,image/png"
 FILE_HELP = "PDF, JPEG или PNG, не больше 10 МБ."
@@ -182,7 +182,3 @@ class CorrectionForm(_FileSizeMixin, forms.Form):
         values["specialty"] = data["specialty"].pk if data.get("specialty") else None
         values["category"] = data["category"].pk if data.get("category") else None
         return values
-
-
-class RejectForm(forms.Form):
-    reason = forms.CharField(label="Причина", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))

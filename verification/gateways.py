@@ -30,6 +30,8 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from .models import StateRegistryReference
+
 logger = logging.getLogger(__name__)
 
 
@@ -56,7 +58,6 @@ class ReferenceTableGateway:
     """Stand-in for ФНС and СФР: reads the StateRegistryReference table (see module docstring)."""
 
     def _lookup(self, source: str, key: str) -> PersonRecord | None:
-        from .models import StateRegistryReference
 
         row = StateRegistryReference.objects.filter(source=source, key=key).first()
         if row is None:

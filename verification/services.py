@@ -22,19 +22,14 @@ from accounts.models import User
 from accounts.notifications import notification_send
 from core import reconcile
 from core.audit import audit_record
+from core.claims import claim_row
 from core.models import AuditEntry
 from registry import services as registry_services
 from registry.models import (
-    AdmissionDocument,
-    CategoryAssignment,
-    Employment,
-    MedicalOrganization,
     MedicalWorker,
-    QualificationCategory,
-    Specialty,
 )
 
-from . import checks
+from . import checks, selectors
 from .documents import UploadRejected, document_discard, document_store
 from .gateways import get_gateway
 from .models import ApplicationHistory, ChangeRequest, IdentityApplication, QualificationApplication, StoredDocument
@@ -159,12 +154,10 @@ def _claim(model, *, application_id: int, now: dt.datetime, redelivered: bool = 
     visibility timeout ran out) retakes the claim at once. The old check, were it still alive, can no
     longer decide: a decision needs the claim it took (`_locked_claimed`)."""
     previous = model.objects.filter(pk=application_id).values_list("status", flat=True).first()
-    claimable = Q(status=model.Status.SUBMITTED) | Q(status=model.Status.CHECKING,
-                                                     check_started_at__lt=now - CHECK_LEASE)
-    if redelivered:
-        claimable |= Q(status=model.Status.CHECKING)
-    claimed = model.objects.filter(claimable, pk=application_id).update(
-        status=model.Status.CHECKING, check_started_at=now, check_attempts=F("check_attempts") + 1
+    claimed = claim_row(
+        model, pk=application_id, queued=model.Status.SUBMITTED, running=model.Status.CHECKING,
+        started_field="check_started_at", lease=CHECK_LEASE, now=now, retake_running=redelivered,
+        check_attempts=F("check_attempts") + 1,
     )
     if not claimed:
         return None
@@ -220,10 +213,6 @@ IDENTITY_FILES = {
 }
 
 
-def identity_application_current(*, worker: MedicalWorker) -> IdentityApplication | None:
-    return IdentityApplication.objects.filter(worker=worker).order_by("-created_at", "-id").first()
-
-
 def identity_application_submit(*, user: User, data: IdentityInput, files: dict, request=None) -> IdentityApplication:
     """Start identity confirmation: store the documents, create the application, queue the checks."""
     worker = worker_for(user)
@@ -236,7 +225,7 @@ def identity_application_submit(*, user: User, data: IdentityInput, files: dict,
     stored = _store_files(user=user, files={k: (files.get(k), *IDENTITY_FILES[k]) for k in IDENTITY_FILES})
     with _discard_on_failure(stored), transaction.atomic():
         worker = _lock(MedicalWorker, worker.pk, "user")
-        current = identity_application_current(worker=worker)
+        current = selectors.identity_application_current(worker=worker)
         if current is not None and current.is_open:
             raise VerificationError("Заявление уже на проверке: дождитесь результата.")
         if current is not None and current.can_fix():
@@ -422,25 +411,15 @@ def _identity_reject(application: IdentityApplication, *, discrepancies: list[di
 
 
 def identity_applications_expire(*, now: dt.datetime | None = None) -> int:
-    """30 days after a rejection without a fix the application expires. Safe to run twice at once:
-    each row moves with a conditional UPDATE and only the run that moved it notifies."""
+    """30 days after a rejection without a fix the application expires."""
     now = now or timezone.now()
-    done = 0
-    due = IdentityApplication.objects.filter(status=IdentityApplication.Status.REJECTED, fix_deadline__lte=now)
-    for pk in due.values_list("pk", flat=True).iterator():
-        with transaction.atomic():
-            moved = IdentityApplication.objects.filter(
-                pk=pk, status=IdentityApplication.Status.REJECTED, fix_deadline__lte=now
-            ).update(status=IdentityApplication.Status.EXPIRED)
-            if not moved:
-                continue
-            application = IdentityApplication.objects.select_related("worker__user").get(pk=pk)
-            _history(ApplicationHistory.Kind.IDENTITY, application, IdentityApplication.Status.REJECTED,
-                     note=f"Не исправлено за {IDENTITY_FIX_DAYS} дней")
-            _notify(application.worker, kind="identity_expired", template="identity_expired",
-                    context={"application": application}, important=True)
-            done += 1
-    return done
+    return _applications_sweep(
+        IdentityApplication,
+        due=Q(status=IdentityApplication.Status.REJECTED, fix_deadline__lte=now),
+        to_status=IdentityApplication.Status.EXPIRED,
+        note=f"Не исправлено за {IDENTITY_FIX_DAYS} дней",
+        notification="identity_expired",
+    )
 
 
 # --- Qualification confirmation ------------------------------------------------------------------
@@ -460,10 +439,6 @@ QUALIFICATION_FILES = {
 }
 
 
-def qualification_application_current(*, worker: MedicalWorker) -> QualificationApplication | None:
-    return QualificationApplication.objects.filter(worker=worker).order_by("-created_at", "-id").first()
-
-
 def qualification_application_submit(*, user: User, data: QualificationInput, files: dict,
                                      request=None) -> QualificationApplication:
     """Send qualification documents for the automatic check (identity must be confirmed first).
@@ -474,7 +449,7 @@ def qualification_application_submit(*, user: User, data: QualificationInput, fi
     stored = _store_files(user=user, files={k: (files.get(k), *QUALIFICATION_FILES[k]) for k in QUALIFICATION_FILES})
     with _discard_on_failure(stored), transaction.atomic():
         worker = _lock(MedicalWorker, worker.pk, "user")
-        current = qualification_application_current(worker=worker)
+        current = selectors.qualification_application_current(worker=worker)
         if current is not None and current.is_open:
             raise VerificationError("Заявление уже на проверке: дождитесь результата.")
         if current is not None and current.can_fix():
@@ -490,7 +465,7 @@ def qualification_application_submit(*, user: User, data: QualificationInput, fi
     return application
 
 
-def qualification_application_fix(*, application: QualificationApplication, user: User, data: QualificationInput,
+def qualification_application_resubmit(*, application: QualificationApplication, user: User, data: QualificationInput,
                                   files: dict, request=None) -> QualificationApplication:
     """Add or replace what was missing or wrong, within 7 days, and send again."""
     stored = _store_files(user=user, files={k: (files.get(k), *QUALIFICATION_FILES[k]) for k in QUALIFICATION_FILES})
@@ -607,46 +582,48 @@ def _qualification_needs_fix(application: QualificationApplication, *, problems:
 
 
 def qualification_applications_escalate(*, now: dt.datetime | None = None) -> int:
-    """A check not finished within 24 hours of submission goes to staff (idempotent)."""
+    """A check not finished within 24 hours of submission goes to staff."""
     now = now or timezone.now()
-    limit = now - dt.timedelta(hours=QUALIFICATION_CHECK_HOURS)
     open_statuses = [QualificationApplication.Status.SUBMITTED, QualificationApplication.Status.CHECKING]
-    done = 0
-    due = QualificationApplication.objects.filter(status__in=open_statuses, submitted_at__lte=limit)
-    for pk, previous in due.values_list("pk", "status").iterator():
-        with transaction.atomic():
-            moved = QualificationApplication.objects.filter(
-                pk=pk, status=previous, submitted_at__lte=limit
-            ).update(status=QualificationApplication.Status.ESCALATED, check_started_at=None)
-            if not moved:
-                continue
-            application = QualificationApplication.objects.select_related("worker__user").get(pk=pk)
-            _history(ApplicationHistory.Kind.QUALIFICATION, application, previous,
-                     note=f"Автоматическая проверка не завершилась за {QUALIFICATION_CHECK_HOURS} ч")
-            _notify(application.worker, kind="qualification_escalated", template="qualification_escalated",
-                    context={"application": application})
-            done += 1
-    return done
+    return _applications_sweep(
+        QualificationApplication,
+        due=Q(status__in=open_statuses, submitted_at__lte=now - dt.timedelta(hours=QUALIFICATION_CHECK_HOURS)),
+        to_status=QualificationApplication.Status.ESCALATED,
+        note=f"Автоматическая проверка не завершилась за {QUALIFICATION_CHECK_HOURS} ч",
+        notification="qualification_escalated",
+        important=False,
+        clear_claim=True,
+    )
 
 
-def qualification_applications_close(*, now: dt.datetime | None = None) -> int:
-    """7 days after the list of what to fix, an application not fixed is closed (idempotent)."""
+def qualification_applications_expire(*, now: dt.datetime | None = None) -> int:
+    """7 days after the list of what to fix, an application not fixed is closed."""
     now = now or timezone.now()
+    return _applications_sweep(
+        QualificationApplication,
+        due=Q(status=QualificationApplication.Status.NEEDS_FIX, fix_deadline__lte=now),
+        to_status=QualificationApplication.Status.CLOSED,
+        note=f"Не исправлено за {QUALIFICATION_FIX_DAYS} дней",
+        notification="qualification_closed",
+    )
+
+
+def _applications_sweep(
+    model, *, due: Q, to_status: str, note: str, notification: str, important: bool = True, clear_claim: bool = False
+) -> int:
+    """Move every application matching `due` to `to_status`, with a history row and a notification
+    (template and kind both `notification`). Safe to run twice at once: each row moves with a
+    conditional UPDATE that repeats `due` and its status, and only the run that moved it notifies."""
     done = 0
-    due = QualificationApplication.objects.filter(status=QualificationApplication.Status.NEEDS_FIX,
-                                                  fix_deadline__lte=now)
-    for pk in due.values_list("pk", flat=True).iterator():
+    values = {"status": to_status, **({"check_started_at": None} if clear_claim else {})}
+    for pk, previous in model.objects.filter(due).values_list("pk", "status").iterator():
         with transaction.atomic():
-            moved = QualificationApplication.objects.filter(
-                pk=pk, status=QualificationApplication.Status.NEEDS_FIX, fix_deadline__lte=now
-            ).update(status=QualificationApplication.Status.CLOSED)
-            if not moved:
+            if not model.objects.filter(due, pk=pk, status=previous).update(**values):
                 continue
-            application = QualificationApplication.objects.select_related("worker__user").get(pk=pk)
-            _history(ApplicationHistory.Kind.QUALIFICATION, application, QualificationApplication.Status.NEEDS_FIX,
-                     note=f"Не исправлено за {QUALIFICATION_FIX_DAYS} дней")
-            _notify(application.worker, kind="qualification_closed", template="qualification_closed",
-                    context={"application": application}, important=True)
+            application = model.objects.select_related("worker__user").get(pk=pk)
+            _history(_KINDS[model], application, previous, note=note)
+            _notify(application.worker, kind=notification, template=notification,
+                    context={"application": application}, important=important)
             done += 1
     return done
 
@@ -662,110 +639,13 @@ def application_assign(*, application, assignee: User | None, actor: User) -> No
 
 # --- Profile corrections -------------------------------------------------------------------------
 
-EMPLOYMENT_DISMISSED = "dismissed"
-CHANGE_FIELDS = {
-    "last_name": "Фамилия",
-    "first_name": "Имя",
-    "middle_name": "Отчество",
-    "specialty": "Специальность",
-    "category": "Квалификационная категория",
-    "admission_number": "Номер документа о допуске",
-    "admission_valid_until": "Документ о допуске действует до",
-    "registry_number": "Регистровый номер",
-    "phone": "Телефон",
-    "email": "E-mail",
-    "organization": "Место работы (ОГРН организации)",
-    "employment_status": "Статус занятости",
-}
-
-
-def main_employment(worker: MedicalWorker) -> Employment | None:
-    today = timezone.localdate()
-    current = [e for e in worker.employments.select_related("organization", "specialty")
-               if e.ended_on is None or e.ended_on >= today]
-    current.sort(key=lambda e: (e.kind != Employment.Kind.MAIN, -e.rate, -e.started_on.toordinal()))
-    return current[0] if current else None
-
-
-def current_admission(worker: MedicalWorker, documents=None) -> AdmissionDocument | None:
-    """The admission document that decides the worker's status (as registry derives it)."""
-    from registry.selectors import best_document
-
-    documents = list(worker.admission_documents.all()) if documents is None else documents
-    relevant = [d for d in documents if d.specialty_id == worker.primary_specialty_id] or documents
-    return best_document(relevant, timezone.localdate())
-
-
-def current_category(worker: MedicalWorker) -> CategoryAssignment | None:
-    return (worker.category_assignments.filter(valid_until__gte=timezone.localdate())
-            .select_related("category").order_by("-awarded_on").first())
-
-
-def worker_editable_values(worker: MedicalWorker) -> dict:
-    """The current value of every correctable field, as raw values the form uses."""
-    employment = main_employment(worker)
-    admission = current_admission(worker)
-    category = current_category(worker)
-    status = EMPLOYMENT_DISMISSED if employment is None else employment.kind
-    return {
-        "last_name": worker.last_name,
-        "first_name": worker.first_name,
-        "middle_name": worker.middle_name,
-        "specialty": (employment.specialty_id if employment else None) or worker.primary_specialty_id,
-        "category": category.category_id if category else None,
-        "admission_number": admission.number if admission else "",
-        "admission_valid_until": admission.valid_until if admission else None,
-        "registry_number": worker.registry_number,
-        "phone": worker.phone,
-        "email": worker.email,
-        "organization": employment.organization.ogrn if employment else "",
-        "employment_status": status,
-    }
-
-
-def _display(field: str, value) -> str:
-    from core import validators
-
-    if value in (None, ""):
-        return "—"
-    if field == "specialty":
-        return str(Specialty.objects.filter(pk=value).first() or value)
-    if field == "category":
-        return str(QualificationCategory.objects.filter(pk=value).first() or value)
-    if field == "admission_valid_until":
-        return value.strftime("%d.%m.%Y") if hasattr(value, "strftime") else str(value)
-    if field == "registry_number":
-        return validators.format_registry_number(value)
-    if field == "organization":
-        org = MedicalOrganization.objects.filter(ogrn=value).first()
-        return f"{org.short_name} (ОГРН {value})" if org else str(value)
-    if field == "employment_status":
-        return "Уволен (нет текущего места работы)" if value == EMPLOYMENT_DISMISSED else Employment.Kind(value).label
-    return str(value)
-
-
-def change_diff(*, worker: MedicalWorker, new_values: dict) -> dict:
-    """What would change: {field: {"label", "old", "new", "value"}} for fields whose value differs."""
-    current = worker_editable_values(worker)
-    diff = {}
-    for field, label in CHANGE_FIELDS.items():
-        if field not in new_values:
-            continue
-        new, old = new_values[field], current[field]
-        if (new or None) == (old or None):
-            continue
-        raw = new.isoformat() if isinstance(new, dt.date) else new
-        diff[field] = {"label": label, "old": _display(field, old), "new": _display(field, new), "value": raw}
-    return diff
-
-
 def change_request_submit(*, user: User, new_values: dict, proof, comment: str = "",
                           request=None) -> ChangeRequest:
     """«Отправить на проверку»: a correction with proof, for staff to review by hand."""
     worker = worker_for(user)
     if worker.identity_status != MedicalWorker.IdentityStatus.CONFIRMED:
         raise VerificationError("Исправлять сведения можно после подтверждения личности.")
-    diff = change_diff(worker=worker, new_values=new_values)
+    diff = selectors.change_diff(worker=worker, new_values=new_values)
     if not diff:
         raise VerificationError("Вы ничего не изменили: исправьте хотя бы одно поле.")
     if ChangeRequest.objects.filter(worker=worker, status=ChangeRequest.Status.PENDING).exists():
@@ -793,7 +673,12 @@ def change_request_approve(*, change_request: ChangeRequest, actor: User, reques
             if change.status != ChangeRequest.Status.PENDING:
                 raise VerificationError(f"Заявка в статусе «{change.get_status_display()}» уже рассмотрена.")
             worker = _lock(MedicalWorker, change.worker_id, "user")
-            _apply_changes(worker, {f: c["value"] for f, c in change.changes.items()})
+            try:
+                registry_services.worker_correction_apply(
+                    worker=worker, values={f: c["value"] for f, c in change.changes.items()}
+                )
+            except registry_services.RegistryError as exc:
+                raise VerificationError(str(exc)) from exc
             change.status = ChangeRequest.Status.APPROVED
             change.decided_at = timezone.now()
             change.reviewed_by = actor
@@ -809,88 +694,6 @@ def change_request_approve(*, change_request: ChangeRequest, actor: User, reques
             "Изменение нельзя применить: регистровый номер или номер документа уже занят другой записью."
         ) from exc
     return change
-
-
-def _apply_changes(worker: MedicalWorker, values: dict) -> None:
-    worker_fields = [f for f in ("last_name", "first_name", "middle_name", "registry_number", "phone", "email")
-                     if f in values]
-    for field in worker_fields:
-        setattr(worker, field, values[field] or "")
-    if worker_fields:
-        worker.save(update_fields=[*worker_fields, "updated_at"])
-    name_fields = [f for f in ("last_name", "first_name", "middle_name") if f in values]
-    if name_fields and worker.user_id:
-        # The account shows the same name as the record (header, messages, staff lists).
-        account = User.objects.select_for_update().get(pk=worker.user_id)
-        for field in name_fields:
-            setattr(account, field, values[field] or "")
-        account.save(update_fields=name_fields)
-    employment = main_employment(worker)
-    today = timezone.localdate()
-    # The registry counts a job or category as current through its end date, so "ended now" is
-    # yesterday (or the start day, for one that began today).
-    yesterday = today - dt.timedelta(days=1)
-    if "organization" in values or "specialty" in values or "employment_status" in values:
-        status = values.get("employment_status")
-        if status == EMPLOYMENT_DISMISSED:
-            if employment is not None:
-                employment.ended_on = max(yesterday, employment.started_on)
-                employment.save(update_fields=["ended_on", "updated_at"])
-        else:
-            organization = (MedicalOrganization.objects.get(ogrn=values["organization"])
-                            if values.get("organization") else None)
-            if employment is None or (organization is not None and organization.pk != employment.organization_id):
-                if employment is None and organization is None:
-                    raise VerificationError("Место работы: укажите ОГРН организации.")
-                position = employment.position if employment else None
-                if employment is not None:
-                    employment.ended_on = max(yesterday, employment.started_on)
-                    employment.save(update_fields=["ended_on", "updated_at"])
-                if position is None:
-                    from registry.models import Position
-
-                    position = Position.objects.order_by("sort_order", "id").first()
-                employment = Employment.objects.create(
-                    worker=worker, organization=organization or employment.organization, position=position,
-                    specialty_id=values.get("specialty") or (employment.specialty_id if employment else None),
-                    rate=employment.rate if employment else 1, kind=status or Employment.Kind.MAIN, started_on=today,
-                )
-            else:
-                fields = []
-                if "specialty" in values:
-                    employment.specialty_id = values["specialty"]
-                    fields.append("specialty")
-                if status:
-                    employment.kind = status
-                    fields.append("kind")
-                if fields:
-                    employment.save(update_fields=[*fields, "updated_at"])
-    if "admission_number" in values or "admission_valid_until" in values:
-        admission = current_admission(worker)
-        if admission is None:
-            raise VerificationError("Документ о допуске: в регистре нет документа, который можно исправить.")
-        if values.get("admission_number"):
-            admission.number = values["admission_number"]
-        if values.get("admission_valid_until"):
-            admission.valid_until = dt.date.fromisoformat(values["admission_valid_until"])
-        admission.save(update_fields=["number", "valid_until", "updated_at"])
-    if "category" in values:
-        assignment = current_category(worker)
-        if values["category"] is None:
-            if assignment is not None:
-                assignment.valid_until = max(yesterday, assignment.awarded_on + dt.timedelta(days=1))
-                assignment.save(update_fields=["valid_until"])
-        elif assignment is not None:
-            assignment.category_id = values["category"]
-            assignment.save(update_fields=["category"])
-        else:
-            specialty_id = values.get("specialty") or (employment.specialty_id if employment else None)
-            if specialty_id is None:
-                raise VerificationError("Категория: сначала укажите специальность.")
-            CategoryAssignment.objects.create(
-                worker=worker, category_id=values["category"], specialty_id=specialty_id, awarded_on=today,
-                valid_until=today + dt.timedelta(days=5 * 365),
-            )
 
 
 def change_request_reject(*, change_request: ChangeRequest, actor: User, reason: str,

@@ -6,6 +6,7 @@ import logging
 from celery import shared_task
 
 from . import deadlines, services
+from .documents import documents_sweep_orphans
 from .gateways import GatewayUnavailable
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,5 @@ def run_deadlines() -> dict:
 @shared_task(name="verification.sweep_orphan_documents", time_limit=1800, soft_time_limit=1700)
 def sweep_orphan_documents() -> int:
     """Daily: encrypted blobs no document row names (a rolled-back upload) are deleted."""
-    from .documents import documents_sweep_orphans
 
     return documents_sweep_orphans()

@@ -22,7 +22,7 @@ from .services import VerificationError
 
 
 def _worker_or_none(request):
-    worker = selectors.worker_of(request.user)
+    worker = selectors.worker_of(user=request.user)
     if worker is None:
         return None, render(request, "verification/no_record.html", status=200)
     return worker, None
@@ -39,7 +39,7 @@ def cabinet(request):
     worker, response = _worker_or_none(request)
     if response:
         return response
-    context = selectors.cabinet_context(worker, request.user)
+    context = selectors.cabinet_context(worker=worker, user=request.user)
     return render(request, "verification/cabinet.html", context)
 
 
@@ -53,7 +53,7 @@ def identity(request):
     worker, response = _worker_or_none(request)
     if response:
         return response
-    current = services.identity_application_current(worker=worker)
+    current = selectors.identity_application_current(worker=worker)
     if current is not None and current.is_open:
         return redirect("verification:identity_detail", pk=current.pk)
     fixing = current if current is not None and current.can_fix() else None
@@ -88,10 +88,10 @@ def identity(request):
 @never_cache
 @require_GET
 def identity_detail(request, pk: int):
-    application = selectors.owned_or_404(IdentityApplication, user=request.user, pk=pk)
+    application = selectors.owned_or_404(model=IdentityApplication, user=request.user, pk=pk)
     return render(request, "verification/identity_detail.html", {
         "application": application,
-        "history": selectors.application_history(ApplicationHistory.Kind.IDENTITY, application.pk),
+        "history": selectors.application_history(kind=ApplicationHistory.Kind.IDENTITY, application_id=application.pk),
     })
 
 
@@ -105,7 +105,7 @@ def qualification(request):
     worker, response = _worker_or_none(request)
     if response:
         return response
-    current = services.qualification_application_current(worker=worker)
+    current = selectors.qualification_application_current(worker=worker)
     if current is not None and current.is_open:
         return redirect("verification:qualification_detail", pk=current.pk)
     fixing = current if current is not None and current.can_fix() else None
@@ -118,7 +118,7 @@ def qualification(request):
         files = {f: form.cleaned_data.get(f) for f in services.QUALIFICATION_FILES}
         try:
             if fixing is not None:
-                application = services.qualification_application_fix(
+                application = services.qualification_application_resubmit(
                     application=fixing, user=request.user, data=data, files=files, request=request)
             else:
                 application = services.qualification_application_submit(
@@ -135,10 +135,12 @@ def qualification(request):
 @never_cache
 @require_GET
 def qualification_detail(request, pk: int):
-    application = selectors.owned_or_404(QualificationApplication, user=request.user, pk=pk)
+    application = selectors.owned_or_404(model=QualificationApplication, user=request.user, pk=pk)
     return render(request, "verification/qualification_detail.html", {
         "application": application,
-        "history": selectors.application_history(ApplicationHistory.Kind.QUALIFICATION, application.pk),
+        "history": selectors.application_history(
+            kind=ApplicationHistory.Kind.QUALIFICATION, application_id=application.pk
+        ),
     })
 
 
@@ -157,7 +159,7 @@ def correction(request):
     if worker.identity_status != worker.IdentityStatus.CONFIRMED:
         messages.info(request, "Исправлять сведения можно после подтверждения личности.")
         return redirect("verification:identity")
-    current = services.worker_editable_values(worker)
+    current = selectors.worker_editable_values(worker=worker)
     initial = {**current, "registry_number": worker.registry_number_display}
     step = request.POST.get("step") if request.method == "POST" else None
     form = CorrectionForm(request.POST or None, request.FILES or None, initial=initial)
@@ -165,7 +167,7 @@ def correction(request):
         form.fields["proof"].required = False
     diff = None
     if step in ("preview", "submit") and form.is_valid():
-        diff = services.change_diff(worker=worker, new_values=form.new_values())
+        diff = selectors.change_diff(worker=worker, new_values=form.new_values())
         if not diff:
             form.add_error(None, "Вы ничего не изменили: исправьте хотя бы одно поле.")
         elif step == "submit":
@@ -188,10 +190,10 @@ def correction(request):
 @never_cache
 @require_GET
 def correction_detail(request, pk: int):
-    change = selectors.owned_or_404(ChangeRequest, user=request.user, pk=pk)
+    change = selectors.owned_or_404(model=ChangeRequest, user=request.user, pk=pk)
     return render(request, "verification/correction_detail.html", {
         "change": change,
-        "history": selectors.application_history(ApplicationHistory.Kind.CHANGE, change.pk),
+        "history": selectors.application_history(kind=ApplicationHistory.Kind.CHANGE, application_id=change.pk),
     })
 
 

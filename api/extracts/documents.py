@@ -106,7 +106,7 @@ def _documents_section(worker: MedicalWorker, today: dt.date) -> dict:
 def _qualification_sections(worker: MedicalWorker, today: dt.date) -> list[dict]:
     admissions = [
         [a.specialty.name, f"{a.status.label}" + (f" до {_date(a.valid_until)}" if a.valid_until else "")]
-        for a in selectors.worker_admissions(worker, today)
+        for a in selectors.worker_admissions(worker=worker, today=today)
     ]
     categories = [
         [c.category.name, f"{c.specialty.name}; присвоена {_date(c.awarded_on)}; действует до {_date(c.valid_until)}"]

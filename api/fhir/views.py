@@ -366,7 +366,7 @@ def _practitioners_with_admissions(workers):
             by_spec.setdefault(doc.specialty_id, []).append(doc)
         admissions = []
         for group in by_spec.values():
-            best = registry_selectors.best_document(group, today)
+            best = registry_selectors.best_document(documents=group, today=today)
             admissions.append(
                 registry_selectors.SpecialtyAdmission(
                     best.specialty, best.admission_status(today), best.valid_until, best
@@ -431,7 +431,7 @@ def practitioner_read(request, registry_number: str):
     resource = practitioner(
         worker,
         personal=_personal(request),
-        admissions=registry_selectors.worker_admissions(worker),
+        admissions=registry_selectors.worker_admissions(worker=worker),
         documents=_documents(request),
     )
     audit_partner_read(request, [worker], fields=_audit_fields(request))

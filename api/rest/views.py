@@ -27,6 +27,7 @@ from ..authentication import request_token
 from ..pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, KeysetPagination
 from .errors import form_errors
 from .serializers import (
+    PERSONAL_FIELDS,
     AdmissionDocumentSerializer,
     DirectoryEntrySerializer,
     DirectorySerializer,
@@ -96,7 +97,6 @@ def audit_partner_read(request, workers, *, fields: tuple[str, ...]) -> None:
 
 
 def _personal_fields(request) -> tuple[str, ...]:
-    from .serializers import PERSONAL_FIELDS
 
     token = request_token(request)
     return PERSONAL_FIELDS if token is not None and token.has_scope("personal") else ()
@@ -222,7 +222,7 @@ ORGANIZATION_ID = OpenApiParameter("pk", OpenApiTypes.STR, OpenApiParameter.PATH
 @api_view(["GET"])
 def worker_detail(request, registry_number: str):
     worker = _worker_or_404(registry_number)
-    worker.api_admissions = registry_selectors.worker_admissions(worker)
+    worker.api_admissions = registry_selectors.worker_admissions(worker=worker)
     worker.api_workplaces = list(selectors.worker_current_employments([worker.pk]))
     data = WorkerDetailSerializer(worker, context=_context(request)).data
     audit_partner_read(request, [worker], fields=_personal_fields(request))
@@ -246,7 +246,7 @@ def worker_documents(request, registry_number: str):
         audit_partner_read(request, [worker], fields=("admission_documents.number", "admission_documents.issued_on"))
     else:
         # Public: what the profile shows, the document that decides admission in each specialty.
-        documents = [a.document for a in registry_selectors.worker_admissions(worker) if a.document]
+        documents = [a.document for a in registry_selectors.worker_admissions(worker=worker) if a.document]
     return Response(AdmissionDocumentSerializer(documents, many=True, context=_context(request)).data)
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.db import OperationalError, connection
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 from openpyxl import Workbook
@@ -40,6 +40,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from core import validators
+from core.claims import claim_row
 
 from ..models import ExportJob, MedicalWorker
 from ..search import engine as search
@@ -347,16 +348,9 @@ def export_job_claim(*, job_id, redelivered: bool = False) -> bool:
     by the broker's redelivery of its task (the worker process died: Celery rejects the task back to
     the queue, or the visibility timeout ran out, which is longer than the task's time limit), or by
     any run once it is older than STALE_RUNNING (the reconciler enqueues those)."""
-    now = timezone.now()
-    claimable = Q(status=ExportJob.Status.QUEUED) | Q(
-        status=ExportJob.Status.RUNNING, started_at__lt=now - STALE_RUNNING
-    )
-    if redelivered:
-        claimable |= Q(status=ExportJob.Status.RUNNING)
-    return bool(
-        ExportJob.objects.filter(claimable, pk=job_id).update(
-            status=ExportJob.Status.RUNNING, started_at=now, progress=0, error=""
-        )
+    return claim_row(
+        ExportJob, pk=job_id, queued=ExportJob.Status.QUEUED, running=ExportJob.Status.RUNNING,
+        lease=STALE_RUNNING, now=timezone.now(), retake_running=redelivered, progress=0, error="",
     )
 
 

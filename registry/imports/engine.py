@@ -35,8 +35,9 @@ from pathlib import Path
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from ..models import DiscrepancyAlert, SearchWord
+from ..models import AdmissionDocument, DiscrepancyAlert, Employment, MedicalOrganization, MedicalWorker, SearchWord
 from ..quality import discrepancies
+from ..services import worker_refresh_derived
 from . import formats
 from .schema import KINDS, CellError, Context, ImportFileError, KindSpec, RowError
 
@@ -982,7 +983,6 @@ def _sqlite_row(row: tuple) -> tuple:
 
 def _refresh(result: ImportResult, worker_ids: set[int], today: dt.date) -> None:
     """Recompute the derived search columns of workers whose records changed, in this transaction."""
-    from ..services import worker_refresh_derived
 
     if worker_ids:
         worker_refresh_derived(worker_ids=sorted(worker_ids), today=today)
@@ -996,7 +996,6 @@ def _reconcile_vanished(spec: KindSpec, keys: set, result: ImportResult, ctx: Co
     """List the live records whose natural key the source no longer holds; with ``apply``,
     retire them: an organization is closed, a document annulled, an employment ended, a
     worker flagged for review (the register never deletes a person)."""
-    from ..models import AdmissionDocument, Employment, MedicalOrganization, MedicalWorker
 
     today = ctx.today
     if spec.kind == "workers":

@@ -11,13 +11,15 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import OperationalError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.claims import claim_row
 from core.models import AuditEntry
 
+from .. import tasks
 from ..models import ImportJob
+from ..quality import duplicates
 from .engine import import_file, write_error_report
 from .schema import KINDS, ImportFileError
 
@@ -63,7 +65,6 @@ def import_job_create(
     *, kind: str, source: str, original_name: str, mode: str, user=None, request=None, preview: ImportJob | None = None
 ) -> ImportJob:
     """Queue an import (or a sync preview/apply) and start its task after commit."""
-    from .. import tasks
 
     if kind not in KINDS:
         raise ImportFileError(f"Вид данных: неизвестный «{kind}»")
@@ -84,14 +85,11 @@ def import_job_create(
 
 
 def import_job_claim(*, job_id) -> bool:
-    now = timezone.now()
-    claimable = Q(status=ImportJob.Status.QUEUED) | Q(
-        status=ImportJob.Status.RUNNING, started_at__lt=now - STALE_RUNNING
-    )
-    return bool(
-        ImportJob.objects.filter(claimable, pk=job_id).update(
-            status=ImportJob.Status.RUNNING, started_at=now, progress=0, error=""
-        )
+    """Take the job for this run (core.claims.claim_row); a job left running by a lost worker is
+    retaken once it is older than STALE_RUNNING."""
+    return claim_row(
+        ImportJob, pk=job_id, queued=ImportJob.Status.QUEUED, running=ImportJob.Status.RUNNING,
+        lease=STALE_RUNNING, now=timezone.now(), progress=0, error="",
     )
 
 
@@ -191,7 +189,6 @@ def import_job_run(*, job_id) -> str:
         finished_at=timezone.now(),
     )
     if not dry_run and job.kind == "workers" and (result.created or result.updated):
-        from ..quality import duplicates
 
         duplicates.duplicates_detect()
     return ImportJob.Status.DONE

@@ -385,12 +385,7 @@ class KindSpec:
         return {c.name: c.label for c in self.columns}
 
 
-def _label(model, name: str) -> str:
-    return str(model._meta.get_field(name).verbose_name)
-
-
 SEX = {"M": "M", "F": "F", "М": "M", "Ж": "F", "мужской": "M", "женский": "F"}
-IDENTITY = {}
 
 
 def _check_worker(row: dict, ctx: Context) -> list[tuple[str, str]]:

@@ -15,6 +15,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.models import User
+
 from ..models import (
     AdmissionDocument,
     DiscrepancyAlert,
@@ -74,7 +76,6 @@ def alerts_digest_send() -> int:
     """E-mail staff the alerts not yet reported; each alert is in exactly one digest."""
     recipients = list(getattr(settings, "DQ_ALERT_EMAILS", []) or [])
     if not recipients:
-        from accounts.models import User
 
         recipients = list(
             User.objects.filter(is_staff=True, is_active=True).exclude(email="").values_list("email", flat=True)

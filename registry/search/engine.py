@@ -38,6 +38,7 @@ from ..models import (
     SearchWord,
     Specialty,
 )
+from .tables import SORTABLE_COLUMNS, WorkerTable
 
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 MAX_PAGE = 100  # deeper pages: refine the query (no OFFSET scans over millions of rows)
@@ -133,7 +134,6 @@ class SearchForm(forms.Form):
         return org
 
     def clean_sort(self):
-        from .tables import SORTABLE_COLUMNS
 
         sort = self.cleaned_data.get("sort", "").strip()
         if sort and sort.lstrip("-") not in SORTABLE_COLUMNS:
@@ -607,7 +607,7 @@ class DirectoryOrderedResult(Sequence):
         if chosen is not None:  # the search is filtered on this column: one entry to walk
             keys: list[int | None] = [chosen.pk]
         else:
-            keys = [*selectors.directory_order(model, key_order), None]
+            keys = [*selectors.directory_order(model=model, key_order=key_order), None]
         if descending:
             keys.reverse()
         self._name_order = ("-search_name", "-id") if descending else ("search_name", "id")
@@ -659,7 +659,6 @@ def result_page_source(result: SearchResult, params: dict) -> tuple[QuerySet | S
         rows = result.queryset.select_related(None).only(*selectors.RESULT_ROW_FIELDS)
         ordered = DirectoryOrderedResult(rows, sort, params.get(field.removeprefix("primary_")))
         return ordered, ordered.count()
-    from .tables import WorkerTable
 
     keys = WorkerTable.base_columns[sort.lstrip("-") or "full_name"].order_by
     keys = [str(key) for key in (keys.opposite if sort.startswith("-") else keys)]

@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.test import Client
 from PIL import Image
 from pypdf import PdfWriter
-from demo.management.commands.seed_demo import DEMO_WRONG_INN, WORKERS
 
 from accounts.models import User
+from demo.management.commands.seed_demo import DEMO_WRONG_INN, WORKERS
 from tests.factories import StaffFactory
 from verification.models import ChangeRequest, IdentityApplication
 

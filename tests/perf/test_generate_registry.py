@@ -314,6 +314,7 @@ def test_a_second_concurrent_run_is_refused(directories):
     if connection.vendor != "postgresql":
         skip_or_fail("the run lock is a PostgreSQL advisory lock")
     import psycopg
+
     from perf.management.commands.generate_registry import ADVISORY_LOCK
 
     params = connection.get_connection_params()

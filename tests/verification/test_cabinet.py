@@ -13,7 +13,7 @@ from accounts.models import Notification
 from core.models import AuditEntry
 from registry.models import AdmissionDocument, ContinuingEducation
 from tests.verification.conftest import identity_files, identity_input, pdf_bytes, png_bytes
-from verification import services
+from verification import selectors, services
 from verification.models import ChangeRequest, IdentityApplication
 
 pytestmark = pytest.mark.django_db
@@ -192,7 +192,7 @@ def test_staff_download_is_in_the_owners_journal(client, support_agent, second_w
 
 
 def _correction_post(worker, **overrides):
-    values = services.worker_editable_values(worker)
+    values = selectors.worker_editable_values(worker=worker)
     data = {k: ("" if v is None else v) for k, v in values.items()}
     data["registry_number"] = worker.registry_number
     data["admission_valid_until"] = values["admission_valid_until"].isoformat()

@@ -97,7 +97,7 @@ def test_fix_within_7_days_then_confirmed(confirmed_worker):
         application = _submit(confirmed_worker, files=_files(residency_document=True))
         _check(application)
     with time_machine.travel(T0 + dt.timedelta(days=6, hours=23), tick=False):
-        services.qualification_application_fix(
+        services.qualification_application_resubmit(
             application=application, user=confirmed_worker.user,
             data=services.QualificationInput(diploma_number="1234567", admission_number="0177000000001"),
             files={"residency_document": pdf_upload("residency.pdf")},
@@ -115,7 +115,7 @@ def test_not_fixed_in_7_days_is_closed_once(confirmed_worker):
         assert deadlines.run_all()["closed"] == 1
         assert deadlines.run_all()["closed"] == 0
         with pytest.raises(services.VerificationError):
-            services.qualification_application_fix(
+            services.qualification_application_resubmit(
                 application=application, user=confirmed_worker.user,
                 data=services.QualificationInput(diploma_number="1", admission_number="1"), files={})
     application.refresh_from_db()

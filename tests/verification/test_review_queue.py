@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.models import Notification
 from core.models import AuditEntry
 from registry.models import AdmissionDocument, CategoryAssignment, Employment, MedicalWorker
+from registry.selectors import worker_main_employment
 from tests.factories import CategoryFactory, OrganizationFactory, SpecialtyFactory, WorkerFactory
 from tests.verification.conftest import identity_files, identity_input, png_bytes
 from verification import services
@@ -126,7 +127,7 @@ def test_approval_applies_workplace_specialty_category_and_admission(confirmed_w
                      admission_valid_until=timezone.localdate() + dt.timedelta(days=300),
                      employment_status="internal")
     services.change_request_approve(change_request=change, actor=staff)
-    main = services.main_employment(worker)
+    main = worker_main_employment(worker=worker)
     assert main.organization == new_org and main.specialty == specialty and main.kind == "internal"
     assert Employment.objects.filter(worker=worker, ended_on__isnull=False).count() == 1
     assert CategoryAssignment.objects.get(worker=worker).category == category
@@ -138,7 +139,7 @@ def test_approval_applies_workplace_specialty_category_and_admission(confirmed_w
 def test_dismissal_ends_the_current_job(confirmed_worker, staff):
     change = _change(confirmed_worker, employment_status="dismissed")
     services.change_request_approve(change_request=change, actor=staff)
-    assert services.main_employment(confirmed_worker) is None
+    assert worker_main_employment(worker=confirmed_worker) is None
 
 
 def test_conflicting_registry_number_applies_nothing(confirmed_worker, staff):

@@ -20,6 +20,9 @@ from django.utils import timezone
 from accounts.models import User
 from core import validators
 from registry import models, services
+from support.models import CannedAnswer, Ticket
+from support.services import TicketInput, ticket_create
+from verification.models import StateRegistryReference
 
 DEMO_PASSWORD_WORKER = "Medreg-demo-2026"  # noqa: S105 - printed demo login, never used in production
 DEMO_PASSWORD_STAFF = "Support-demo-2026"  # noqa: S105
@@ -320,8 +323,6 @@ class Command(BaseCommand):
 
     def _support(self, workers):
         """Canned answers for staff and one open demo ticket in the queue."""
-        from support.models import CannedAnswer, Ticket
-        from support.services import TicketInput, ticket_create
 
         for title, topic, body in CANNED_ANSWERS:
             CannedAnswer.objects.update_or_create(title=title, defaults={"topic": topic, "body": body})
@@ -340,7 +341,6 @@ class Command(BaseCommand):
     def _state_registry_reference(self, workers):
         """The stand-in tax service and social fund records (verification.gateways) of the demo
         workers, matching their registry data, so identity confirmation can pass."""
-        from verification.models import StateRegistryReference
 
         for worker in workers:
             common = {"last_name": worker.last_name, "first_name": worker.first_name,

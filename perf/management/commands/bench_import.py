@@ -30,6 +30,10 @@ from psycopg import sql
 
 from core import validators
 from perf.benchmarks import machine_description
+from registry.imports.engine import _Cleaner, _map_header
+from registry.imports.formats import read_rows
+from registry.imports.schema import KINDS, Context
+from registry.models import MedicalWorker
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/medreg_bench_import"
 PROTECTED = {"medreg_big", "medreg_ci", "medreg", "postgres", "template0", "template1"}
@@ -172,10 +176,6 @@ class Command(BaseCommand):
         """The straightforward way: the same cleaners, then MedicalWorker objects and bulk_create."""
         from django.utils import timezone
 
-        from registry.imports.engine import _Cleaner, _map_header
-        from registry.imports.formats import read_rows
-        from registry.imports.schema import KINDS, Context
-        from registry.models import MedicalWorker
 
         spec = KINDS["workers"]
         _fmt, header, rows = read_rows(path)

@@ -34,6 +34,7 @@ from django.db import connection
 
 from accounts import services as account_services
 from accounts.models import User
+from core import validators
 from perf.benchmarks import machine_description
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfile.py"
@@ -151,7 +152,6 @@ class Command(BaseCommand):
         wanted = options["sessions"]
         users = list(User.objects.filter(is_active=True, kind=User.Kind.WORKER).order_by("pk")[:wanted])
         if len(users) < wanted and options["create_accounts"]:
-            from core import validators
 
             serial = 987_000_000
             for index in range(len(users), wanted):

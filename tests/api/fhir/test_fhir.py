@@ -15,9 +15,8 @@ from pydantic import ValidationError
 from core.models import AuditEntry
 from registry.models import Specialty
 from registry.services import worker_refresh_derived
-from tests.factories import AdmissionDocumentFactory, EmploymentFactory, OrganizationFactory, WorkerFactory
-
 from tests.api.conftest import bearer
+from tests.factories import AdmissionDocumentFactory, EmploymentFactory, OrganizationFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db
 MODELS = {

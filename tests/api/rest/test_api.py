@@ -10,6 +10,7 @@ from api.services import partner_token_revoke
 from core.models import AuditEntry
 from registry.models import MedicalWorker
 from registry.services import worker_refresh_derived
+from tests.api.conftest import bearer
 from tests.factories import (
     AdmissionDocumentFactory,
     EmploymentFactory,
@@ -17,8 +18,6 @@ from tests.factories import (
     SpecialtyFactory,
     WorkerFactory,
 )
-
-from tests.api.conftest import bearer
 
 pytestmark = pytest.mark.django_db
 PROTECTED = {"snils", "inn", "birth_date", "sex", "phone", "email", "citizenship"}
