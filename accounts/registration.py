@@ -34,6 +34,29 @@ def snils_has_account(snils: str) -> bool:
     return User.objects.filter(Q(snils=snils) | Q(username=snils)).exists()
 
 
+def _checked_identity(*, snils: str, phone: str, consent_text_version: str) -> tuple[str, str]:
+    """SNILS and phone normalized, the consent current, the SNILS free; RegistrationError otherwise."""
+    try:
+        snils = validators.normalize_snils(snils)
+    except ValidationError as exc:
+        raise RegistrationError(exc.messages[0], field="snils", code="snils_invalid") from None
+    try:
+        phone = validators.normalize_mobile_phone(phone)
+    except ValidationError as exc:
+        raise RegistrationError(exc.messages[0], field="phone", code="phone_invalid") from None
+    if consent_text_version != CURRENT_CONSENT_VERSION:
+        raise RegistrationError(
+            "Текст согласия обновился. Прочитайте его и подтвердите согласие ещё раз.",
+            field="consent",
+            code="consent_outdated",
+        )
+    # Checked first for the usual case; the unique constraints settle a race between two
+    # registrations of the same SNILS, where both pass this check.
+    if snils_has_account(snils):
+        raise RegistrationError(MSG_SNILS_TAKEN, field="snils", code="snils_taken")
+    return snils, phone
+
+
 def account_register(
     *,
     snils: str,
@@ -52,25 +75,7 @@ def account_register(
     The phone is stored unconfirmed: it is confirmed with an SMS code at the first login. The
     password is expected to have passed `validate_password` already (the form does that).
     """
-    try:
-        snils = validators.normalize_snils(snils)
-    except ValidationError as exc:
-        raise RegistrationError(exc.messages[0], field="snils", code="snils_invalid") from None
-    try:
-        phone = validators.normalize_mobile_phone(phone)
-    except ValidationError as exc:
-        raise RegistrationError(exc.messages[0], field="phone", code="phone_invalid") from None
-    if consent_text_version != CURRENT_CONSENT_VERSION:
-        raise RegistrationError(
-            "Текст согласия обновился. Прочитайте его и подтвердите согласие ещё раз.",
-            field="consent",
-            code="consent_outdated",
-        )
-    # Checked first for the usual case; the unique constraints below settle a race between two
-    # registrations of the same SNILS, where both pass this check.
-    if snils_has_account(snils):
-        raise RegistrationError(MSG_SNILS_TAKEN, field="snils", code="snils_taken")
-
+    snils, phone = _checked_identity(snils=snils, phone=phone, consent_text_version=consent_text_version)
     try:
         with transaction.atomic():
             user = User(

@@ -26,7 +26,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from celery import current_app
+from celery import Celery, current_app
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -90,10 +90,23 @@ def registered() -> list[Reconciled]:
     return list(_registry.values())
 
 
+_app: Celery | None = None
+
+
+def use_app(app: Celery) -> None:
+    """The Celery application tasks are published with; the wiring (portal.celery) sets it at start-up.
+    Not celery.current_app: any other Celery() created in the process (a client in a test, a tool)
+    becomes the current one."""
+    global _app
+    _app = app
+
+
+def _celery() -> Celery:
+    return _app if _app is not None else current_app
+
+
 def _send(task_name: str, *args) -> None:
-    # The project's Celery app is the current one (portal.celery sets it up at start-up); core names
-    # no app of the project.
-    app = current_app
+    app = _celery()
     if app.conf.task_always_eager:
         # The embedded set-up runs the task inline; by name, so the task module may not be imported yet.
         if task_name not in app.tasks:
@@ -109,7 +122,7 @@ def enqueue(task_name: str, *args, log_args: bool = True) -> bool:
     try:
         _send(task_name, *args)
     except Exception as exc:  # kombu OperationalError, redis ConnectionError, socket errors...
-        if current_app.conf.task_always_eager:
+        if _celery().conf.task_always_eager:
             raise  # inline mode: the task itself failed, not the broker; let it show
         shown = ", ".join(map(str, args)) if log_args else f"{len(args)} arguments"
         logger.warning("could not enqueue %s(%s): %s", task_name, shown, type(exc).__name__)

@@ -177,36 +177,15 @@ def login_phone(request):
         return redirect("accounts:login")
     phone_form, code_form = PhoneForm(initial={"phone": user.phone}), CodeForm()
     phone = request.session.get(PHONE_KEY)
+    response = None
     if request.method == "POST" and request.POST.get("action") == "send":
         phone_form = PhoneForm({"phone": phone_on_file} if phone_on_file else request.POST)
-        if phone_form.is_valid():
-            phone = phone_form.cleaned_data["phone"]
-            try:
-                sent = services.sms_code_send(
-                    user=user, purpose=OneTimeCode.Purpose.PHONE_CONFIRM, phone=phone, request=request
-                )
-            except services.AuthError as exc:
-                phone_form.add_error("phone", exc.message)
-            else:
-                request.session[PHONE_KEY] = phone
-                messages.info(request, f"Код отправлен на номер {sent.phone_masked}.")
-                return redirect("accounts:login_phone")
+        response = _phone_code_send(request, user, phone_form)
     elif request.method == "POST" and request.POST.get("action") == "confirm" and phone:
         code_form = CodeForm(request.POST)
-        if code_form.is_valid():
-            try:
-                services.phone_confirm(user=user, phone=phone, code=code_form.cleaned_data["code"], request=request)
-            except services.AccountLocked as exc:
-                request.session.pop(services.PENDING_KEY, None)
-                messages.error(request, exc.message)
-                return redirect("accounts:login")
-            except services.AuthError as exc:
-                code_form.add_error("code", exc.message)
-            else:
-                request.session.pop(PHONE_KEY, None)
-                services.login_complete(request=request, user=user, method="sms")
-                messages.success(request, "Телефон подтверждён. Теперь код для входа будет приходить на этот номер.")
-                return _after_login(request, user)
+        response = _phone_code_confirm(request, user, phone, code_form)
+    if response is not None:
+        return response
     return render(
         request,
         "accounts/login_phone.html",
@@ -217,6 +196,42 @@ def login_phone(request):
             "phone_on_file": user.masked_phone if phone_on_file else "",
         },
     )
+
+
+def _phone_code_send(request, user: User, phone_form: PhoneForm):
+    """Send the confirmation code to the phone; a redirect when sent, else None (errors on the form)."""
+    if not phone_form.is_valid():
+        return None
+    phone = phone_form.cleaned_data["phone"]
+    try:
+        sent = services.sms_code_send(
+            user=user, purpose=OneTimeCode.Purpose.PHONE_CONFIRM, phone=phone, request=request
+        )
+    except services.AuthError as exc:
+        phone_form.add_error("phone", exc.message)
+        return None
+    request.session[PHONE_KEY] = phone
+    messages.info(request, f"Код отправлен на номер {sent.phone_masked}.")
+    return redirect("accounts:login_phone")
+
+
+def _phone_code_confirm(request, user: User, phone: str, code_form: CodeForm):
+    """Check the code; the login completes with the phone confirmed, else None (errors on the form)."""
+    if not code_form.is_valid():
+        return None
+    try:
+        services.phone_confirm(user=user, phone=phone, code=code_form.cleaned_data["code"], request=request)
+    except services.AccountLocked as exc:
+        request.session.pop(services.PENDING_KEY, None)
+        messages.error(request, exc.message)
+        return redirect("accounts:login")
+    except services.AuthError as exc:
+        code_form.add_error("code", exc.message)
+        return None
+    request.session.pop(PHONE_KEY, None)
+    services.login_complete(request=request, user=user, method="sms")
+    messages.success(request, "Телефон подтверждён. Теперь код для входа будет приходить на этот номер.")
+    return _after_login(request, user)
 
 
 # --- Logout -------------------------------------------------------------------------------------

@@ -263,31 +263,63 @@ def import_file(
         raise ImportFileError(f"Неизвестный вид данных «{kind}»; допустимы: {', '.join(KINDS)}")
     path = Path(path)
     _fmt, header, rows = formats.read_rows(path)
-    mapped = _map_header(spec, header, path.name)
-    ctx = Context.load(today)
-    result = ImportResult(kind=kind, dry_run=dry_run)
-    cleaner = _Cleaner(spec, mapped, ctx, keep_keys=sync)
-    size = batch_size or BATCH_SIZE
-    loader = _Loader(spec, ctx, result, sample=sync)
-    pg = connection.vendor == "postgresql"
-    if pg and spec.kind in TARGET_TABLES_FRESH:
-        loader.fresh = _table_empty(TARGET_TABLES[spec.kind])
-        loader.direct = loader.fresh and spec.kind == "workers" and not sync
+    run = _ImportRun(spec, header, rows, path=path, dry_run=dry_run, sync=sync, today=today,
+                     batch_size=batch_size or BATCH_SIZE, progress=progress)
+    result = run.result
+    if dry_run:
+        with transaction.atomic():
+            run.run()
+            transaction.set_rollback(True)
+    elif _bulk_mode(spec, path):
+        # A large file into an empty table: maintain the secondary indexes once at the end.
+        indexes_restore()
+        dropped = _indexes_drop(TARGET_TABLES[spec.kind])
+        try:
+            run.run()
+        finally:
+            indexes_restore()
+        # A table filled in one go has no planner statistics until autovacuum gets to it; the
+        # duplicate check right after the import and the first searches need them.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {TARGET_TABLES[spec.kind]}")
+        result.bulk_indexes = len(dropped)
+    else:
+        run.run()
+    result.errors = sorted(run.cell_errors + result.errors, key=lambda error: error.row)
+    result.unchanged = max(0, result.total - result.invalid - result.created - result.updated)
+    return result
 
-    cell_errors: list[RowError] = []
-    counted = [0]
-    name_at = cleaner.stage_names.index("search_name") if spec.kind == "workers" else None
 
-    def produce():
+class _ImportRun:
+    """One file's rows through the cleaner (in a thread) and the loader (in the caller's thread)."""
+
+    def __init__(self, spec, header, rows, *, path: Path, dry_run: bool, sync: bool, today, batch_size: int,
+                 progress: Callable[[int], None] | None):
+        self.spec, self.rows, self.sync, self.dry_run = spec, rows, sync, dry_run
+        self.ctx = Context.load(today)
+        self.result = ImportResult(kind=spec.kind, dry_run=dry_run)
+        self.cleaner = _Cleaner(spec, _map_header(spec, header, path.name), self.ctx, keep_keys=sync)
+        self.size, self.progress = batch_size, progress
+        self.loader = _Loader(spec, self.ctx, self.result, sample=sync)
+        self.pg = connection.vendor == "postgresql"
+        if self.pg and spec.kind in TARGET_TABLES_FRESH:
+            self.loader.fresh = _table_empty(TARGET_TABLES[spec.kind])
+            self.loader.direct = self.loader.fresh and spec.kind == "workers" and not sync
+        self.cell_errors: list[RowError] = []
+        self.counted = 0
+        self.name_at = self.cleaner.stage_names.index("search_name") if spec.kind == "workers" else None
+
+    def produce(self):
         """Read and check rows in batches (no database): runs in a thread while the main thread
         writes the previous batch, so Python checking and PostgreSQL work overlap. On PostgreSQL
         the rows leave this thread as COPY text, ready to send."""
+        loader, name_at, pg = self.loader, self.name_at, self.pg
         batch = _Batch()
-        clean, numbers, rows_, names = cleaner.clean, batch.numbers, batch.rows, batch.names
+        clean, numbers, rows_, names = self.cleaner.clean, batch.numbers, batch.rows, batch.names
         suffix = loader.direct_suffix() if loader.direct else None
-        for number, record in rows:
-            counted[0] += 1
-            cleaned = clean(number, record, cell_errors)
+        for number, record in self.rows:
+            self.counted += 1
+            cleaned = clean(number, record, self.cell_errors)
             if cleaned is None:
                 continue
             numbers.append(number)
@@ -298,49 +330,26 @@ def import_file(
                 rows_.append(_copy_line(cleaned) if pg else cleaned)
             if name_at is not None:
                 names.append(cleaned[name_at])
-            if len(numbers) >= size:
+            if len(numbers) >= self.size:
                 batch.words = _words(names)
-                yield batch, counted[0]
+                yield batch, self.counted
                 batch = _Batch()
                 numbers, rows_, names = batch.numbers, batch.rows, batch.names
                 suffix = loader.direct_suffix() if loader.direct else None
         if numbers:
             batch.words = _words(names)
-            yield batch, counted[0]
+            yield batch, self.counted
 
-    def run():
-        for batch, done in _prefetch(produce()):
-            loader.load(batch)
-            if progress:
-                progress(done)
-        result.total = counted[0]
-        if sync:
-            _reconcile_vanished(spec, cleaner.keys, result, ctx, apply=not dry_run)
-        if progress:
-            progress(result.total)
-
-    if dry_run:
-        with transaction.atomic():
-            run()
-            transaction.set_rollback(True)
-    elif _bulk_mode(spec, path):
-        # A large file into an empty table: maintain the secondary indexes once at the end.
-        indexes_restore()
-        dropped = _indexes_drop(TARGET_TABLES[spec.kind])
-        try:
-            run()
-        finally:
-            indexes_restore()
-        # A table filled in one go has no planner statistics until autovacuum gets to it; the
-        # duplicate check right after the import and the first searches need them.
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {TARGET_TABLES[spec.kind]}")
-        result.bulk_indexes = len(dropped)
-    else:
-        run()
-    result.errors = sorted(cell_errors + result.errors, key=lambda error: error.row)
-    result.unchanged = max(0, result.total - result.invalid - result.created - result.updated)
-    return result
+    def run(self) -> None:
+        for batch, done in _prefetch(self.produce()):
+            self.loader.load(batch)
+            if self.progress:
+                self.progress(done)
+        self.result.total = self.counted
+        if self.sync:
+            _reconcile_vanished(self.spec, self.cleaner.keys, self.result, self.ctx, apply=not self.dry_run)
+        if self.progress:
+            self.progress(self.result.total)
 
 
 # --- Bulk mode: a large file into an empty table ---------------------------------------------------

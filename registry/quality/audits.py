@@ -78,28 +78,45 @@ def dq_audit_run(*, today: dt.date | None = None) -> DQAuditRun:
     started = time.monotonic()
     regions = dict(Region.objects.values_list("id", "name"))
     conditions = _worker_conditions(today)
+    by_kind, by_region = _problem_counts(conditions=conditions, regions=regions, today=today)
+    return DQAuditRun.objects.create(
+        total_workers=MedicalWorker.objects.count(),
+        total_problems=sum(by_kind.values()),
+        by_kind=by_kind,
+        by_region=dict(sorted(by_region.items())),
+        worst=_worst_records(conditions=conditions),
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )
+
+
+def _problem_counts(*, conditions: dict[str, Q], regions: dict[int, str], today: dt.date):
+    """Problems per kind, and per region and kind (GROUP BY region, one query per kind)."""
     by_kind: dict[str, int] = {}
     by_region: dict[str, dict[str, int]] = defaultdict(dict)
+
+    def add(kind: str, region_id: int | None, n: int) -> None:
+        label = regions.get(region_id, "Регион не определён")
+        by_region[label][kind] = by_region[label].get(kind, 0) + n
+        by_kind[kind] = by_kind.get(kind, 0) + n
+
     for kind, condition in conditions.items():
-        rows = MedicalWorker.objects.filter(condition).values("region_id").annotate(n=Count("id")).order_by()
-        total = 0
-        for row in rows:
-            label = regions.get(row["region_id"], "Регион не определён")
-            by_region[label][kind] = by_region[label].get(kind, 0) + row["n"]
-            total += row["n"]
-        by_kind[kind] = total
+        by_kind[kind] = 0
+        for row in MedicalWorker.objects.filter(condition).values("region_id").annotate(n=Count("id")).order_by():
+            add(kind, row["region_id"], row["n"])
+    by_kind["license_expired_active"] = 0
     licenses = (
         OrganizationLicense.objects.filter(status=OrganizationLicense.Status.ACTIVE, valid_until__lt=today)
         .values("organization__region_id")
         .annotate(n=Count("id"))
         .order_by()
     )
-    by_kind["license_expired_active"] = 0
     for row in licenses:
-        label = regions.get(row["organization__region_id"], "Регион не определён")
-        by_region[label]["license_expired_active"] = by_region[label].get("license_expired_active", 0) + row["n"]
-        by_kind["license_expired_active"] += row["n"]
+        add("license_expired_active", row["organization__region_id"], row["n"])
+    return by_kind, by_region
 
+
+def _worst_records(*, conditions: dict[str, Q]) -> list[dict]:
+    """The WORST_RECORDS workers with the highest weighted score of problems."""
     score = sum(
         (
             Case(When(condition, then=Value(WEIGHTS[kind])), default=Value(0), output_field=IntegerField())
@@ -111,7 +128,7 @@ def dq_audit_run(*, today: dt.date | None = None) -> DQAuditRun:
         f"flag_{kind}": Case(When(c, then=Value(1)), default=Value(0), output_field=IntegerField())
         for kind, c in conditions.items()
     }
-    worst_rows = (
+    rows = (
         MedicalWorker.objects.annotate(score=score, **flags)
         .filter(score__gt=0)
         .order_by("-score", "id")
@@ -119,7 +136,7 @@ def dq_audit_run(*, today: dt.date | None = None) -> DQAuditRun:
             :WORST_RECORDS
         ]
     )
-    worst = [
+    return [
         {
             "id": row["id"],
             "registry_number": row["registry_number"],
@@ -128,17 +145,8 @@ def dq_audit_run(*, today: dt.date | None = None) -> DQAuditRun:
             "score": row["score"],
             "problems": [PROBLEM_KINDS[k] for k in conditions if row[f"flag_{k}"]],
         }
-        for row in worst_rows
+        for row in rows
     ]
-    run = DQAuditRun.objects.create(
-        total_workers=MedicalWorker.objects.count(),
-        total_problems=sum(by_kind.values()),
-        by_kind=by_kind,
-        by_region=dict(sorted(by_region.items())),
-        worst=worst,
-        duration_ms=int((time.monotonic() - started) * 1000),
-    )
-    return run
 
 
 def dq_trend(run: DQAuditRun) -> dict[str, dict[str, int | None]]:

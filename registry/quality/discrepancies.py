@@ -115,36 +115,41 @@ def discrepancy_checks_run(*, today: dt.date | None = None) -> dict[str, int]:
     today = today or timezone.localdate()
     started = timezone.now()
     found: dict[str, int] = {}
-
-    def raise_all(kind, rows, make):
-        count = 0
-        for row in rows[:ALERTS_PER_KIND]:
-            alert_raise(kind=kind, **make(row))
-            count += 1
-        found[kind] = count
-        if count < ALERTS_PER_KIND:  # a capped run did not see everything: resolve nothing
+    for kind, check in DISCREPANCY_CHECKS.items():
+        alerts = check(today=today)[:ALERTS_PER_KIND]
+        for alert in alerts:
+            alert_raise(kind=kind, **alert)
+        found[kind] = len(alerts)
+        if len(alerts) < ALERTS_PER_KIND:  # a capped run did not see everything: resolve nothing
             alerts_resolve_unseen(kind=kind, since=started)
+    return found
 
-    docs = list(
+
+def shared_documents_check(*, today: dt.date) -> list[dict]:
+    """One admission document number held by several workers (one alert per number)."""
+    docs = (
         AdmissionDocument.objects.filter(number__in=shared_document_numbers())
         .values_list("number", "worker__region_id")
         .order_by("number")
     )
-    seen_numbers: dict[str, int | None] = {}
+    first_region: dict[str, int | None] = {}
     for number, region in docs:
-        seen_numbers.setdefault(number, region)
-    raise_all(
-        DiscrepancyAlert.Kind.DOCUMENT_SHARED,
-        list(seen_numbers.items()),
-        lambda r: {
-            "key": r[0],
-            "message": f"Документ о допуске № {r[0]} указан у нескольких работников",
+        first_region.setdefault(number, region)
+    return [
+        {
+            "key": number,
+            "message": f"Документ о допуске № {number} указан у нескольких работников",
             "object_type": "admission_document",
-            "object_id": r[0],
-            "region_id": r[1],
-        },
-    )
-    closed = list(
+            "object_id": number,
+            "region_id": region,
+        }
+        for number, region in first_region.items()
+    ]
+
+
+def closed_organization_check(*, today: dt.date) -> list[dict]:
+    """A worker still employed by an organization that has been closed."""
+    rows = (
         Employment.objects.filter(
             current_employment_condition(today=today), organization__status=MedicalOrganization.Status.CLOSED
         )
@@ -157,47 +162,55 @@ def discrepancy_checks_run(*, today: dt.date | None = None) -> dict[str, int]:
             "organization__region_id",
         )[:ALERTS_PER_KIND]
     )
-    raise_all(
-        DiscrepancyAlert.Kind.CLOSED_ORGANIZATION,
-        closed,
-        lambda r: {
-            "key": f"{r[0]}:{r[2]}",
-            "message": f"Работник {r[1]} числится работающим в ликвидированной организации {r[3]}",
+    return [
+        {
+            "key": f"{worker_id}:{ogrn}",
+            "message": f"Работник {number} числится работающим в ликвидированной организации {name}",
             "object_type": "worker",
-            "object_id": str(r[0]),
-            "region_id": r[4],
-        },
-    )
-    licenses = list(
-        OrganizationLicense.objects.filter(status=OrganizationLicense.Status.ACTIVE, valid_until__lt=today).values_list(
-            "number", "organization__short_name", "organization__region_id"
-        )[:ALERTS_PER_KIND]
-    )
-    raise_all(
-        DiscrepancyAlert.Kind.LICENSE_EXPIRED_ACTIVE,
-        licenses,
-        lambda r: {
-            "key": r[0],
-            "message": f"Лицензия {r[0]} ({r[1]}) истекла, но отмечена действующей",
+            "object_id": str(worker_id),
+            "region_id": region,
+        }
+        for worker_id, number, ogrn, name, region in rows
+    ]
+
+
+def expired_license_check(*, today: dt.date) -> list[dict]:
+    """A licence past its end date still marked active."""
+    rows = OrganizationLicense.objects.filter(
+        status=OrganizationLicense.Status.ACTIVE, valid_until__lt=today
+    ).values_list("number", "organization__short_name", "organization__region_id")[:ALERTS_PER_KIND]
+    return [
+        {
+            "key": number,
+            "message": f"Лицензия {number} ({name}) истекла, но отмечена действующей",
             "object_type": "license",
-            "object_id": r[0],
-            "region_id": r[2],
-        },
-    )
-    stale = list(
-        MedicalWorker.objects.filter(stale_status_condition(today=today)).values_list(
-            "id", "registry_number", "region_id"
-        )[:ALERTS_PER_KIND]
-    )
-    raise_all(
-        DiscrepancyAlert.Kind.EXPIRED_ACTIVE,
-        stale,
-        lambda r: {
-            "key": f"worker:{r[0]}",
-            "message": f"У работника {r[1]} документ о допуске истёк, а допуск отмечен действующим",
+            "object_id": number,
+            "region_id": region,
+        }
+        for number, name, region in rows
+    ]
+
+
+def stale_admission_check(*, today: dt.date) -> list[dict]:
+    """A worker shown as admitted whose document has run out."""
+    rows = MedicalWorker.objects.filter(stale_status_condition(today=today)).values_list(
+        "id", "registry_number", "region_id"
+    )[:ALERTS_PER_KIND]
+    return [
+        {
+            "key": f"worker:{worker_id}",
+            "message": f"У работника {number} документ о допуске истёк, а допуск отмечен действующим",
             "object_type": "worker",
-            "object_id": str(r[0]),
-            "region_id": r[2],
-        },
-    )
-    return found
+            "object_id": str(worker_id),
+            "region_id": region,
+        }
+        for worker_id, number, region in rows
+    ]
+
+
+DISCREPANCY_CHECKS = {
+    DiscrepancyAlert.Kind.DOCUMENT_SHARED: shared_documents_check,
+    DiscrepancyAlert.Kind.CLOSED_ORGANIZATION: closed_organization_check,
+    DiscrepancyAlert.Kind.LICENSE_EXPIRED_ACTIVE: expired_license_check,
+    DiscrepancyAlert.Kind.EXPIRED_ACTIVE: stale_admission_check,
+}

@@ -268,20 +268,7 @@ class NameOrderedResult(Sequence):
         driver = min(candidates, key=lambda t: sum(n for _, _, n in words[t]))
         if len(words[driver]) > DRIVER_MAX_WORDS:
             return None
-        base = qs.select_related(None).annotate(**{f"word{n}": _WordAt(n) for n in WORD_POSITIONS})
-        for token in tokens:
-            if token == driver:
-                continue
-            # The other words: "a word of the name starts with it", in a form no index serves, so
-            # PostgreSQL tests it (one strpos) and the filters (carried in the index) on the entries of
-            # the driver's branch, an index-only scan. Given an indexable form (LIKE, or the exact
-            # dictionary words at their positions) the planner would rather walk that word's index or
-            # AND a huge bitmap with the branch: «ксения» (114,000 names) instead of «ширяева» (8,000).
-            condition = _word_start(token)
-            specialty_ids = specialties.ids(token)
-            if specialty_ids:
-                condition |= Q(primary_specialty_id__in=specialty_ids)
-            base = base.filter(condition)
+        base = _other_words_filter(qs, tokens, driver, specialties)
         split = _split_token(tokens, driver, words, specialties)
         earlier = Q()
         branches = []
@@ -290,19 +277,7 @@ class NameOrderedResult(Sequence):
             for word, at, workers in words[driver]:
                 if at == position:
                     # A row whose earlier word also starts with the driver is in that branch already.
-                    rows = base.filter(earlier)
-                    # A large surname (e.g. «иванова», 70,000 at 3 million) split by another typed word
-                    # when its patronymic sub-branch is narrow (rare patronymics start with that word).
-                    if (
-                        position == 1
-                        and split
-                        and workers >= SPLIT_MIN_WORKERS
-                        and split[1] * SPLIT_PATRONYMICS_FACTOR < workers
-                        and not word.startswith(split[0])
-                    ):
-                        branches.extend(_surname_branches(rows, word, split[0], columns))
-                    else:
-                        branches.append(rows.filter(**{column: word}).values_list(*columns))
+                    branches.extend(_word_branches(base.filter(earlier), column, word, workers, split, columns))
             earlier &= ~Q(**{f"{column}__startswith": driver})
         # Words after the third (rare): their own small branch, over the partial index of such names.
         long_names = base.filter(earlier, LONG_NAME, _word_start(driver))
@@ -383,6 +358,40 @@ class NameOrderedResult(Sequence):
             # The inner SQL is Django's own compilation with its parameters kept apart.
             self._count = _capped_count_sql(f"SELECT count(*) FROM ({sql} LIMIT {COUNT_CAP + 1}) AS matches", params)  # noqa: S608
         return self._count
+
+
+def _other_words_filter(qs, tokens: list[str], driver: str, specialties: SpecialtyWords) -> QuerySet:
+    """The rows' word columns, filtered by every typed word but the driver."""
+    base = qs.select_related(None).annotate(**{f"word{n}": _WordAt(n) for n in WORD_POSITIONS})
+    for token in tokens:
+        if token == driver:
+            continue
+        # The other words: "a word of the name starts with it", in a form no index serves, so
+        # PostgreSQL tests it (one strpos) and the filters (carried in the index) on the entries of
+        # the driver's branch, an index-only scan. Given an indexable form (LIKE, or the exact
+        # dictionary words at their positions) the planner would rather walk that word's index or
+        # AND a huge bitmap with the branch: «ксения» (114,000 names) instead of «ширяева» (8,000).
+        condition = _word_start(token)
+        specialty_ids = specialties.ids(token)
+        if specialty_ids:
+            condition |= Q(primary_specialty_id__in=specialty_ids)
+        base = base.filter(condition)
+    return base
+
+
+def _word_branches(rows, column: str, word: str, workers: int, split, columns) -> list:
+    """The branch of one dictionary word at one position; a large surname (e.g. «иванова», 70,000 at
+    3 million) split by another typed word when its patronymic sub-branch is narrow (rare patronymics
+    start with that word)."""
+    if (
+        column == "word1"
+        and split
+        and workers >= SPLIT_MIN_WORKERS
+        and split[1] * SPLIT_PATRONYMICS_FACTOR < workers
+        and not word.startswith(split[0])
+    ):
+        return _surname_branches(rows, word, split[0], columns)
+    return [rows.filter(**{column: word}).values_list(*columns)]
 
 
 # A surname branch this large is split by another typed word (see _surname_branches), when the

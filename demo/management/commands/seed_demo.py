@@ -206,7 +206,14 @@ class Command(BaseCommand):
             },
         )
         specialty = _pick(models.Specialty, spec.specialty)
-        org = orgs[spec.org]
+        self._worker_job(worker, spec, orgs[spec.org], specialty, today)
+        self._worker_education(worker, spec, specialty, today)
+        if spec.login:
+            self._worker_login(worker, spec)
+        return worker
+
+    def _worker_job(self, worker, spec: DemoWorker, org, specialty, today) -> None:
+        """The main job, the admission document and the category."""
         models.Employment.objects.update_or_create(
             worker=worker,
             organization=org,
@@ -247,6 +254,9 @@ class Command(BaseCommand):
                     "order_number": "123-к",
                 },
             )
+
+    def _worker_education(self, worker, spec: DemoWorker, specialty, today) -> None:
+        """The diploma and continuing-education records."""
         models.Education.objects.update_or_create(
             worker=worker,
             diploma_series="107724",
@@ -270,28 +280,29 @@ class Command(BaseCommand):
                     "provider": "Портал НМО",
                 },
             )
-        if spec.login:
-            user, _ = User.objects.update_or_create(
-                username=spec.snils,
-                defaults={
-                    "kind": User.Kind.WORKER,
-                    "snils": spec.snils,
-                    "last_name": spec.last,
-                    "first_name": spec.first,
-                    "middle_name": spec.middle,
-                    "email": worker.email,
-                    "birth_date": spec.birth,
-                    # The second worker's phone is on file but not yet confirmed: first login confirms it.
-                    "phone": worker.phone if spec.phone_confirmed else "+79160000002",
-                    "phone_confirmed_at": timezone.now() if spec.phone_confirmed else None,
-                },
-            )
-            user.set_password(DEMO_PASSWORD_WORKER)
-            user.save(update_fields=["password"])
-            if worker.user_id != user.id:
-                worker.user = user
-                worker.save(update_fields=["user"])
-        return worker
+
+    def _worker_login(self, worker, spec: DemoWorker) -> None:
+        """The demo account of a worker that logs in."""
+        user, _ = User.objects.update_or_create(
+            username=spec.snils,
+            defaults={
+                "kind": User.Kind.WORKER,
+                "snils": spec.snils,
+                "last_name": spec.last,
+                "first_name": spec.first,
+                "middle_name": spec.middle,
+                "email": worker.email,
+                "birth_date": spec.birth,
+                # The second worker's phone is on file but not yet confirmed: first login confirms it.
+                "phone": worker.phone if spec.phone_confirmed else "+79160000002",
+                "phone_confirmed_at": timezone.now() if spec.phone_confirmed else None,
+            },
+        )
+        user.set_password(DEMO_PASSWORD_WORKER)
+        user.save(update_fields=["password"])
+        if worker.user_id != user.id:
+            worker.user = user
+            worker.save(update_fields=["user"])
 
     def _staff(self):
         group, _ = Group.objects.get_or_create(name="Служба поддержки")
