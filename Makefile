@@ -34,8 +34,14 @@ run: demo
 	@echo "Serving http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# Lint gates (docs/architecture.md): style and complexity (ruff), layer contracts (import-linter),
+# types of every services.py and selectors.py (mypy with django-stubs), Django's checks, migrations.
+TYPED := $(shell find . -path ./.venv -prune -o \( -name services.py -o -name selectors.py \) -print | sort)
+
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy $(TYPED)
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 

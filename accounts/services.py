@@ -106,7 +106,7 @@ def _throttle_for_update(key: str) -> LoginThrottle:
 
 def throttle_check(*, key: str) -> None:
     throttle = LoginThrottle.objects.filter(key=key).first()
-    if throttle is not None and throttle.is_locked():
+    if throttle is not None and throttle.locked_until is not None and throttle.is_locked():
         raise AccountLocked(throttle.locked_until)
 
 
@@ -189,6 +189,7 @@ def password_check(*, request, login: str, password: str, kind: str) -> User:
         if locked_until is not None:
             raise AccountLocked(locked_until)
         raise InvalidCredentials()
+    assert user is not None  # ok is True only for an existing user
     return user
 
 
@@ -250,8 +251,8 @@ def sms_code_send(*, user: User, purpose: str, request=None, phone: str | None =
             user=user, purpose__in=group, created_at__gt=now - dt.timedelta(hours=1)
         )
         if recent.count() >= CODE_SENDS_PER_HOUR:
-            oldest = recent.order_by("created_at").first()
-            wait = int((oldest.created_at + dt.timedelta(hours=1) - now).total_seconds()) + 1
+            oldest = recent.order_by("created_at").values_list("created_at", flat=True).first() or now
+            wait = int((oldest + dt.timedelta(hours=1) - now).total_seconds()) + 1
             raise RateLimited(
                 f"Код можно запросить не больше {CODE_SENDS_PER_HOUR} раз в час. "
                 f"Попробуйте через {max(1, wait // 60)} мин.",
@@ -456,8 +457,9 @@ def current_password_check(*, request, user: User, password: str) -> bool:
         return True
     audit_record(event=AuditEntry.Event.LOGIN_FAILED, subject=user, request=request,
                  details={"reason": "current_password"})
-    if throttle_fail(key=key, user=user, request=request) is not None:
-        raise AccountLocked(LoginThrottle.objects.get(key=key).locked_until)
+    locked_until = throttle_fail(key=key, user=user, request=request)
+    if locked_until is not None:
+        raise AccountLocked(locked_until)
     return False
 
 

@@ -35,7 +35,9 @@ DIRECTORIES = {model._meta.model_name: model for model in DIRECTORY_MODELS}
 WORKER_RELATED = ("primary_specialty", "region", "category")
 
 
-def worker_search(params, *, name_ordered: bool = False) -> tuple[QuerySet[MedicalWorker] | None, bool, forms.Form]:
+def worker_search(
+    params, *, name_ordered: bool = False
+) -> tuple[QuerySet[MedicalWorker] | search.NameOrderedResult | None, bool, forms.Form]:
     """The public register search (registry.search.engine) with the same parameters and validation.
 
     `name_ordered`: the caller pages in name order and filters nothing further, so a name search may

@@ -306,8 +306,8 @@ def backup_create(*, destination: Path, log: Callable[[str], None] = lambda _: N
     destination.mkdir(parents=True, exist_ok=True)
     os.chmod(destination, 0o700)
     files: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory(prefix="medreg-backup-") as scratch:
-        scratch = Path(scratch)
+    with tempfile.TemporaryDirectory(prefix="medreg-backup-") as scratch_name:
+        scratch = Path(scratch_name)
         if connection.vendor == "postgresql":
             database_file = "database.pgdump.enc"
             tables, storage_names = _postgres_snapshot(scratch / "database.pgdump", log=log)
@@ -330,16 +330,16 @@ def backup_create(*, destination: Path, log: Callable[[str], None] = lambda _: N
     storage = document_storage()
     for name in storage_names:
         relative = f"{DOCUMENTS_DIR}/{_safe_relative(name)}"
-        target = destination / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
+        blob_path = destination / relative
+        blob_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with storage.open(name, "rb") as blob, open(target, "wb") as handle:
+            with storage.open(name, "rb") as blob, open(blob_path, "wb") as handle:
                 shutil.copyfileobj(blob, handle, CHUNK)
         except FileNotFoundError:
             raise BackupError(
                 f"документ {name} удалён во время копирования (например, смена ключей); повторите резервное копирование"
             ) from None
-        files[relative] = _describe(target)
+        files[relative] = _describe(blob_path)
     log(f"Документов скопировано (зашифрованными): {len(storage_names)}.")
 
     manifest = {

@@ -29,7 +29,7 @@ def audit_record(
         subject=subject,
         actor=actor,
         ip=client_ip(request),
-        user_agent=(request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else ""),
+        user_agent=(request.headers.get("user-agent", "")[:300] if request is not None else ""),
         object_type=object_type,
         object_id=str(object_id),
         details=details or {},

@@ -24,7 +24,7 @@ DEFAULT_PERMISSIONS_POLICY = (
 
 
 def request_id_from(request) -> str:
-    candidate = request.META.get("HTTP_X_REQUEST_ID", "")
+    candidate = request.headers.get("x-request-id", "")
     if candidate and _VALID_REQUEST_ID.match(candidate):
         return candidate
     return uuid.uuid4().hex
@@ -89,7 +89,7 @@ class TrustedProxyMiddleware:
 
     def __call__(self, request):
         if self.networks and self._trusted(request.META.get("REMOTE_ADDR", "")):
-            forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+            forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
             for address in reversed(forwarded):
                 if not self._trusted(address):
                     try:

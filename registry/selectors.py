@@ -133,8 +133,10 @@ def worker_admissions(*, worker: MedicalWorker, today: dt.date | None = None) ->
         by_specialty.setdefault(doc.specialty_id, []).append(doc)
     result = []
     for docs in by_specialty.values():
-        doc = best_document(documents=docs, today=today)
-        result.append(SpecialtyAdmission(doc.specialty, doc.admission_status(today), doc.valid_until, doc))
+        best = best_document(documents=docs, today=today)
+        if best is None:  # never: each group holds at least one document
+            continue
+        result.append(SpecialtyAdmission(best.specialty, best.admission_status(today), best.valid_until, best))
     result.sort(key=lambda a: (ADMISSION_STATUS_RANK[a.status], a.specialty.name))
     return result
 

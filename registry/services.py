@@ -269,14 +269,16 @@ def _employment_correct(*, worker: MedicalWorker, employment: Employment | None,
         return employment
     if employment is None and organization is None:
         raise RegistryError("Место работы: укажите ОГРН организации.")
-    position = employment.position if employment else None
+    position = employment.position if employment else Position.objects.order_by("sort_order", "id").first()
+    if position is None:
+        raise RegistryError("Место работы: в справочнике нет ни одной должности.")
     if employment is not None:
         employment.ended_on = _ended_now(employment.started_on, today)
         employment.save(update_fields=["ended_on", "updated_at"])
     return Employment.objects.create(
         worker=worker,
-        organization=organization or employment.organization,
-        position=position or Position.objects.order_by("sort_order", "id").first(),
+        organization=organization if organization is not None else employment.organization,  # type: ignore[union-attr]
+        position=position,
         specialty_id=values.get("specialty") or (employment.specialty_id if employment else None),
         rate=employment.rate if employment else 1,
         kind=status or Employment.Kind.MAIN,

@@ -61,7 +61,7 @@ class Ticket(models.Model):
     full_name = models.CharField("ФИО", max_length=300)
     inn_or_snils = models.CharField("ИНН или СНИЛС", max_length=12, blank=True)
     account_number = models.CharField("номер учётной записи / регистровый номер", max_length=40, blank=True)
-    topic = models.CharField("тема", max_length=20, choices=Topic.choices)
+    topic = models.CharField("тема", max_length=20, choices=Topic)
     description = models.TextField("описание проблемы")
     contact_email = models.EmailField("e-mail для ответа", blank=True)
     contact_phone = models.CharField("телефон для ответа", max_length=20, blank=True)
@@ -188,7 +188,7 @@ class TicketStatusChange(models.Model):
 
 class CannedAnswer(models.Model):
     title = models.CharField("название", max_length=200)
-    topic = models.CharField("тема", max_length=20, choices=Topic.choices, blank=True)
+    topic = models.CharField("тема", max_length=20, choices=Topic, blank=True)
     body = models.TextField("текст ответа")
 
     class Meta:

@@ -414,7 +414,7 @@ def chat_to_ticket(*, conversation: ChatConversation, by: User, topic: str = "ot
     """Turn a chat into a ticket: the transcript becomes the thread, the chat is closed."""
     with transaction.atomic():
         conversation = ChatConversation.objects.select_for_update().get(pk=conversation.pk)
-        if conversation.ticket_id:
+        if conversation.ticket is not None:
             return conversation.ticket
         user = conversation.user
         messages = list(conversation.messages.order_by("id"))

@@ -127,7 +127,7 @@ def _discard_on_failure(stored: dict[str, StoredDocument]):
 
 def _audit(*, worker: MedicalWorker, action: str, request=None, actor=None, object_type: str, object_id,
            fields: list[str] | None = None, extra: dict | None = None) -> None:
-    details = {"action": action}
+    details: dict[str, object] = {"action": action}
     if fields:
         details["fields"] = fields
     if extra:
@@ -140,7 +140,7 @@ def _audit(*, worker: MedicalWorker, action: str, request=None, actor=None, obje
 
 def _notify(worker: MedicalWorker, *, kind: str, template: str, context: dict, important: bool = False,
             link: str = "") -> None:
-    if worker.user_id is None:
+    if worker.user is None:
         return
     notification_send(user=worker.user, kind=kind, template=f"verification/emails/{template}",
                       context={"worker": worker, **context}, important=important,

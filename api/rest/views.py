@@ -74,7 +74,7 @@ def audit_partner_read(request, workers, *, fields: tuple[str, ...]) -> None:
     if token is None or not workers or not fields:
         return
     ip = client_ip(request)
-    agent = request.META.get("HTTP_USER_AGENT", "")[:300]
+    agent = request.headers.get("user-agent", "")[:300]
     AuditEntry.objects.bulk_create(
         [
             AuditEntry(

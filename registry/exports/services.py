@@ -211,7 +211,7 @@ def csv_document(queryset: QuerySet[MedicalWorker], *, progress: Callable[[int],
     if connection.vendor == "postgresql":
         yield from _csv_copy(queryset, progress)
         return
-    rows = iter_rows(queryset)
+    rows: Iterable[list] = iter_rows(queryset)
     if progress is not None:
         rows = _Counted(rows, progress)
     yield from csv_chunks(rows)
@@ -357,7 +357,7 @@ def export_job_claim(*, job_id, redelivered: bool = False) -> bool:
 class _Progress:
     """Turns "rows written" into a percentage for the job's progress bar, reported when it changes."""
 
-    def __init__(self, *, total: int, report: Callable[[int], None]):
+    def __init__(self, *, total: int, report: Callable[[int], object]):
         self.total, self.report, self.done, self.percent = total, report, 0, -1
 
     def __call__(self, done: int) -> None:

@@ -143,7 +143,8 @@ def _read_xlsx(path: Path):
     return header, rows()
 
 
-def _read_json(path: Path):
+def _json_items(path: Path) -> list:
+    """The records of a JSON exchange file: a list, or an object with a list «rows»."""
     try:
         document = json.loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:
@@ -162,6 +163,11 @@ def _read_json(path: Path):
         items = document
     else:
         raise ImportFileError(f"{path.name}: JSON должен быть списком записей или объектом с «rows»")
+    return items
+
+
+def _read_json(path: Path):
+    items = _json_items(path)
     header: list[str] = []
     seen: set[str] = set()
     for item in items:

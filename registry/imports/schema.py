@@ -396,6 +396,54 @@ def _check_worker(row: dict, ctx: Context) -> list[tuple[str, str]]:
     return []
 
 
+def _fast_numbers_ok(snils_: str, reg: str, unchecked: str) -> bool:
+    """SNILS and registry number in canonical form with good check digits."""
+    return (
+        len(snils_) == 11
+        and snils_.isascii()
+        and snils_.isdigit()
+        and (snils_[:9] <= unchecked or _snils_checksum_ok(snils_))
+        and len(reg) == 10
+        and reg.isascii()
+        and reg.isdigit()
+        and reg[:9] != "000000000"
+        and _damm_ok(reg)
+    )
+
+
+def _fast_names_ok(last: str, first: str, middle: str, control) -> bool:
+    if not (0 < len(last) <= 100 and 0 < len(first) <= 100 and len(middle) <= 100):
+        return False
+    return not (control(last) or control(first) or (middle and control(middle)))
+
+
+def _fast_birth_date(birth: str, today: str, from_iso) -> dt.date | None:
+    """The ISO form only (what _ISO_DATE matches), between 1900 and today as text."""
+    if (
+        len(birth) != 10
+        or not birth.isascii()
+        or birth[4] != "-"
+        or birth[7] != "-"
+        or not (birth[:4] + birth[5:7] + birth[8:]).isdigit()
+        or not "1900-01-01" <= birth <= today
+    ):
+        return None
+    try:
+        return from_iso(birth)
+    except ValueError:
+        return None
+
+
+def _fast_contacts_ok(citizenship_: str, phone_: str, email_: str, control, email_text) -> bool:
+    if citizenship_ and not (
+        len(citizenship_) == 3 and citizenship_.isascii() and citizenship_.isalpha() and citizenship_.isupper()
+    ):
+        return False
+    if phone_ and (len(phone_) > 20 or phone_.strip(_PHONE_CHARS)):  # some other character
+        return False
+    return not (email_ and not (len(email_) <= 254 and email_text(email_) and not control(email_)))
+
+
 def _fast_workers(names: list[str | None], ctx: Context):
     """The common case of a large worker file, checked without the per-cell machinery.
 
@@ -418,67 +466,29 @@ def _fast_workers(names: list[str | None], ctx: Context):
     def fast(record: list[str]) -> dict | None:
         if len(record) != width:
             return None
-        snils_, reg, last, first, birth = (
-            record[i_snils].strip(),
-            record[i_reg].strip(),
-            record[i_last].strip(),
-            record[i_first].strip(),
-            record[i_birth].strip(),
-        )
-        if not (
-            len(snils_) == 11
-            and snils_.isascii()
-            and snils_.isdigit()
-            and (snils_[:9] <= unchecked or _snils_checksum_ok(snils_))
-            and len(reg) == 10
-            and reg.isascii()
-            and reg.isdigit()
-            and reg[:9] != "000000000"
-            and _damm_ok(reg)
-        ):
+        snils_, reg = record[i_snils].strip(), record[i_reg].strip()
+        if not _fast_numbers_ok(snils_, reg, unchecked):
             return None
         inn = record[i_inn].strip() if i_inn is not None else ""
-        if inn:
-            if not (len(inn) == 12 and inn.isascii() and inn.isdigit() and _inn12_ok(inn)):
-                return None
-        else:
-            inn = None
-        middle = record[i_middle].strip() if i_middle is not None else ""
-        if not (0 < len(last) <= 100 and 0 < len(first) <= 100 and len(middle) <= 100):
+        if inn and not (len(inn) == 12 and inn.isascii() and inn.isdigit() and _inn12_ok(inn)):
             return None
-        if control(last) or control(first) or (middle and control(middle)):
+        last, first = record[i_last].strip(), record[i_first].strip()
+        middle = record[i_middle].strip() if i_middle is not None else ""
+        if not _fast_names_ok(last, first, middle, control):
             return None
         sex = sexes.get(record[i_sex].strip())
-        # The ISO form only (what _ISO_DATE matches), between 1900 and today as text.
-        if (
-            sex is None
-            or len(birth) != 10
-            or not birth.isascii()
-            or birth[4] != "-"
-            or birth[7] != "-"
-            or not (birth[:4] + birth[5:7] + birth[8:]).isdigit()
-            or not "1900-01-01" <= birth <= today
-        ):
-            return None
-        try:
-            birth_date = from_iso(birth)
-        except ValueError:
+        birth_date = _fast_birth_date(record[i_birth].strip(), today, from_iso)
+        if sex is None or birth_date is None:
             return None
         citizenship_ = record[i_cit].strip() if i_cit is not None else ""
-        if citizenship_ and not (
-            len(citizenship_) == 3 and citizenship_.isascii() and citizenship_.isalpha() and citizenship_.isupper()
-        ):
-            return None
         phone_ = record[i_phone].strip() if i_phone is not None else ""
-        if phone_ and (len(phone_) > 20 or phone_.strip(_PHONE_CHARS)):  # some other character
-            return None
         email_ = record[i_email].strip() if i_email is not None else ""
-        if email_ and not (len(email_) <= 254 and email_text(email_) and not control(email_)):
+        if not _fast_contacts_ok(citizenship_, phone_, email_, control, email_text):
             return None
         return {
             "snils": snils_,
             "registry_number": reg,
-            "inn": inn,
+            "inn": inn or None,
             "last_name": last,
             "first_name": first,
             "middle_name": middle,

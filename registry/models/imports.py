@@ -32,7 +32,7 @@ class ImportJob(models.Model):
         FAILED = "failed", "Ошибка"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    kind = models.CharField("данные", max_length=24, choices=ImportKind.choices)
+    kind = models.CharField("данные", max_length=24, choices=ImportKind)
     mode = models.CharField("режим", max_length=16, choices=Mode.choices, default=Mode.IMPORT)
     status = models.CharField("статус", max_length=16, choices=Status.choices, default=Status.QUEUED)
     # The source: a stored upload (name inside VAR_DIR/imports) or a URL for a sync.

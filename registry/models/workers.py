@@ -126,7 +126,7 @@ class MedicalWorker(models.Model):
         db_index=False,  # covered by worker_spec_name_idx
     )
     admission_status = models.CharField(
-        "статус допуска", max_length=16, choices=AdmissionStatus.choices, default=AdmissionStatus.NONE
+        "статус допуска", max_length=16, choices=AdmissionStatus, default=AdmissionStatus.NONE
     )
     admission_valid_until = models.DateField("допуск действует до", null=True, blank=True)
     category = models.ForeignKey(

@@ -63,14 +63,19 @@ class Command(BaseCommand):
                 if options[option]:
                     flag = "--" + option.replace("_", "-")
                     raise CommandError(f"{flag} используется только вместе с --file ({flag} requires --file)")
+        results = self._load(self._jobs(file, options), options)
+        self._report(results, options)
 
+    def _jobs(self, file, options) -> list[tuple[type[DirectoryEntry], list]]:
         if file:
             jobs = [self._job_for_file(Path(file), options)]
         elif options["directory"]:
             jobs = [self._shipped_job(find_directory(options["directory"]))]
         else:
             jobs = [self._shipped_job(model) for model in DIRECTORY_MODELS]
+        return jobs
 
+    def _load(self, jobs, options) -> list[tuple[type[DirectoryEntry], LoadResult]]:
         # All or nothing: a bad row in the last directory leaves the first ones untouched too,
         # and the summary is printed only for what was really committed.
         results: list[tuple[type[DirectoryEntry], LoadResult]] = []
@@ -90,7 +95,9 @@ class Command(BaseCommand):
                 "Справочник одновременно загружается другим процессом; ничего не записано, повторите загрузку "
                 "(a concurrent load added the same codes)."
             ) from None
+        return results
 
+    def _report(self, results, options) -> None:
         for model, result in results:
             line = (
                 f"{directory_key(model)} ({model.OID}): создано {result.created}, обновлено {result.updated}, "
