@@ -4,7 +4,7 @@ Every identifier is stored as bare ASCII digits (a KPP and a license number as t
 strings) and shown formatted. ``normalize_*`` take whatever a person typed and return the stored
 form or raise ``ValidationError`` with a Russian message and a ``code``; ``validate_*`` are model
 field validators that also insist the stored value is already canonical. The checksum rules are
-those of /work/shared/DOMAIN.md ("Identifiers and their checksums").
+those of docs/domain.md ("Identifiers and their checksums").
 
 Any input of any type fails with ``ValidationError`` only: these functions sit behind forms, the
 REST API and CSV imports, where a stray ``TypeError`` would be a 500 instead of a field error.

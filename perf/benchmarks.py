@@ -21,7 +21,7 @@ def machine_description(server_version: str) -> str:
     )
 
 
-# The server settings that move the figures most (README "Database settings").
+# The server settings that move the figures most (docs/deployment.md, "Database settings").
 SERVER_SETTINGS = ("shared_buffers", "effective_cache_size", "random_page_cost", "work_mem")
 
 

@@ -1,4 +1,4 @@
-"""The load scenario of `make bench-load` (portal/management/commands/bench_load.py runs it).
+"""The load scenario of `make bench-load` (perf/management/commands/bench_load.py runs it).
 
 Anonymous visitors search the public register and open profiles; signed-in workers (sessions
 made directly in the database, no SMS) open their cabinet pages. The data file (MEDREG_LOAD_DATA)

@@ -110,7 +110,7 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
-            # {% url %} with literal arguments reversed once per process (portal/templatetags/memo_url.py).
+            # {% url %} with literal arguments reversed once per process (core/templatetags/memo_url.py).
             "builtins": ["core.templatetags.memo_url"],
             "context_processors": [
                 "django.template.context_processors.request",
@@ -185,7 +185,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
-# At-least-once delivery (see portal/reconcile.py and README "Fault tolerance"): a task is acknowledged
+# At-least-once delivery (see core/reconcile.py and docs/operations.md, "Fault tolerance"): a task is acknowledged
 # only after it ran (acks late), a task whose worker process died goes back to the queue (reject on
 # worker lost), and an unacknowledged task of a worker killed outright is redelivered after the
 # visibility timeout, which must stay longer than the longest task time limit (tests check every task).

@@ -25,7 +25,7 @@ IDENTITY_FIELDS = (
 )
 
 # Required set of the qualification application; residency is required too: a doctor's
-# admission rests on it (DOMAIN.md, Workflows 2).
+# admission rests on it (docs/domain.md, Workflows 2).
 QUALIFICATION_DOCUMENTS = (
     ("diploma_document", "Диплом об образовании"),
     ("residency_document", "Документ об окончании ординатуры или интернатуры"),

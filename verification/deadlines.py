@@ -1,4 +1,4 @@
-"""Deadline sweeps (DOMAIN.md, Workflows): 24-hour escalation of qualification checks, 7-day
+"""Deadline sweeps (docs/domain.md, Workflows): 24-hour escalation of qualification checks, 7-day
 closure of qualification applications not fixed, 30-day expiry of rejected identity
 applications, and admission-document expiry reminders 90, 30 and 7 days ahead.
 

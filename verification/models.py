@@ -137,7 +137,7 @@ class _Application(models.Model):
 
 
 class IdentityApplication(_Application):
-    """A worker's request to confirm who they are (DOMAIN.md, Workflows 1)."""
+    """A worker's request to confirm who they are (docs/domain.md, Workflows 1)."""
 
     class Status(models.TextChoices):
         SUBMITTED = "submitted", "Отправлено на проверку"
@@ -193,7 +193,7 @@ class IdentityApplication(_Application):
 
 
 class QualificationApplication(_Application):
-    """A worker's request to confirm their qualification documents (DOMAIN.md, Workflows 2)."""
+    """A worker's request to confirm their qualification documents (docs/domain.md, Workflows 2)."""
 
     class Status(models.TextChoices):
         SUBMITTED = "submitted", "Отправлено на проверку"
@@ -255,7 +255,7 @@ class QualificationApplication(_Application):
 
 
 class ChangeRequest(models.Model):
-    """A worker's profile correction with proof, reviewed by staff (DOMAIN.md, Workflows 3)."""
+    """A worker's profile correction with proof, reviewed by staff (docs/domain.md, Workflows 3)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "На проверке"

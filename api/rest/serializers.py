@@ -1,5 +1,5 @@
 """API representations. The public fields are exactly those of the public register page
-(registry/templates, DOMAIN.md "Public and protected data"); partner scopes add the rest."""
+(registry/templates, docs/domain.md "Public and protected data"); partner scopes add the rest."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Export of the public register to CSV and XLSX: the current search result or the ticked rows.
 
-Only the public columns below ever leave the server (DOMAIN.md, «Public and protected data»): the
+Only the public columns below ever leave the server (docs/domain.md, «Public and protected data»): the
 query itself selects nothing else (PUBLIC_FIELDS), so a protected field cannot slip into a file.
 
 Format choices:

@@ -55,7 +55,7 @@ PAGE_LINKS = 10  # page numbers shown around the current page
 
 
 class WorkerTable(tables.Table):
-    """Public columns only: nothing here is protected personal data (see DOMAIN.md).
+    """Public columns only: nothing here is protected personal data (see docs/domain.md).
 
     Sortable columns order by indexed keys of the worker row (see MedicalWorker.Meta.indexes);
     specialty, region and category by the directory's order, then the name (registry.search

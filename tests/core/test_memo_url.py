@@ -1,4 +1,4 @@
-"""{% url %} with literal arguments is reversed once per process (portal/templatetags/memo_url.py)."""
+"""{% url %} with literal arguments is reversed once per process (core/templatetags/memo_url.py)."""
 
 from django.template import Context, Engine, Template
 from django.test import RequestFactory

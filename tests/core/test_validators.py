@@ -129,7 +129,7 @@ def test_known_valid_ogrn_and_ogrnip():
 
 
 def test_ogrnip_remainder_above_nine_keeps_only_its_last_digit():
-    # 36015333177367 mod 13 = 11, so the check digit is 1 (DOMAIN.md: (mod 13) mod 10).
+    # 36015333177367 mod 13 = 11, so the check digit is 1 (docs/domain.md: (mod 13) mod 10).
     # stdnum.ru.ogrn compares against "11" here and rejects it; that is why we do not use it.
     assert int("36015333177367") % 13 == 11
     assert v.normalize_ogrnip("360153331773671") == "360153331773671"
@@ -522,7 +522,7 @@ def test_snils_single_digit_changes(snils):
     # Check = (S mod 101) mod 100, so only remainders 100 and 0 share a check number ("00").
     # |w*delta| <= 81, so w*delta = +-1 mod 101 needs w = 1 and delta = +-1: only a +-1 change
     # of the ninth digit across that pair goes unnoticed. A changed body that falls to
-    # 001-001-998 or below is not checked at all (DOMAIN.md), so it passes too.
+    # 001-001-998 or below is not checked at all (docs/domain.md), so it passes too.
     for position, _old, _new, changed in single_digit_changes(snils):
         body = changed[:9]
         if int(body) <= v.SNILS_UNCHECKED_MAX:

@@ -82,7 +82,7 @@ class DemoWorker:
 
 
 # An INN that is valid by checksum but belongs to nobody in the stand-in tax records: entering it
-# in the identity form shows the rejection with discrepancies (README, "Personal cabinet").
+# in the identity form shows the rejection with discrepancies (docs/features.md).
 DEMO_WRONG_INN = "500100732259"
 
 
