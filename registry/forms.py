@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from core import validators
 
 from . import models
-from .quality import duplicates
+from .quality import matching
 
 
 class WorkerAddForm(forms.ModelForm):
@@ -62,17 +62,23 @@ class WorkerAddForm(forms.ModelForm):
         data = super().clean()
         if self.errors or data.get("confirm_not_duplicate"):
             return data
-        twins = duplicates.probable_duplicates_of(
-            last_name=data.get("last_name", ""),
-            first_name=data.get("first_name", ""),
-            middle_name=data.get("middle_name", ""),
-            birth_date=data.get("birth_date"),
-        )
-        if twins:
-            found = "; ".join(f"{w.registry_number_display} {w.full_name}" for w in twins)
+        self.probable_duplicates = matching.probable_duplicates(fields=data)
+        if self.probable_duplicates:
+            workers = models.MedicalWorker.objects.in_bulk([d.worker_id for d in self.probable_duplicates])
+            found = "; ".join(
+                f"{workers[d.worker_id].registry_number_display} {workers[d.worker_id].full_name} "
+                f"(вероятность {d.probability:.0%}: {', '.join(_agreeing(d))})"
+                for d in self.probable_duplicates
+                if d.worker_id in workers
+            )
             raise ValidationError(
-                f"Возможный дубликат: в регистре уже есть работник с теми же ФИО и датой рождения ({found}). "
+                f"Возможный дубликат: в регистре уже есть, вероятно, этот же человек — {found}. "
                 "Проверьте записи; если это другой человек, отметьте «Это другой человек — всё равно добавить».",
                 code="probable_duplicate",
             )
         return data
+
+
+def _agreeing(duplicate) -> list[str]:
+    """What agrees, in a few words (the full comparison is on the duplicate review screen)."""
+    return [f.text for f in duplicate.explanation.fields if f.agrees][:4]

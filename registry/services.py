@@ -26,6 +26,7 @@ from .models import (
     Position,
     SearchWord,
 )
+from .quality.matching import block_keys_write
 from .selectors import best_document, worker_current_admission, worker_current_category, worker_main_employment
 
 REFRESH_BATCH = 2000
@@ -81,6 +82,10 @@ def worker_refresh_derived(*, worker_ids: Iterable[int], today: dt.date | None =
                 ],
             )
             search_words_add(names=[worker.search_name for worker in workers])
+            # The duplicate check's blocking keys, from the same rows and the same updated_at.
+            block_keys_write(
+                rows=[(w.id, w.last_name, w.first_name, w.middle_name, w.birth_date, now) for w in workers]
+            )
             updated += len(workers)
     return updated
 
@@ -204,6 +209,7 @@ def worker_create(*, worker: MedicalWorker, actor, request=None, duplicate_confi
         object_id=worker.registry_number,
         details={"via": "admin", "action": "created", "duplicate_confirmed": duplicate_confirmed},
     )
+    worker_refresh_derived(worker_ids=[worker.pk])
     return worker
 
 

@@ -3,7 +3,7 @@ from celery import shared_task
 from . import services
 from .exports import services as exports
 from .imports import jobs
-from .quality import audits, discrepancies, duplicates, monitoring
+from .quality import audits, discrepancies, monitoring, scan
 from .saved import services as saved_searches
 
 
@@ -61,7 +61,7 @@ def run_import(self, job_id: str) -> str:
 def dq_checks() -> dict:
     # Safe to run twice: alerts are keyed by a unique fingerprint, the digest claims what it sends.
 
-    duplicates.duplicates_detect()
+    scan.duplicates_detect()
     found = discrepancies.discrepancy_checks_run()
     discrepancies.alerts_digest_send()
     return found
@@ -77,3 +77,9 @@ def dq_audit() -> int:
 def workforce_snapshot() -> int:
 
     return monitoring.workforce_snapshot_take().pk
+
+
+@shared_task(name="registry.duplicate_scan", time_limit=3600, soft_time_limit=3500, acks_late=True)
+def duplicate_scan(run_id: str) -> str:
+    # Safe to redeliver: the run is claimed by a conditional UPDATE (scan.duplicate_scan_run).
+    return scan.duplicate_scan_run(run_id=run_id)

@@ -9,6 +9,7 @@ from faker import Faker
 from accounts.models import User
 from core import validators
 from registry import models
+from registry.quality.matching import block_keys_refresh
 
 fake = Faker("ru_RU")
 
@@ -96,10 +97,12 @@ class StaffFactory(UserFactory):
 class WorkerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = models.MedicalWorker
+        skip_postgeneration_save = True  # the hook below changes no field
 
     registry_number = factory.Sequence(lambda n: validators.registry_number_from_serial(1000 + n))
     snils = factory.Sequence(lambda n: validators.snils_from_number(300_000_000 + n * 7919))
-    inn = factory.Sequence(lambda n: validators.inn_person_from_body(f"77{n:08d}"))
+    # Far apart, not consecutive: two INNs one digit apart are evidence of one person to the duplicate check.
+    inn = factory.Sequence(lambda n: validators.inn_person_from_body(f"77{n * 7919 % 10**8:08d}"))
     last_name = factory.LazyFunction(fake.last_name_female)
     first_name = factory.LazyFunction(fake.first_name_female)
     middle_name = factory.LazyFunction(fake.middle_name_female)
@@ -108,6 +111,12 @@ class WorkerFactory(factory.django.DjangoModelFactory):
     search_name = factory.LazyAttribute(
         lambda w: validators.normalize_person_name(f"{w.last_name} {w.first_name} {w.middle_name}")
     )
+
+    @factory.post_generation
+    def block_keys(obj, create, extracted, **kwargs):
+        # What every service writing a worker does (worker_refresh_derived): the duplicate check's keys.
+        if create:
+            block_keys_refresh(worker_ids=[obj.pk])
 
 
 class EmploymentFactory(factory.django.DjangoModelFactory):

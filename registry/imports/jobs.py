@@ -19,7 +19,7 @@ from core.models import AuditEntry
 
 from .. import tasks
 from ..models import ImportJob
-from ..quality import duplicates
+from ..quality import scan
 from .engine import import_file, write_error_report
 from .schema import KINDS, ImportFileError
 
@@ -190,5 +190,5 @@ def import_job_run(*, job_id) -> str:
     )
     if not dry_run and job.kind == "workers" and (result.created or result.updated):
 
-        duplicates.duplicates_detect()
+        scan.duplicates_detect()
     return ImportJob.Status.DONE

@@ -11,3 +11,17 @@ def swap_index(cursor, name: str, key: str, include: Sequence[str] = ()) -> None
     cursor.execute(f"CREATE INDEX CONCURRENTLY {name}_new ON registry_medicalworker ({key}){suffix}")
     cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
     cursor.execute(f"ALTER INDEX {name}_new RENAME TO {name}")
+
+
+def add_index_concurrently(apps, schema_editor, app_label: str, model_name: str, index_name: str) -> None:
+    """Create an index the migration state already has, CONCURRENTLY on PostgreSQL (no write lock on a
+    large table; the migration must not be atomic), plainly elsewhere. Safe to re-run after a failed
+    concurrent build, which leaves an invalid index behind."""
+    model = apps.get_model(app_label, model_name)
+    index = next(i for i in model._meta.indexes if i.name == index_name)
+    if schema_editor.connection.vendor != "postgresql":
+        schema_editor.add_index(model, index)
+        return
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {index_name}")
+    schema_editor.add_index(model, index, concurrently=True)

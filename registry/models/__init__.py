@@ -15,7 +15,19 @@ from .directories import (
 from .exports import ExportJob
 from .imports import ImportJob, ImportKind
 from .organizations import MedicalOrganization, OrganizationLicense
-from .quality import DiscrepancyAlert, DQAuditRun, DuplicateCandidate, WorkerMerge, WorkforceSnapshot
+from .quality import (
+    DiscrepancyAlert,
+    DQAuditRun,
+    DuplicateCandidate,
+    DuplicateScanRun,
+    MergeRequest,
+    NameFrequency,
+    WorkerAlias,
+    WorkerBlockKey,
+    WorkerKeyState,
+    WorkerMerge,
+    WorkforceSnapshot,
+)
 from .saved import SavedSearch, WatchedWorker
 from .search import SearchWord
 from .workers import (
@@ -43,6 +55,7 @@ __all__ = [
     "DirectoryEntry",
     "DiscrepancyAlert",
     "DuplicateCandidate",
+    "DuplicateScanRun",
     "Education",
     "EducationLevel",
     "Employment",
@@ -51,6 +64,8 @@ __all__ = [
     "ImportKind",
     "MedicalOrganization",
     "MedicalWorker",
+    "MergeRequest",
+    "NameFrequency",
     "OrganizationLicense",
     "OrganizationType",
     "Position",
@@ -61,6 +76,9 @@ __all__ = [
     "SearchWord",
     "Specialty",
     "WatchedWorker",
+    "WorkerAlias",
+    "WorkerBlockKey",
+    "WorkerKeyState",
     "WorkerMerge",
     "WorkforceSnapshot",
 ]

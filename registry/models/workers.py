@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core import validators
@@ -199,6 +200,9 @@ class MedicalWorker(models.Model):
             # The API changes feed (?updated_since=).
             models.Index(fields=["updated_at", "id"], name="worker_updated_idx"),
             models.Index(fields=["last_name", "first_name", "birth_date"], name="worker_dup_probe_idx"),
+            # The duplicate check's lookups by a shared phone or e-mail.
+            models.Index(fields=["phone"], name="worker_phone_idx", condition=~Q(phone="")),
+            models.Index(Lower("email"), name="worker_email_idx", condition=~Q(email="")),
         ]
         constraints = [
             *[
@@ -314,6 +318,8 @@ class Education(models.Model):
                 fields=["worker", "diploma_series", "diploma_number"], name="education_unique_diploma"
             ),
         ]
+        # A diploma shared by two workers (the duplicate check).
+        indexes = [models.Index(fields=["diploma_number"], name="education_diploma_idx")]
 
     def __str__(self) -> str:
         return f"{self.level}: {self.institution}"
@@ -352,6 +358,8 @@ class AdmissionDocument(models.Model):
         indexes = [
             models.Index(fields=["worker", "specialty"], name="admission_worker_spec_idx"),
             models.Index(fields=["valid_until"], name="admission_valid_until_idx"),
+            # A number shared by two workers (the duplicate check, the discrepancy check).
+            models.Index(fields=["number"], name="admission_number_idx"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["kind", "number"], name="admission_unique_number"),

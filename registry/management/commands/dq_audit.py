@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from registry.quality import audits, discrepancies, duplicates
+from registry.quality import audits, discrepancies, scan
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not options["no_checks"]:
-            added = duplicates.duplicates_detect()
+            added = scan.duplicates_detect().new
             found = discrepancies.discrepancy_checks_run()
             self.stdout.write(f"Новых возможных дубликатов: {added}; расхождений найдено: {sum(found.values())}")
         run = audits.dq_audit_run()

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from core.audit import audit_record
 from core.models import AuditEntry
 from registry.imports import KINDS, ImportFileError, import_file, write_error_report
-from registry.quality import duplicates
+from registry.quality import scan
 
 SHOWN_ERRORS = 50
 
@@ -51,7 +51,7 @@ class Command(BaseCommand):
         candidates = 0
         if not options["dry_run"] and options["kind"] == "workers" and not options["skip_duplicate_check"]:
             if result.created or result.updated:
-                candidates = duplicates.duplicates_detect()
+                candidates = scan.duplicates_detect().new
         elapsed = time.perf_counter() - started
         if not options["dry_run"]:
             audit_record(

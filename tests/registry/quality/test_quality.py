@@ -28,7 +28,7 @@ from registry.models import (
     WorkerMerge,
     WorkforceSnapshot,
 )
-from registry.quality import audits, discrepancies, duplicates, monitoring
+from registry.quality import audits, discrepancies, duplicates, monitoring, scan
 from registry.services import worker_refresh_derived
 from tests.factories import (
     AdmissionDocumentFactory,
@@ -45,8 +45,11 @@ TODAY = dt.date(2026, 6, 1)
 
 
 def twin_pair():
+    """One person entered twice (the second time without an INN, so nothing conflicts)."""
     a = WorkerFactory(last_name="Смирнова", first_name="Ольга", middle_name="Ивановна", birth_date=dt.date(1980, 3, 1))
-    b = WorkerFactory(last_name="Смирнова", first_name="Ольга", middle_name="Ивановна", birth_date=dt.date(1980, 3, 1))
+    b = WorkerFactory(
+        last_name="Смирнова", first_name="Ольга", middle_name="Ивановна", birth_date=dt.date(1980, 3, 1), inn=None
+    )
     return a, b
 
 
@@ -67,13 +70,17 @@ def test_probable_duplicates_by_name_and_birth_date_and_by_name_and_document():
             diploma_number="107704 0012345",
             issued_on=dt.date(1995, 6, 30),
         )
-    assert duplicates.duplicates_detect() == 2
-    pairs = {(p.worker_a_id, p.worker_b_id): p.reason for p in DuplicateCandidate.objects.all()}
-    assert pairs == {
-        (a.id, b.id): DuplicateCandidate.Reason.NAME_BIRTH,
-        (c.id, d.id): DuplicateCandidate.Reason.NAME_DOCUMENT,
-    }
-    assert duplicates.duplicates_detect() == 0  # known pairs are not offered again
+    assert scan.duplicates_detect().new == 2
+    pairs = {(p.worker_a_id, p.worker_b_id): p for p in DuplicateCandidate.objects.all()}
+    # The same name born a year later is a namesake (never offered); the same name with another birth
+    # year but one diploma is one person.
+    assert set(pairs) == {(a.id, b.id), (c.id, d.id)}
+    for candidate in pairs.values():
+        assert candidate.reason == DuplicateCandidate.Reason.LINKAGE and candidate.probability >= 0.5
+    texts = [row["text"] for row in pairs[(c.id, d.id)].explanation]
+    assert "Дипломы: есть общий номер" in texts
+    assert "Дата рождения: отличается одной цифрой (01.01.1970 / 01.01.1971)" in texts
+    assert scan.duplicates_detect().new == 0  # known pairs are not offered again
 
 
 def test_merge_moves_everything_to_the_survivor_and_keeps_the_trail():
@@ -91,7 +98,7 @@ def test_merge_moves_everything_to_the_survivor_and_keeps_the_trail():
         )
     watcher = UserFactory()
     WatchedWorker.objects.create(user=watcher, worker=merged, last_status=AdmissionStatus.NONE)
-    duplicates.duplicates_detect()
+    scan.duplicates_detect()
     staff = StaffFactory()
 
     record = duplicates.worker_merge(survivor_id=survivor.id, merged_id=merged.id, actor=staff)
@@ -102,7 +109,7 @@ def test_merge_moves_everything_to_the_survivor_and_keeps_the_trail():
     assert WatchedWorker.objects.get().worker_id == survivor.id
     assert Education.objects.filter(worker=survivor).count() == 1
     assert record.moved["moved"] == {"employment": 1, "admissiondocument": 1, "watchedworker": 1}
-    assert record.moved["kept_in_trail"]["education"][0]["diploma_number"] == "1"
+    assert record.moved["kept_in_trail"]["registry.Education"][0]["diploma_number"] == "1"
     assert record.merged_snapshot["snils"] == merged.snils
     survivor.refresh_from_db()
     assert survivor.inn == merged_inn  # an empty field filled from the merged record
@@ -203,13 +210,12 @@ def test_audit_figures_on_a_known_dataset_and_the_trend():
     ok = WorkerFactory()
     EmploymentFactory(worker=ok, organization=OrganizationFactory(region=region))
     AdmissionDocumentFactory(worker=ok)
-    a, _b = twin_pair()
-    MedicalWorker.objects.filter(id=a.id).update(inn=None)
+    _a, b = twin_pair()  # the second without an INN
     worker_refresh_derived(worker_ids=[at_closed.id, ok.id], today=TODAY)
     MedicalWorker.objects.filter(id=stale.id).update(
         admission_status=AdmissionStatus.ACTIVE, admission_valid_until=TODAY - dt.timedelta(days=1)
     )
-    duplicates.duplicates_detect()
+    scan.duplicates_detect()
 
     run = audits.dq_audit_run(today=TODAY)
 
@@ -229,7 +235,7 @@ def test_audit_figures_on_a_known_dataset_and_the_trend():
     assert run.by_region["г. Москва"] == {"closed_organization": 1, "no_document": 1, "license_expired_active": 1}
     assert run.by_region["Регион не определён"]["no_workplace"] == 5
     # Duplicate (5) + no document (2) + no workplace (1) + no INN (1).
-    assert (run.worst[0]["id"], run.worst[0]["score"]) == (a.id, 9)
+    assert (run.worst[0]["id"], run.worst[0]["score"]) == (b.id, 9)
     assert run.worst[0]["problems"] == [
         "Возможный дубликат",
         "Нет документа о допуске",
@@ -297,7 +303,7 @@ def admin_client(client):
 def test_dashboards_render_from_stored_results_with_bounded_queries(admin_client, django_assert_max_num_queries):
     conflicts()
     twin_pair()
-    duplicates.duplicates_detect()
+    scan.duplicates_detect()
     discrepancies.discrepancy_checks_run()
     audits.dq_audit_run()
     audits.dq_audit_run()
@@ -404,7 +410,7 @@ def test_admin_force_sync_previews_then_applies(admin_client, tmp_path, settings
 
 def test_duplicate_review_list_and_merge_action(admin_client):
     a, b = twin_pair()
-    duplicates.duplicates_detect()
+    scan.duplicates_detect()
     candidate = DuplicateCandidate.objects.get()
     page = admin_client.get(reverse("admin:registry_duplicatecandidate_changelist")).content.decode()
     assert a.registry_number_display in page and b.registry_number_display in page
@@ -450,7 +456,7 @@ def test_adding_a_worker_in_admin_checks_snils_and_warns_of_a_probable_duplicate
 
 def test_reading_the_duplicate_review_and_a_merge_trail_is_journaled(admin_client):
     a, b = twin_pair()
-    duplicates.duplicates_detect()
+    scan.duplicates_detect()
     admin_client.get(reverse("admin:registry_duplicatecandidate_changelist"))
     assert AuditEntry.objects.filter(event=AuditEntry.Event.DATA_VIEWED, object_type="duplicate_review").count() == 1
     record = duplicates.worker_merge(survivor_id=a.id, merged_id=b.id)
@@ -473,7 +479,9 @@ def test_import_pages_need_the_model_permission(client, tmp_path, settings):
 
 def test_a_record_that_absorbed_another_can_itself_be_merged_keeping_both_trails():
     a, b = twin_pair()
-    c = WorkerFactory(last_name="Смирнова", first_name="Ольга", middle_name="Ивановна", birth_date=dt.date(1980, 3, 1))
+    c = WorkerFactory(
+        last_name="Смирнова", first_name="Ольга", middle_name="Ивановна", birth_date=dt.date(1980, 3, 1), inn=None
+    )
     duplicates.worker_merge(survivor_id=b.id, merged_id=a.id)
     duplicates.worker_merge(survivor_id=c.id, merged_id=b.id)
     assert list(MedicalWorker.objects.values_list("id", flat=True)) == [c.id]
