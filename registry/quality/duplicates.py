@@ -231,7 +231,10 @@ def worker_merge(
 def _merge_rows(survivor, merged, *, actor, findings, approval) -> WorkerMerge:
     snapshot = row_snapshot(merged)
     pair = (min(survivor.id, merged.id), max(survivor.id, merged.id))
-    DuplicateCandidate.objects.filter(worker_a_id=pair[0], worker_b_id=pair[1]).update(
+    candidates = list(
+        DuplicateCandidate.objects.filter(worker_a_id=pair[0], worker_b_id=pair[1]).values_list("pk", flat=True)
+    )
+    DuplicateCandidate.objects.filter(pk__in=candidates).update(
         status=DuplicateCandidate.Status.MERGED, resolved_at=timezone.now(), resolved_by=actor
     )
     # Other open pairs of the merged record are found again against the survivor by the next scan.
@@ -254,7 +257,15 @@ def _merge_rows(survivor, merged, *, actor, findings, approval) -> WorkerMerge:
         merged_registry_number=merged.registry_number,
         merged_worker_id=snapshot["id"],
         merged_snapshot=snapshot,
-        moved={"moved": moved, "kept_in_trail": kept, "rows": rows, "filled": filled, "user_moved": user is not None},
+        moved={
+            "moved": moved,
+            "kept_in_trail": kept,
+            "rows": rows,
+            "filled": filled,
+            "user_moved": user is not None,
+            # The pair's candidate loses the merged record (SET_NULL); an unmerge puts it back.
+            "candidates": [[pk, *pair] for pk in candidates],
+        },
         findings=findings,
         merged_by=actor,
         approved_by=approval.decided_by if approval else None,
@@ -405,10 +416,15 @@ def worker_unmerge(*, merge_id: int, actor, reason: str, request=None) -> Medica
         survivor.save(update_fields=[*FILLED_FIELDS, "user", "updated_at"])
         restored = restore_row(MedicalWorker, record.merged_snapshot)
         _move_back(trail, survivor=survivor, restored=restored)
-        pair = (min(survivor.id, restored.id), max(survivor.id, restored.id))
-        DuplicateCandidate.objects.filter(worker_a_id=pair[0], worker_b_id=pair[1]).update(
-            status=DuplicateCandidate.Status.DISMISSED, resolved_at=timezone.now(), resolved_by=actor
-        )
+        # «Не дубликат» from now on: the pair is remembered, never offered again.
+        for pk, worker_a, worker_b in trail.get("candidates", []):
+            DuplicateCandidate.objects.filter(pk=pk).update(
+                worker_a_id=worker_a,
+                worker_b_id=worker_b,
+                status=DuplicateCandidate.Status.DISMISSED,
+                resolved_at=timezone.now(),
+                resolved_by=actor,
+            )
         record.unmerged_at, record.unmerged_by, record.unmerge_reason = timezone.now(), actor, reason
         record.save(update_fields=["unmerged_at", "unmerged_by", "unmerge_reason"])
         audit_record(

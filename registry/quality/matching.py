@@ -214,12 +214,19 @@ TF_SQL = {
     ),
 }
 TF_MIN_COUNT = 2  # a value held by one worker gets the level's floor, not a row of its own
+# Below this many workers the register's own frequencies say little (in a register of two Сорокиных the
+# surname is "everyone's"): the scores then use the trained u of each level, without adjustment.
+TF_MIN_REGISTER = 10_000
 
 
 def term_frequencies_refresh() -> int:
     """Recount how common each surname, given-name pair, region and specialty is (set-based); returns rows."""
     total = MedicalWorker.objects.count() or 1
     rows: list[NameFrequency] = []
+    if total < TF_MIN_REGISTER:
+        NameFrequency.objects.all().delete()
+        cache.delete("registry:linkage:tf")
+        return 0
     with connection.cursor() as cursor:
         for column, sql in TF_SQL.items():
             if connection.vendor != "postgresql":

@@ -58,7 +58,8 @@ def twin_pair():
 
 def test_probable_duplicates_by_name_and_birth_date_and_by_name_and_document():
     a, b = twin_pair()
-    WorkerFactory(last_name="Смирнова", first_name="Ольга", middle_name="Ивановна", birth_date=dt.date(1981, 3, 1))
+    # A namesake: the same name, born years apart (not a typo of the date).
+    WorkerFactory(last_name="Смирнова", first_name="Ольга", middle_name="Ивановна", birth_date=dt.date(1975, 7, 12))
     c = WorkerFactory(last_name="Кузнецов", first_name="Иван", middle_name="", birth_date=dt.date(1970, 1, 1))
     d = WorkerFactory(last_name="Кузнецов", first_name="Иван", middle_name="", birth_date=dt.date(1971, 1, 1))
     level = EducationLevel.objects.create(code="1", name="Высшее")
@@ -72,8 +73,7 @@ def test_probable_duplicates_by_name_and_birth_date_and_by_name_and_document():
         )
     assert scan.duplicates_detect().new == 2
     pairs = {(p.worker_a_id, p.worker_b_id): p for p in DuplicateCandidate.objects.all()}
-    # The same name born a year later is a namesake (never offered); the same name with another birth
-    # year but one diploma is one person.
+    # The namesake is never offered; the same name with another birth year but one diploma is one person.
     assert set(pairs) == {(a.id, b.id), (c.id, d.id)}
     for candidate in pairs.values():
         assert candidate.reason == DuplicateCandidate.Reason.LINKAGE and candidate.probability >= 0.5
@@ -415,8 +415,7 @@ def test_duplicate_review_list_and_merge_action(admin_client):
     page = admin_client.get(reverse("admin:registry_duplicatecandidate_changelist")).content.decode()
     assert a.registry_number_display in page and b.registry_number_display in page
     admin_client.post(
-        reverse("admin:registry_duplicatecandidate_changelist"),
-        {"action": "merge_into_second", "_selected_action": [str(candidate.pk)]},
+        reverse("admin:registry_duplicatecandidate_decide", args=[candidate.pk]), {"decision": "keep_second"}
     )
     assert list(MedicalWorker.objects.values_list("id", flat=True)) == [b.id]
     assert WorkerMerge.objects.get().merged_registry_number == a.registry_number

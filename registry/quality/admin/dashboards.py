@@ -1,4 +1,5 @@
-"""Admin for data quality: duplicate review and merge, discrepancy alerts, the audit and workforce dashboards."""
+"""The data-quality audit and workforce monitoring dashboards."""
+
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from core.admin_mixins import ViewOnlyMixin
 from core.audit import audit_record
 from core.models import AuditEntry
 
-from .. import models, tasks
-from . import audits, duplicates, monitoring
+from ... import models, tasks
+from .. import audits, monitoring
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HISTORY_POINTS = 60
+
 
 
 def _xlsx_response(write, name: str):
@@ -35,125 +37,6 @@ def _xlsx_response(write, name: str):
 def _chart(labels, datasets) -> dict:
     return {"labels": list(labels), "datasets": [{"label": label, "data": list(data)} for label, data in datasets]}
 
-
-@admin.register(models.DuplicateCandidate)
-class DuplicateCandidateAdmin(ViewOnlyMixin, admin.ModelAdmin):
-    list_display = ("detected_at", "reason", "status", "first", "second")
-    list_filter = ("status", "reason")
-    list_select_related = ("worker_a", "worker_b")
-    actions = ["merge_into_first", "merge_into_second", "dismiss"]
-    show_full_result_count = False
-
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
-        if request.method == "GET" and response.status_code == 200:
-            # 152-ФЗ access journal: the review list shows SNILS and birth dates.
-            audit_record(
-                event=AuditEntry.Event.DATA_VIEWED,
-                actor=request.user,
-                request=request,
-                object_type="duplicate_review",
-                details={"via": "admin", "query": request.GET.urlencode()[:200]},
-            )
-        return response
-
-    @staticmethod
-    def _describe(worker) -> str:
-        if worker is None:
-            return "— (объединена)"
-        return (
-            f"{worker.registry_number_display} · {worker.full_name} · {worker.birth_date:%d.%m.%Y} · "
-            f"СНИЛС {worker.snils_display}"
-        )
-
-    @admin.display(description="Запись 1")
-    def first(self, obj):
-        return self._describe(obj.worker_a)
-
-    @admin.display(description="Запись 2")
-    def second(self, obj):
-        return self._describe(obj.worker_b)
-
-    def _merge(self, request, queryset, *, keep_first: bool):
-        if not request.user.has_perm("registry.change_medicalworker"):
-            raise PermissionDenied
-        merged = 0
-        for candidate in queryset.filter(status=models.DuplicateCandidate.Status.OPEN):
-            survivor, other = (candidate.worker_a_id, candidate.worker_b_id)
-            if not keep_first:
-                survivor, other = other, survivor
-            try:
-                duplicates.worker_merge(survivor_id=survivor, merged_id=other, actor=request.user, request=request)
-                merged += 1
-            except duplicates.MergeError as exc:
-                messages.error(request, f"Пара {candidate}: {exc}")
-        if merged:
-            messages.success(request, f"Объединено пар: {merged}.")
-
-    @admin.action(description="Объединить: оставить запись 1")
-    def merge_into_first(self, request, queryset):
-        self._merge(request, queryset, keep_first=True)
-
-    @admin.action(description="Объединить: оставить запись 2")
-    def merge_into_second(self, request, queryset):
-        self._merge(request, queryset, keep_first=False)
-
-    @admin.action(description="Не дубликат")
-    def dismiss(self, request, queryset):
-        for candidate in queryset:
-            duplicates.duplicate_dismiss(candidate_id=candidate.pk, actor=request.user, request=request)
-        messages.success(request, "Отмечено: не дубликаты.")
-
-
-@admin.register(models.WorkerMerge)
-class WorkerMergeAdmin(ViewOnlyMixin, admin.ModelAdmin):
-    list_display = ("merged_at", "merged_registry_number", "survivor", "merged_by")
-    list_select_related = ("survivor", "merged_by")
-    readonly_fields = ("survivor", "merged_registry_number", "merged_snapshot", "moved", "merged_at", "merged_by")
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the trail of a merge is kept
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        if request.method == "GET" and response.status_code == 200:
-            audit_record(
-                event=AuditEntry.Event.DATA_VIEWED,
-                actor=request.user,
-                request=request,
-                object_type="worker_merge",
-                object_id=str(object_id),
-                details={"via": "admin"},
-            )
-        return response
-
-
-# --- Discrepancy alerts -----------------------------------------------------------------------------
-
-
-@admin.register(models.DiscrepancyAlert)
-class DiscrepancyAlertAdmin(ViewOnlyMixin, admin.ModelAdmin):
-    list_display = ("last_seen_at", "kind", "message", "region", "first_seen_at", "notified_at", "resolved_at")
-    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter), "region")
-    search_fields = ("message", "=object_id")
-    list_select_related = ("region",)
-    show_full_result_count = False
-
-    def changelist_view(self, request, extra_context=None):
-        counts = (
-            models.DiscrepancyAlert.objects.filter(resolved_at__isnull=True)
-            .values("kind")
-            .annotate(n=Count("id"))
-            .order_by("-n")
-        )
-        labels = dict(models.DiscrepancyAlert.Kind.choices)
-        extra = {"open_counts": [(labels.get(row["kind"], row["kind"]), row["n"]) for row in counts]}
-        return super().changelist_view(request, {**(extra_context or {}), **extra})
-
-    change_list_template = "admin/registry/discrepancyalert/change_list.html"
-
-
-# --- The data-quality audit dashboard ------------------------------------------------------------------
 
 
 @admin.register(models.DQAuditRun)
