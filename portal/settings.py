@@ -226,7 +226,13 @@ PUBLIC_SEARCH_RATE_LIMIT = int(env_str("PUBLIC_SEARCH_RATE_LIMIT", "120") or 0)
 # --- Celery ---------------------------------------------------------------------------------
 # Without a broker every task runs inline, so the embedded set-up needs no servers.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
-CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
+# No result backend: nothing reads a task's return value (state lives in the rows the tasks claim).
+# With one on Redis, publishing a task subscribed to its result first, and while Redis was down that
+# subscription retried for about 19 s in the request (three such requests held every gunicorn worker).
+# Tasks ignore their results, and portal.reconcile publishes with ignore_result as well, so even an
+# explicitly configured CELERY_RESULT_BACKEND is never consulted when a request enqueues.
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEntry
 from accounts.services import audit_record
+from portal import reconcile
 
 from ..models import ImportJob
 from .engine import import_file, write_error_report
@@ -63,8 +64,6 @@ def import_job_create(
     *, kind: str, source: str, original_name: str, mode: str, user=None, request=None, preview: ImportJob | None = None
 ) -> ImportJob:
     """Queue an import (or a sync preview/apply) and start its task after commit."""
-    from .. import tasks
-
     if kind not in KINDS:
         raise ImportFileError(f"Вид данных: неизвестный «{kind}»")
     with transaction.atomic():
@@ -79,7 +78,9 @@ def import_job_create(
             object_id=str(job.pk),
             details={"kind": kind, "mode": mode, "file": original_name[:255]},
         )
-        transaction.on_commit(lambda: tasks.run_import.delay(str(job.pk)))
+        # Never raises into the request (a .delay() with Redis down did, after retrying): the job
+        # stays queued and the reconciler enqueues it again (registered in registry.apps).
+        reconcile.enqueue_on_commit("registry.run_import", str(job.pk))
     return job
 
 
