@@ -35,6 +35,8 @@ from pathlib import Path
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from portal.pooling import require_session
+
 from .. import dq
 from ..models import DiscrepancyAlert, SearchWord
 from . import formats
@@ -269,6 +271,8 @@ def import_file(
     size = batch_size or BATCH_SIZE
     loader = _Loader(spec, ctx, result, sample=sync)
     pg = connection.vendor == "postgresql"
+    if pg:
+        require_session("An import")
     if pg and spec.kind in TARGET_TABLES_FRESH:
         loader.fresh = _table_empty(TARGET_TABLES[spec.kind])
         loader.direct = loader.fresh and spec.kind == "workers" and not sync
