@@ -1,4 +1,4 @@
-# One image for web, worker and beat.
+# One image for web, worker, beat and PgBouncer (Debian's package, configured by deploy/pgbouncer/start.sh).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -7,7 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_ENV=production
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends fonts-dejavu-core postgresql-client \
+ && apt-get install -y --no-install-recommends fonts-dejavu-core postgresql-client pgbouncer \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 medreg
 
