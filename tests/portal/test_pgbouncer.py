@@ -152,6 +152,10 @@ def test_web_reads_work_through_the_transaction_pool(web_alias, busy_pool):
     assert len(list(csv.reader(text.lstrip("\ufeff").splitlines(), delimiter=";"))) == 1 + 30
     # XLSX rows: iterator() in chunks, fetched without a server-side cursor.
     assert sum(1 for _ in exports.iter_rows(MedicalWorker.objects.using(alias).order_by("id"))) == 30
+    # Django binds parameters on the client (psycopg's ClientCursor): no server-side prepared statement,
+    # which the next transaction, on another server connection, would not find (PgBouncer 1.18 does not
+    # track them). OPTIONS server_side_binding must stay off behind the pool.
+    assert issubclass(connections[alias].get_connection_params()["cursor_factory"], psycopg.ClientCursor)
 
 
 def test_server_side_cursors_would_break_behind_a_transaction_pool(bouncer, web_alias, monkeypatch):
