@@ -78,16 +78,17 @@ PUBLIC_VIEWS = frozenset(
     }
 )
 
-# How far behind the primary the replica is, in seconds. Streaming and everything received replayed:
-# 0. Otherwise the age of the last transaction replayed: an over-estimate while the primary is idle
-# (nothing new to replay), never an under-estimate, so a replica whose primary connection broke
-# (its data frozen) is skipped once that age passes the limit. A server not in recovery (a promoted
-# replica) is current by definition.
+# How far behind the primary the replica is, in seconds. Receiving WAL and everything received
+# replayed: 0. Otherwise the age of the last transaction replayed: an over-estimate while the primary
+# is idle (nothing new to replay), never an under-estimate, so a replica whose primary connection broke
+# (its data frozen, no WAL receiver) is skipped once that age passes the limit. A server not in
+# recovery (a promoted replica) is current by definition. Only the receiver's pid is tested: the other
+# columns of pg_stat_wal_receiver are NULL for a role without pg_read_all_stats.
 LAG_SQL = """
 SELECT CASE
     WHEN NOT pg_is_in_recovery() THEN 0
     WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()
-         AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') THEN 0
+         AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE pid IS NOT NULL) THEN 0
     ELSE coalesce(extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()), 1e9)
 END
 """
