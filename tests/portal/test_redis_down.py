@@ -19,9 +19,9 @@ from django.utils import timezone
 from portal import ratelimit, reconcile
 from portal.celery import app
 from registry import exports
-from registry.models import ExportJob
 from tests.celery_harness import publishing_to
 from tests.factories import WorkerFactory
+from tests.portal.test_fault_tolerance import export_queued_while_redis_is_down
 from tests.verification.conftest import identity_files
 
 
@@ -95,12 +95,7 @@ def test_requests_that_queue_work_answer_while_redis_is_stopped(
 
         private_redis.stop()
 
-        response = client.get(reverse("registry:export_csv"))
-        assert response.status_code == 302
-        job = ExportJob.objects.get()
-        assert job.status == ExportJob.Status.QUEUED
-        assert f"could not enqueue registry.run_export({job.pk})" in caplog.text
-        assert client.get(reverse("registry:export_job", args=[job.pk])).status_code == 200
+        export_queued_while_redis_is_down(client, caplog)
 
         worker = worker_user.worker
         response = client.post(reverse("verification:identity"), {
