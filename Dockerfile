@@ -23,4 +23,6 @@ RUN sh deploy/collectstatic.sh \
 
 USER medreg
 EXPOSE 8000
-CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# The web service's command in docker-compose.yml (which the CI smoke run starts).
+CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
+     "--timeout", "60", "--access-logfile", "-", "--forwarded-allow-ips", "*"]

@@ -4,6 +4,8 @@ compose services from the file itself; these tests pin what the file must say)."
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -55,6 +57,12 @@ def test_batch_services_use_the_session_pool(services, name):
     assert environment["DATABASE_URL"].endswith("@pgbouncer:6432/medreg_session")
     assert environment["DATABASE_POOL_MODE"] == "session"
     assert environment["MEDREG_VAR_DIR"] == "/data/var"  # export files: written by the worker, served by web
+
+
+def test_the_images_default_command_is_the_web_service(services):
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    cmd = re.search(r"^CMD (\[.*?\])$", dockerfile.replace("\\\n", ""), re.S | re.M).group(1)
+    assert json.loads(cmd) == services["web"].command
 
 
 def test_pgbouncer_runs_the_script_the_smoke_run_uses(services):
