@@ -1,4 +1,4 @@
-# One image for web, worker and beat.
+# One image for web, worker, beat and PgBouncer (Debian's package, configured by deploy/pgbouncer/start.sh).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -7,7 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_ENV=production
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends fonts-dejavu-core postgresql-client \
+ && apt-get install -y --no-install-recommends fonts-dejavu-core postgresql-client pgbouncer \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 medreg
 
@@ -16,13 +16,13 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .
 
-# collectstatic needs settings to import; these throwaway values never reach a running container.
-RUN SECRET_KEY=build-only-$(head -c 48 /dev/urandom | base64 | tr -d '/+=') \
-    DOCUMENT_ENCRYPTION_KEYS=bWVkcmVnLWRldi1vbmx5LWtleS1ub3Qtc2VjcmV0ISE= \
-    EXTRACT_SIGNING_KEYS=build:$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=') \
-    ALLOWED_HOSTS=build python manage.py collectstatic --noinput \
- && mkdir -p /data/documents /backups && chown -R medreg /data /backups
+# Static files with hashed names and compressed copies; the script makes up throwaway secrets so the
+# settings import (they never reach a running container). The CI smoke run (deploy/smoke.py) runs the same.
+RUN sh deploy/collectstatic.sh \
+ && mkdir -p /data/documents /data/var /backups && chown -R medreg /data /backups
 
 USER medreg
 EXPOSE 8000
-CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# The web service's command in docker-compose.yml (which the CI smoke run starts).
+CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
+     "--timeout", "60", "--access-logfile", "-", "--forwarded-allow-ips", "*"]

@@ -7,7 +7,7 @@ PORT   ?= 8000
 BENCH_WORKERS ?= 300000
 BENCH_ORGS    ?= 6000
 
-.PHONY: run test lint bench bench-search bench-import bench-load up down install install-dev demo clean
+.PHONY: run test lint bench bench-search bench-import bench-load bench-load-clean smoke up down install install-dev demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,16 +63,44 @@ BENCH_IMPORT_ROWS ?= 1000000
 bench-import: install-dev
 	$(BIN)/python manage.py bench_import --rows $(BENCH_IMPORT_ROWS)
 
-# Load test (issue 9): locust against gunicorn on 127.0.0.1 over BENCH_DATABASE_URL (not recreated:
-# it must already hold a generated register). Sessions it creates are deleted afterwards; with
+# Load test (issues 9, 16): locust against gunicorn on 127.0.0.1, printed twice in one run: the primary
+# alone, then the primary and one streaming replica serving the public reads. By default the command
+# makes its own primary + replica under BENCH_LOAD_PAIR_DIR and loads a generated register of
+# BENCH_LOAD_WORKERS workers into it once (kept for the next run; `make bench-load-clean` removes it).
+# With BENCH_REPLICA_URL set it runs over BENCH_DATABASE_URL (which must hold a generated register)
+# and that replica of it instead. Sessions it creates are deleted afterwards; with
 # BENCH_LOAD_CREATE_ACCOUNTS=1 missing cabinet accounts are created and deleted too.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/medreg_bench
+BENCH_REPLICA_URL ?=
 BENCH_LOAD_USERS ?= 100
 BENCH_LOAD_DURATION ?= 5m
 BENCH_LOAD_CREATE_ACCOUNTS ?= 1
+BENCH_LOAD_WORKERS ?= 3000000
+BENCH_LOAD_PAIR_DIR ?= $(CURDIR)/var/bench-load-pair
+BENCH_LOAD_PRIMARY_PORT ?= 0
+BENCH_LOAD_REPLICA_PORT ?= 0
+BENCH_LOAD_ARGS = --users $(BENCH_LOAD_USERS) --duration $(BENCH_LOAD_DURATION) \
+	$(if $(filter 1,$(BENCH_LOAD_CREATE_ACCOUNTS)),--create-accounts)
 bench-load: install-dev
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_load --users $(BENCH_LOAD_USERS) \
-		--duration $(BENCH_LOAD_DURATION) $(if $(filter 1,$(BENCH_LOAD_CREATE_ACCOUNTS)),--create-accounts)
+ifneq ($(strip $(BENCH_REPLICA_URL)),)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_load $(BENCH_LOAD_ARGS) \
+		--replica-url $(BENCH_REPLICA_URL)
+else
+	$(BIN)/python manage.py bench_load $(BENCH_LOAD_ARGS) --own-pair $(BENCH_LOAD_PAIR_DIR) \
+		--workers $(BENCH_LOAD_WORKERS) --primary-port $(BENCH_LOAD_PRIMARY_PORT) --replica-port $(BENCH_LOAD_REPLICA_PORT)
+endif
+
+bench-load-clean:
+	$(PYTHON) deploy/pgcluster.py down --dir $(BENCH_LOAD_PAIR_DIR)
+
+# The production smoke run of CI (deploy/smoke.py) on a throwaway primary + replica of its own:
+# the stack of docker-compose.yml without Docker, walked like a user. Needs pgbouncer (apt) and Redis.
+SMOKE_PAIR_DIR ?= $(CURDIR)/var/smoke-pair
+SMOKE_REDIS_URL ?= redis://127.0.0.1:6379/15
+smoke: install-dev
+	$(PYTHON) deploy/pgcluster.py up --dir $(SMOKE_PAIR_DIR) --fast
+	$(BIN)/python deploy/smoke.py --pair-dir $(SMOKE_PAIR_DIR) --redis-url $(SMOKE_REDIS_URL); \
+		status=$$?; $(PYTHON) deploy/pgcluster.py down --dir $(SMOKE_PAIR_DIR); exit $$status
 
 # The full production-like stack: PostgreSQL, Redis, gunicorn, Celery worker and beat.
 up:

@@ -496,7 +496,9 @@ def password_reset_request(*, request, login: str, channel: str) -> User | None:
     if channel == "email" and user.email:
         uid = urlsafe_base64_encode(force_bytes(user.pk))
         token = default_token_generator.make_token(user)
-        link = request.build_absolute_uri(reverse("accounts:recover_email", args=[uid, token]))
+        # From SITE_URL, never from the request: the Host header is the client's to choose, and a
+        # forged one would mail the owner a working reset link to someone else's site.
+        link = settings.SITE_URL.rstrip("/") + reverse("accounts:recover_email", args=[uid, token])
         text = (
             "Здравствуйте!\n\nДля восстановления пароля от личного кабинета Медрег перейдите по ссылке "
             f"(действует {settings.PASSWORD_RESET_TIMEOUT // 3600} ч):\n{link}\n\n"

@@ -5,8 +5,9 @@ cached_db session read, rate-limit counter and cached statistic would raise and 
 a 500. Here a connection error is logged (once a minute per process) and treated as a miss:
 get() returns the default, set() stores nothing, add() reports "not added" - which keeps one-time
 markers such as the certificate-login challenge failing closed - and incr() behaves as for a
-missing key. Sessions then come from the database, rate limits are not counted, and everything
-is back to normal as soon as Redis answers again.
+missing key. Sessions then come from the database, and everything
+is back to normal as soon as Redis answers again. Rate limits use count(), which says when Redis
+is unreachable, and then count in the process's memory (core.ratelimit).
 """
 
 from __future__ import annotations
@@ -81,6 +82,22 @@ class ResilientRedisCache(RedisCache):
         except _UNAVAILABLE as exc:
             _warn("touch", exc)
             return False
+
+    def count(self, key, *, timeout: int, version=None) -> int | None:
+        """Add one to a counter that expires ``timeout`` seconds after its first hit and return it;
+        None while Redis is unreachable, so a rate limit can count elsewhere (core.ratelimit)
+        instead of seeing every hit as the first."""
+        try:
+            if super().add(key, 1, timeout, version):
+                return 1
+            try:
+                return super().incr(key, 1, version)
+            except ValueError:  # expired between add() and incr()
+                super().add(key, 1, timeout, version)
+                return 1
+        except _UNAVAILABLE as exc:
+            _warn("count", exc)
+            return None
 
     def incr(self, key, delta=1, version=None):
         try:

@@ -113,7 +113,10 @@ def _send(task_name: str, *args) -> None:
             app.loader.import_default_modules()
         app.tasks[task_name].apply_async(args=list(args))
     else:
-        app.send_task(task_name, args=list(args))
+        # ignore_result: send_task would otherwise subscribe to the result backend before publishing
+        # (send_task does not read task_ignore_result), a second Redis round trip that retries for
+        # seconds while Redis is down.
+        app.send_task(task_name, args=list(args), ignore_result=True)
 
 
 def enqueue(task_name: str, *args, log_args: bool = True) -> bool:

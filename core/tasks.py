@@ -5,7 +5,8 @@ from celery import shared_task
 from . import reconcile
 
 
-@shared_task(name="core.ping", time_limit=30, soft_time_limit=20)
+# Its answer is read back (tests/portal/test_celery_worker.py, with a result backend of its own).
+@shared_task(name="core.ping", time_limit=30, soft_time_limit=20, ignore_result=False)
 def ping(value: str = "pong") -> str:
     return value
 

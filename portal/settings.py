@@ -95,6 +95,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Answers for a signed-in user or a session that holds data are private: never stored by a
+    # browser or a proxy (core.private_pages).
+    "core.private_pages.NoStoreMiddleware",
+    # Public reads of the register from a read replica; writers pinned to the primary (core.replicas).
+    "core.replicas.ReplicaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -123,20 +128,68 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+# DATABASE_POOL_MODE says what sits between the app and PostgreSQL: empty (a direct connection),
+# "transaction" or "session" (PgBouncer in that pool mode; see docs/deployment.md). Behind a
+# transaction pool, consecutive transactions of one connection may reach different server
+# connections, so Django's server-side cursors (declared WITH HOLD outside a transaction, then
+# fetched later) are off, and per-session settings cannot be sent as the `options` startup parameter
+# (PgBouncer refuses it): the pooler sets them on its server connections instead (connect_query).
+DATABASE_POOL_MODE = env_str("DATABASE_POOL_MODE").strip().lower()
+if DATABASE_POOL_MODE not in {"", "transaction", "session"}:
+    raise ImproperlyConfigured("DATABASE_POOL_MODE must be empty, 'transaction' or 'session'.")
+# The web's queries are short index walks: a JIT compilation (tens of milliseconds) or parallel
+# workers (process start-up, and cores taken from other requests) cost more than they save.
+# Batch jobs that want them can SET them for their own session.
+DB_SESSION_OPTIONS = env_str("DB_SESSION_OPTIONS", "-c jit=off -c max_parallel_workers_per_gather=0")
+
+
+def database_config(url: str, *, pooled: bool, connect_timeout: int | None = None) -> dict:
+    config = dj_database_url.parse(
+        url, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")), conn_health_checks=True
+    )
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        options = config.setdefault("OPTIONS", {})
+        if DB_SESSION_OPTIONS and not pooled:
+            options["options"] = DB_SESSION_OPTIONS
+        if connect_timeout is not None:
+            options["connect_timeout"] = connect_timeout
+    return config
+
+
 DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'medreg.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
-        conn_health_checks=True,
+    "default": database_config(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'medreg.sqlite3'}"), pooled=bool(DATABASE_POOL_MODE)
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The web's queries are short index walks: a JIT compilation (tens of milliseconds) or parallel
-    # workers (process start-up, and cores taken from other requests) cost more than they save.
-    # Batch jobs that want them can SET them for their own session.
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = env_str(
-        "DB_SESSION_OPTIONS", "-c jit=off -c max_parallel_workers_per_gather=0"
-    )
+if DATABASE_POOL_MODE == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+
+# Read replicas (PostgreSQL streaming replicas, reached directly, not through the pooler: a replica
+# that goes away must fail at once so it can be skipped; see portal/replicas.py). Public reads of
+# the register (search, profiles, exports, API, FHIR) go to a replica that answers and is no more
+# than DATABASE_REPLICA_MAX_LAG seconds behind; everything else, and every read of a browser that
+# wrote in the last DATABASE_REPLICA_PIN_SECONDS, goes to the primary.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS")
+DATABASE_REPLICA_MAX_LAG = float(env_str("DATABASE_REPLICA_MAX_LAG", "10") or 10)
+DATABASE_REPLICA_PIN_SECONDS = int(env_str("DATABASE_REPLICA_PIN_SECONDS", "30") or 30)
+# A replica's state (up, lag) is re-read at most this often per process; a replica found down or
+# lagging is left alone for the longer interval.
+DATABASE_REPLICA_CHECK_SECONDS = float(env_str("DATABASE_REPLICA_CHECK_SECONDS", "5") or 0)
+DATABASE_REPLICA_RETRY_SECONDS = float(env_str("DATABASE_REPLICA_RETRY_SECONDS", "15") or 0)
+DATABASE_REPLICA_CONNECT_TIMEOUT = int(env_str("DATABASE_REPLICA_CONNECT_TIMEOUT", "2") or 2)
+for _index, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    _replica = database_config(_url, pooled=False, connect_timeout=DATABASE_REPLICA_CONNECT_TIMEOUT)
+    if not (_replica["ENGINE"] == DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS: replicas are PostgreSQL streaming replicas of a "
+                                   "PostgreSQL primary.")
+    # A query on a replica whose host vanished (no reset, no answer) fails after this many
+    # milliseconds instead of waiting for TCP's own timeout (minutes).
+    _replica["OPTIONS"].setdefault("tcp_user_timeout", DATABASE_REPLICA_CONNECT_TIMEOUT * 1000)
+    # Tests: the test database on the replica is the primary's, arriving by replication.
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica_{_index}"] = _replica
+DATABASE_ROUTERS = ["core.replicas.ReplicaRouter"]
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet
     # WAL lets the dev server read while a management command writes; the busy timeout
@@ -177,7 +230,13 @@ PUBLIC_SEARCH_RATE_LIMIT = int(env_str("PUBLIC_SEARCH_RATE_LIMIT", "120") or 0)
 # --- Celery ---------------------------------------------------------------------------------
 # Without a broker every task runs inline, so the embedded set-up needs no servers.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
-CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
+# No result backend: nothing reads a task's return value (state lives in the rows the tasks claim).
+# With one on Redis, publishing a task subscribed to its result first, and while Redis was down that
+# subscription retried for about 19 s in the request (three such requests held every gunicorn worker).
+# Tasks ignore their results, and core.reconcile publishes with ignore_result as well, so even an
+# explicitly configured CELERY_RESULT_BACKEND is never consulted when a request enqueues.
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True

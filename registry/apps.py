@@ -35,3 +35,12 @@ class RegistryConfig(AppConfig):
             age=dt.timedelta(minutes=5), running_value=ExportJob.Status.RUNNING,
             running_timestamp_field="started_at", running_age=STALE_RUNNING,
         )
+        # The same for import jobs (admin uploads); import_job_claim retakes a stale running one.
+        from .imports.jobs import STALE_RUNNING as IMPORT_STALE_RUNNING
+        from .models import ImportJob
+
+        reconcile.register(
+            ImportJob, status_field="status", queued_value=ImportJob.Status.QUEUED, task="registry.run_import",
+            age=dt.timedelta(minutes=5), running_value=ImportJob.Status.RUNNING,
+            running_timestamp_field="started_at", running_age=IMPORT_STALE_RUNNING,
+        )

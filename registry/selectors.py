@@ -26,7 +26,7 @@ from .models import (
 
 STATS_CACHE_SECONDS = 600
 
-# The worker columns a results row shows (registry.tables.WorkerTable.body_html): a results page loads
+# The worker columns a results row shows (registry.search.tables.WorkerTable.body_html): a results page loads
 # these and nothing else, so protected fields never even reach the public view's memory.
 RESULT_ROW_FIELDS = (
     "id",

@@ -136,7 +136,8 @@ class Workers:
         dies too and nothing requeues: Redis redelivers once the visibility timeout has run out, to a
         worker that restores unacknowledged messages. A worker does that when it starts polling and
         then only every ~100 s (kombu's unacked_restore_interval × unacked_restore_throttle), so this
-        waits the timeout out: the next worker started takes the task at once."""
+        waits until the broker counts this queue's unacknowledged messages as lost: the next worker
+        started takes the task at once."""
         children = pool_children(worker.pid)
         assert children, "the prefork worker has no pool process"
         if not whole_worker:
@@ -145,7 +146,23 @@ class Workers:
         visibility = int(self.env.get("CELERY_BROKER_VISIBILITY_TIMEOUT", "7200"))
         assert visibility <= 30, "start these workers with a short CELERY_BROKER_VISIBILITY_TIMEOUT"
         os.killpg(worker.pid, signal.SIGKILL)
-        time.sleep(visibility + 1)
+        self.wait(lambda: self._unacked_restorable(visibility), timeout=visibility + 120,
+                  what="the killed worker's messages to pass the visibility timeout")
+
+    def _unacked_restorable(self, visibility: int) -> bool:
+        """Every unacknowledged message of this queue is older than the visibility timeout, by the
+        delivery time kombu keeps in ``unacked_index`` and the rule its restore applies
+        (score < now - visibility_timeout)."""
+        client = redis.Redis.from_url(self.broker, socket_connect_timeout=2)
+        try:
+            ours = [tag for tag, value in client.hgetall("unacked").items() if json.loads(value)[2] == self.queue]
+            if not ours:
+                return True
+            ceiling = time.time() - visibility
+            scores = [client.zscore("unacked_index", tag) for tag in ours]
+            return all(score is not None and score < ceiling for score in scores)
+        finally:
+            client.close()
 
     def output(self) -> str:
         return "\n".join(log.read_text(errors="replace") for log in self.logs if log.exists())

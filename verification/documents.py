@@ -7,6 +7,8 @@ Every uploaded file (passport scans, diplomas, support-ticket screenshots) goes 
    or the type the browser claimed; HTML/SVG/script fragments inside an image, active content in a
    PDF (JavaScript, launch actions, embedded files) and encrypted PDFs are refused, and the file
    must actually decode (Pillow / pypdf), which also catches truncated files and pixel bombs;
+   images are then stored re-encoded from their pixels (reencode_image): comments, EXIF (GPS),
+   metadata chunks and appended data of the upload never reach the store;
 2. size (10 MB a file) and a per-account quota (settings.DOCUMENT_QUOTA_BYTES) are enforced;
 3. the bytes are encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under the first key of
    settings.DOCUMENT_ENCRYPTION_KEYS and written under a random name through the Django storage
@@ -45,7 +47,7 @@ from django.db.models import Sum
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
-from PIL import Image
+from PIL import Image, ImageOps
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
@@ -220,6 +222,36 @@ def _check_image(data: bytes, *, field_label: str, content_type: str, min_pixels
         raise _unreadable(field_label) from exc
 
 
+# Pixels only: re-encoded JPEGs get this quality (visually lossless for scans and photos of documents).
+REENCODE_JPEG_QUALITY = 90
+
+
+def reencode_image(data: bytes, content_type: str) -> bytes:
+    """The image written anew from its decoded pixels: nothing else of the upload survives.
+
+    A JPEG may carry anything in its comment and application segments (a whole PDF with a
+    /JavaScript action was accepted as a passport scan), EXIF with the GPS position and camera of a
+    phone photo, XMP, ICC profiles; a PNG may carry text, EXIF and private chunks; either may have
+    data appended after its end. Only the pixels are kept (turned upright first, since the EXIF
+    orientation that said how to show them is dropped); PNG transparency is pixel data and stays.
+    Called after validate_upload, which has checked the file decodes and is not a pixel bomb.
+    """
+    with Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS[content_type]) as opened:
+        clean = ImageOps.exif_transpose(opened)  # a new image, loaded from the first frame (of an MPO too)
+        if clean is opened:
+            clean = opened.copy()
+    transparency = clean.info.get("transparency") if content_type == PNG else None
+    clean.info = {} if transparency is None else {"transparency": transparency}
+    output = io.BytesIO()
+    if content_type == JPEG:
+        if clean.mode not in ("L", "RGB", "CMYK"):
+            clean = clean.convert("RGB")
+        clean.save(output, format="JPEG", quality=REENCODE_JPEG_QUALITY, optimize=True)
+    else:
+        clean.save(output, format="PNG", optimize=False)
+    return output.getvalue()
+
+
 def _check_pdf(data: bytes, *, field_label: str) -> None:
     if _PDF_HEAD_MARKUP.search(data[:1024]):
         raise _polyglot(field_label)
@@ -379,6 +411,8 @@ def document_store(
     content_type = validate_upload(
         data, field_label=field_label, allowed=allowed, max_bytes=max_bytes, min_pixels=min_pixels
     )
+    if content_type in (JPEG, PNG):
+        data = reencode_image(data, content_type)
     if owner is not None:
         # Early answer before encrypting and writing; repeated under the lock below.
         _quota_check(owner=owner, size=len(data), field_label=field_label)

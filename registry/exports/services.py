@@ -31,7 +31,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, connections
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
@@ -39,7 +39,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from core import validators
+from core import replicas, validators
 from core.claims import claim_row
 
 from ..models import ExportJob, MedicalWorker
@@ -276,7 +276,8 @@ def _csv_copy(queryset: QuerySet[MedicalWorker], progress: Callable[[int], None]
         # Names and directory entries hold no line breaks, so every \n ends a row: CRLF as csv_chunks.
         return chunk.decode("utf-8").replace("\n", "\r\n")
 
-    with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
+    # The queryset's database: a replica during a public request or a background export (core.replicas).
+    with connections[queryset.db].cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
         buffer: list[bytes] = []
         size = 0
         for data in copy:
@@ -380,19 +381,23 @@ def export_job_run(*, job_id, redelivered: bool = False) -> str:
     # Written under another name and renamed: a download never sees a half-written file.
     partial = directory / f"{job.pk}.{job.format}.part"
     try:
-        cleaned, ids = parse_params(params_from_storage(job.params))
-        qs = export_queryset(cleaned, ids)
-        total = qs.count()  # exact: in the background a full count is affordable, and drives the bar
-        directory.mkdir(parents=True, exist_ok=True)
-        if job.format == ExportJob.Format.CSV:
-            # The COPY holds the database connection while it streams, so the percentage goes to the
-            # cache (read by job_progress); the row gets the final figures afterwards.
-            progress = _Progress(total=total, report=lambda percent: cache.set(_progress_key(job.pk), percent, 3600))
-            with open(partial, "w", encoding="utf-8", newline="") as handle:
-                handle.writelines(csv_document(qs, progress=progress))
-        else:
-            progress = _Progress(total=total, report=lambda percent: jobs.update(progress=percent))
-            write_xlsx(_Counted(iter_rows(qs), progress), partial)
+        # The register is read from a replica when one is usable; the job row stays on the primary.
+        with replicas.replica_reads():
+            cleaned, ids = parse_params(params_from_storage(job.params))
+            qs = export_queryset(cleaned, ids)
+            total = qs.count()  # exact: in the background a full count is affordable, and drives the bar
+            directory.mkdir(parents=True, exist_ok=True)
+            if job.format == ExportJob.Format.CSV:
+                # The COPY holds the database connection while it streams, so the percentage goes to the
+                # cache (read by job_progress); the row gets the final figures afterwards.
+                progress = _Progress(
+                    total=total, report=lambda percent: cache.set(_progress_key(job.pk), percent, 3600)
+                )
+                with open(partial, "w", encoding="utf-8", newline="") as handle:
+                    handle.writelines(csv_document(qs, progress=progress))
+            else:
+                progress = _Progress(total=total, report=lambda percent: jobs.update(progress=percent))
+                write_xlsx(_Counted(iter_rows(qs), progress), partial)
         os.replace(partial, final)
     except OperationalError:
         partial.unlink(missing_ok=True)

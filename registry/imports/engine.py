@@ -35,6 +35,8 @@ from pathlib import Path
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from core.pooling import require_session
+
 from ..models import AdmissionDocument, DiscrepancyAlert, Employment, MedicalOrganization, MedicalWorker, SearchWord
 from ..quality import discrepancies
 from ..services import worker_refresh_derived
@@ -302,6 +304,8 @@ class _ImportRun:
         self.size, self.progress = batch_size, progress
         self.loader = _Loader(spec, self.ctx, self.result, sample=sync)
         self.pg = connection.vendor == "postgresql"
+        if self.pg:
+            require_session("An import")
         if self.pg and spec.kind in TARGET_TABLES_FRESH:
             self.loader.fresh = _table_empty(TARGET_TABLES[spec.kind])
             self.loader.direct = self.loader.fresh and spec.kind == "workers" and not sync

@@ -13,11 +13,11 @@ from django.conf import settings
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
+from core import reconcile
 from core.audit import audit_record
 from core.claims import claim_row
 from core.models import AuditEntry
 
-from .. import tasks
 from ..models import ImportJob
 from ..quality import scan
 from .engine import import_file, write_error_report
@@ -80,7 +80,9 @@ def import_job_create(
             object_id=str(job.pk),
             details={"kind": kind, "mode": mode, "file": original_name[:255]},
         )
-        transaction.on_commit(lambda: tasks.run_import.delay(str(job.pk)))
+        # Never raises into the request (a .delay() with Redis down did, after retrying): the job
+        # stays queued and the reconciler enqueues it again (registered in registry.apps).
+        reconcile.enqueue_on_commit("registry.run_import", str(job.pk))
     return job
 
 

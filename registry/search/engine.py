@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 from django import forms
 from django.core.cache import cache
-from django.db import connection, models
+from django.db import connection, connections, models
 from django.db.models import BooleanField, F, Func, IntegerField, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 
-from core import validators
+from core import replicas, validators
 
 from .. import selectors
 from ..models import (
@@ -192,6 +192,12 @@ class SearchResult:
     by_name: NameOrderedResult | None = None
 
 
+def _read_connection():
+    """The connection the register is read from now: a replica during a public request or export
+    (core.replicas), else the primary. Raw SQL below goes through it; the ORM is routed alike."""
+    return connections[replicas.read_alias(MedicalWorker)]
+
+
 def worker_search(params: dict) -> SearchResult:
     """Workers matching cleaned SearchForm data, sorted by name (the table re-orders by its column)."""
     qs = MedicalWorker.objects.filter(_filters(params)).select_related("primary_specialty", "region", "category")
@@ -306,7 +312,7 @@ class NameOrderedResult(Sequence):
         start, stop = key.start or 0, key.stop
         sql, params = self._sql()
         page = f" LIMIT {int(stop) - int(start)}" if stop is not None else ""
-        with connection.cursor() as cursor:
+        with _read_connection().cursor() as cursor:
             # Django's own compilation of the branches, its parameters kept apart; integers appended.
             cursor.execute(f"{query.replace('{branches}', sql)}{page} OFFSET {int(start)}", params)
             ids = [row[id_column] for row in cursor.fetchall()]
@@ -324,7 +330,7 @@ class NameOrderedResult(Sequence):
             return []
         sql, params = self._sql()
         where, extra = ("WHERE (matches.search_name, matches.id) > (%s, %s)", list(after)) if after else ("", [])
-        with connection.cursor() as cursor:
+        with _read_connection().cursor() as cursor:
             cursor.execute(
                 f"SELECT search_name, id FROM ({sql}) AS matches {where} ORDER BY 1, 2 LIMIT {int(limit)}",  # noqa: S608
                 (*params, *extra),
@@ -471,11 +477,12 @@ def _result_rows(ids: list[int]) -> list[MedicalWorker]:
     if not ids:
         return []
     head, attnames = _result_row_sql()
-    with connection.cursor() as cursor:
+    db = _read_connection()
+    with db.cursor() as cursor:
         cursor.execute(head + ", ".join(["%s"] * len(ids)) + ")", [int(pk) for pk in ids])
         rows = cursor.fetchall()
     position = attnames.index("id")
-    by_id = {row[position]: MedicalWorker.from_db(connection.alias, attnames, row) for row in rows}
+    by_id = {row[position]: MedicalWorker.from_db(db.alias, attnames, row) for row in rows}
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
@@ -576,7 +583,7 @@ class SpecialtyWords:
 def search_words_correct(tokens: list[str]) -> list[str]:
     """Each token that starts no dictionary word, replaced by the most similar word (PostgreSQL)."""
     corrected = []
-    with connection.cursor() as cursor:
+    with _read_connection().cursor() as cursor:
         for token in tokens:
             cursor.execute("SELECT 1 FROM registry_searchword WHERE word LIKE %s LIMIT 1", [f"{token}%"])
             if cursor.fetchone() or len(token) < 3:
@@ -759,7 +766,7 @@ def _capped_count_sql(sql: str, params) -> tuple[int, bool]:
     key = "registry:more-than-cap:" + hashlib.sha256(repr((sql, tuple(params))).encode()).hexdigest()
     if cache.get(key):
         return COUNT_CAP, True
-    with connection.cursor() as cursor:
+    with _read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         count = cursor.fetchone()[0]
     if count > COUNT_CAP:

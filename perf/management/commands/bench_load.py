@@ -1,21 +1,28 @@
 """python manage.py bench_load — `make bench-load`: locust against gunicorn on the loopback interface.
 
 Anonymous searches and profile views mixed with signed-in cabinet views (perf/locustfile.py),
-by default 100 concurrent users for 5 minutes, against the database of DATABASE_URL (the Makefile
-passes BENCH_DATABASE_URL). Prints requests/s, p50/p95/p99 and errors per request kind and overall,
-with the machine description. Target (issue 9): 0 errors, p95 <= 300 ms.
+by default 100 concurrent users for 5 minutes. Prints requests/s, p50/p95/p99 and errors per request
+kind and overall, with the machine description. Target (issue 9): 0 errors, p95 <= 300 ms.
+
+Two passes in one run (issue 16): the primary alone, then the primary and one streaming replica that
+serves the public reads (core.replicas), each with the same users, duration and warm-up, and a
+comparison line at the end. The replica is either named (--replica-url, `make bench-load
+BENCH_REPLICA_URL=...`, a replica of the database of DATABASE_URL) or made by the command
+(--own-pair DIR, the default of `make bench-load`): a throwaway primary and a pg_basebackup -R replica
+(deploy/pgcluster.py) under DIR, loaded once with a generated register of --workers workers and kept
+for the next run (`make bench-load-clean` removes it). Without a replica only the first pass runs.
 
 What it writes to the database: one session row per signed-in user (deleted afterwards). Cabinet
 users are existing active worker accounts; with --create-accounts, missing ones are created as
 accounts without a password (first name "loadtest-NNN") and deleted afterwards (unless --keep-accounts).
 Without accounts (and without --create-accounts) only the anonymous part runs, and says so.
 """
-
 from __future__ import annotations
 
 import csv
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -47,6 +54,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _libpq_url(url: str) -> str:
+    """postgres:// URLs as dj-database-url takes them are libpq URIs too (postgresql:// for old libpq)."""
+    return "postgresql://" + url.split("://", 1)[1]
+
+
+def _without_password(url: str) -> str:
+    return re.sub(r"://([^:@/]+):[^@/]*@", r"://\1:***@", url)
+
+
 def _duration_seconds(text: str) -> int:
     units = {"s": 1, "m": 60, "h": 3600}
     text = text.strip().lower()
@@ -75,8 +91,17 @@ class Command(BaseCommand):
                             help="Create missing cabinet accounts (loadtest-NNN), deleted afterwards.")
         parser.add_argument("--keep-accounts", action="store_true")
         parser.add_argument("--p95-target", type=float, default=300.0)
+        parser.add_argument("--replica-url", default="",
+                            help="A streaming replica of this database for the second pass.")
+        parser.add_argument("--own-pair", default="", metavar="DIR",
+                            help="Make (or reuse) a primary + replica under DIR, load --workers into it, run there.")
+        parser.add_argument("--workers", type=int, default=3_000_000, help="Register size for --own-pair.")
+        parser.add_argument("--primary-port", type=int, default=0, help="--own-pair: port of the primary (0: free).")
+        parser.add_argument("--replica-port", type=int, default=0, help="--own-pair: port of the replica (0: free).")
 
     def handle(self, *args, **options):
+        if options["own_pair"]:
+            return self._on_own_pair(options)
         if connection.vendor != "postgresql":
             raise CommandError("bench_load нужен PostgreSQL (BENCH_DATABASE_URL / DATABASE_URL).")
         if shutil.which("locust", path=str(Path(sys.executable).parent)) is None and shutil.which("locust") is None:
@@ -102,16 +127,35 @@ class Command(BaseCommand):
                 self.stdout.write(self.style.WARNING(
                     "Нет учётных записей работников: кабинет не нагружается (добавьте --create-accounts)."
                 ))
+            passes = [("primary only", {})]
+            if options["replica_url"]:
+                self._replica_ready(options["replica_url"])
+                passes.append(("primary + 1 replica", {"DATABASE_REPLICA_URLS": options["replica_url"]}))
+            else:
+                self.stdout.write(self.style.WARNING(
+                    "No replica (--replica-url / --own-pair): the primary-only pass runs alone."))
+            results = []
             with tempfile.TemporaryDirectory(prefix="medreg-load-") as scratch:
                 scratch = Path(scratch)
                 data_file = scratch / "data.json"
                 data_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-                stats = self._run(options, duration, data_file, scratch, signed_in=bool(session_keys))
+                for number, (label, extra_env) in enumerate(passes, start=1):
+                    self.stdout.write("")
+                    self.stdout.write(self.style.MIGRATE_HEADING(f"Pass {number} of {len(passes)}: {label}"))
+                    before = self._replica_transactions(options["replica_url"]) if extra_env else None
+                    stats = self._run(options, duration, data_file, scratch / label.replace(" ", "-"),
+                                      signed_in=bool(session_keys), extra_env=extra_env)
+                    total = self._report(stats, options, duration)
+                    if before is not None:
+                        served = self._replica_transactions(options["replica_url"]) - before
+                        self.stdout.write(f"Transactions on the replica during the pass: {served:,}")
+                    results.append((label, total))
         finally:
             Session.objects.filter(session_key__in=session_keys).delete()
             if created and not options["keep_accounts"]:
                 User.objects.filter(pk__in=created).delete()
-        self._report(stats, options, duration)
+        if len(results) > 1:
+            self._compare(results, options, duration)
 
     # --- Preparation ------------------------------------------------------------------------------
 
@@ -183,7 +227,9 @@ class Command(BaseCommand):
 
     # --- Run ----------------------------------------------------------------------------------------
 
-    def _run(self, options, duration: int, data_file: Path, scratch: Path, *, signed_in: bool) -> list[dict]:
+    def _run(self, options, duration: int, data_file: Path, scratch: Path, *, signed_in: bool,
+             extra_env: dict) -> list[dict]:
+        scratch.mkdir(parents=True, exist_ok=True)
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         env = {
@@ -191,6 +237,10 @@ class Command(BaseCommand):
             "DATABASE_URL": self._database_url(), "LOG_LEVEL": "WARNING",
         }
         env.pop("REDIS_URL", None)  # sessions in the database, where this command put them
+        env.pop("DATABASE_REPLICA_URLS", None)
+        env.update(extra_env)
+        # No collected static files are needed (locust fetches pages only): not one warning per worker.
+        env["PYTHONWARNINGS"] = "ignore:No directory at:UserWarning"
         gunicorn = Path(sys.executable).with_name("gunicorn")
         argv = [str(gunicorn), "portal.wsgi:application", "-w", str(options["gunicorn_workers"]),
                 "--threads", str(options["gunicorn_threads"]), "-b", f"127.0.0.1:{port}",
@@ -297,3 +347,116 @@ class Command(BaseCommand):
         verdict = errors == 0 and p95 <= options["p95_target"]
         message = f"Target 0 errors, p95 <= {options['p95_target']:.0f} ms: {'met' if verdict else 'NOT met'}"
         self.stdout.write(self.style.SUCCESS(message) if verdict else self.style.ERROR(message))
+        return total
+
+    def _compare(self, results: list[tuple[str, dict]], options, duration: int) -> None:
+        self.stdout.write("")
+        self.stdout.write(self.style.MIGRATE_HEADING(
+            f"Both passes ({options['users']} users, {duration} s each, same machine and data):"))
+        self.stdout.write(f"{'pass':<24} {'req/s':>8} {'p50':>6} {'p95':>6} {'p99':>6} {'errors':>8}")
+        for label, total in results:
+            self.stdout.write(
+                f"{label:<24} {float(total['Requests/s']):>8.1f} {total['50%']:>6} {total['95%']:>6} "
+                f"{total['99%']:>6} {int(total['Failure Count']):>8}"
+            )
+
+    # --- Replica ------------------------------------------------------------------------------------
+
+    def _replica_ready(self, url: str) -> None:
+        """The named replica is a standby of this primary and has replayed what the primary wrote."""
+        import psycopg
+
+        # The cluster's identifier (pg_control_system) is the same on a primary and its physical replicas.
+        identity = "SELECT pg_is_in_recovery(), system_identifier::text FROM pg_control_system()"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_wal_lsn()::text")
+            target = cursor.fetchone()[0]
+            cursor.execute(identity)
+            system = cursor.fetchone()[1]
+        deadline = time.monotonic() + 600
+        with psycopg.connect(_libpq_url(url), autocommit=True, connect_timeout=5) as replica:
+            standby, replica_system = replica.execute(identity).fetchone()
+            if not standby or replica_system != system:
+                raise CommandError(f"--replica-url: not a streaming replica of {connection.settings_dict['NAME']}")
+            while not replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]).fetchone()[0]:
+                if time.monotonic() > deadline:
+                    raise CommandError("--replica-url: the replica did not catch up with the primary")
+                time.sleep(0.2)
+        self.stdout.write(f"Replica: {_without_password(url)}, a standby of this primary, caught up")
+
+    def _replica_transactions(self, url: str) -> int:
+        import psycopg
+
+        name = _libpq_url(url).rsplit("/", 1)[-1].split("?")[0]
+        with psycopg.connect(_libpq_url(url), autocommit=True, connect_timeout=5) as replica:
+            # Statistics reach the view when the serving backends report them (at the latest when idle).
+            return replica.execute(
+                "SELECT coalesce(sum(xact_commit), 0) FROM pg_stat_database WHERE datname = %s", [name]
+            ).fetchone()[0]
+
+    # --- A primary and a replica of the command's own --------------------------------------------------
+
+    def _on_own_pair(self, options) -> None:
+        """Make (or start again) a primary and a replica under --own-pair, load the register into the
+        primary once, then run this command against them (a child process, so its Django connection is
+        the pair's primary)."""
+        pair = Path(options["own_pair"]).resolve()
+        tool = [sys.executable, str(Path(settings.BASE_DIR) / "deploy" / "pgcluster.py")]
+        # Sized like docker-compose.yml's servers, halved: both run on this machine.
+        tuning = ["--set", "shared_buffers=1GB", "--set", "effective_cache_size=4GB", "--set", "random_page_cost=1.1",
+                  "--set", "max_connections=300"]
+        done = subprocess.run(  # noqa: S603 -- our tool, fixed arguments
+            [*tool, "up", "--dir", str(pair), "--primary-port", str(options["primary_port"]),
+             "--replica-port", str(options["replica_port"]), *tuning],
+            check=True, capture_output=True, text=True,
+        )
+        ports = json.loads(done.stdout.strip().splitlines()[-1])
+        database = "medreg_load"
+        primary = f"postgres://postgres@127.0.0.1:{ports['primary_port']}/{database}"
+        replica = f"postgres://postgres@127.0.0.1:{ports['replica_port']}/{database}"
+        env = {**os.environ, "DATABASE_URL": primary, "DATABASE_POOL_MODE": ""}
+        env.pop("DATABASE_REPLICA_URLS", None)
+        manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+        self.stdout.write(f"Own pair under {pair}: primary :{ports['primary_port']}, replica :{ports['replica_port']}")
+        self._ensure_register(ports["primary_port"], database, options["workers"], manage, env)
+        subprocess.run([*tool, "wait-replay", "--dir", str(pair)], check=True)  # noqa: S603
+        forwarded = ["--users", str(options["users"]), "--spawn-rate", str(options["spawn_rate"]),
+                     "--duration", options["duration"], "--sessions", str(options["sessions"]),
+                     "--cabinet-share", str(options["cabinet_share"]), "--wait", options["wait"],
+                     "--gunicorn-workers", str(options["gunicorn_workers"]),
+                     "--gunicorn-threads", str(options["gunicorn_threads"]), "--sample", str(options["sample"]),
+                     "--p95-target", str(options["p95_target"]), "--replica-url", replica]
+        if options["create_accounts"]:
+            forwarded.append("--create-accounts")
+        if options["keep_accounts"]:
+            forwarded.append("--keep-accounts")
+        try:
+            result = subprocess.run([*manage, "bench_load", *forwarded], env=env, check=False)  # noqa: S603
+        finally:
+            for node in ("replica", "primary"):
+                subprocess.run([*tool, "stop", "--dir", str(pair), "--node", node], check=False)  # noqa: S603
+        if result.returncode:
+            raise CommandError(f"bench_load on the pair failed ({result.returncode})")
+
+    def _ensure_register(self, port: int, database: str, workers: int, manage: list[str], env: dict) -> None:
+        import psycopg
+
+        server = f"host=127.0.0.1 port={port} user=postgres dbname=postgres"
+        with psycopg.connect(server, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone():
+                conn.execute(f'CREATE DATABASE "{database}"')
+        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)  # noqa: S603
+        with psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname={database}") as conn:
+            present = conn.execute("SELECT count(*) FROM registry_medicalworker").fetchone()[0]
+        if present >= workers:
+            self.stdout.write(f"Register already loaded: {present:,} workers")
+            return
+        if present:
+            raise CommandError(f"The pair holds {present:,} workers, fewer than --workers {workers:,}: "
+                               "make bench-load-clean (removes it), then run again.")
+        self.stdout.write(f"Loading a generated register of {workers:,} workers (once; kept for the next run)")
+        subprocess.run([*manage, "load_directories", "-v", "0"], env=env, check=True)  # noqa: S603
+        subprocess.run(  # noqa: S603
+            [*manage, "generate_registry", "--workers", str(workers), "--organizations", str(max(100, workers // 50)),
+             "--seed", "16", "--no-progress"], env=env, check=True,
+        )

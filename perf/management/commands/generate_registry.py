@@ -42,6 +42,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.pooling import SessionRequired, require_session
 from perf import synthetic
 from registry import models, services
 
@@ -108,6 +109,10 @@ class Command(BaseCommand):
         today = self._parse_today(options["today"])
         if connection.vendor != "postgresql":
             return self._generate(options, today, postgres=False)
+        try:
+            require_session("generate_registry")
+        except SessionRequired as exc:
+            raise CommandError(str(exc)) from None
         # One run at a time: a second one would take the same numbering bases, and its start-up
         # repair (below) would rebuild the indexes the first one has just dropped.
         with connection.cursor() as cursor:
