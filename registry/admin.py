@@ -162,6 +162,8 @@ class MedicalWorkerAdmin(admin.ModelAdmin):
             digits = ""
         if digits:
             condition |= Q(registry_number=digits) | Q(snils=digits) | Q(inn=digits)
+            # A SNILS, INN or number of a record merged away finds the record that took it over.
+            condition |= Q(id__in=models.WorkerAlias.objects.filter(value=digits).values("worker_id"))
         name = " ".join(validators.normalize_person_name(term).split())
         if name and not digits:
             # LIKE 'x%' alone is no index range outside the "C" collation; the range [x, x with its last

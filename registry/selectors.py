@@ -22,6 +22,7 @@ from .models import (
     QualificationCategory,
     Region,
     Specialty,
+    WorkerAlias,
 )
 
 STATS_CACHE_SECONDS = 600
@@ -227,3 +228,12 @@ def worker_current_category(*, worker: MedicalWorker) -> CategoryAssignment | No
         .order_by("-awarded_on")
         .first()
     )
+
+
+# --- Identifiers of records merged away -----------------------------------------------------------------
+
+
+def worker_by_alias(*, kind: str, value: str) -> MedicalWorker | None:
+    """The survivor that took over this SNILS, INN or registry number in a merge (WorkerAlias), if any."""
+    alias = WorkerAlias.objects.filter(kind=kind, value=value).select_related("worker").first()
+    return alias.worker if alias is not None else None

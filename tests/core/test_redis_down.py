@@ -135,7 +135,7 @@ def test_rate_limits_go_on_counting_in_the_process_while_redis_is_stopped(privat
 @pytest.mark.services
 @pytest.mark.django_db
 def test_registration_from_one_address_is_limited_while_redis_is_stopped(private_redis, site_on):
-    from accounts.views_registration import REGISTER_LIMIT
+    from accounts.views.registration import REGISTER_LIMIT
 
     with site_on(private_redis.url):
         private_redis.stop()

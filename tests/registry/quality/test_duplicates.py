@@ -345,3 +345,16 @@ def test_staff_without_the_permission_cannot_decide(client):
     )
     assert response.status_code == 403
     assert MedicalWorker.objects.count() == 2
+
+
+def test_the_merged_number_leads_to_the_survivor_publicly_and_in_the_admin(client, admin_client):
+    survivor, merged = _twins()
+    duplicates.worker_merge(survivor_id=survivor.id, merged_id=merged.id)
+
+    response = client.get(reverse("registry:profile", args=[merged.registry_number]))
+    assert response.status_code == 301
+    assert response["Location"] == reverse("registry:profile", args=[survivor.registry_number])
+    assert client.get(reverse("registry:profile", args=["0000000000"])).status_code == 404
+    for term in (merged.snils_display, merged.registry_number_display):
+        page = admin_client.get(reverse("admin:registry_medicalworker_changelist"), {"q": term}).content.decode()
+        assert f">{survivor.registry_number}<" in page, term
