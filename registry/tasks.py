@@ -3,6 +3,7 @@ from celery import shared_task
 from . import services
 from .exports import services as exports
 from .imports import jobs
+from .models import DuplicateScanRun
 from .quality import audits, discrepancies, monitoring, scan
 from .saved import services as saved_searches
 
@@ -61,7 +62,9 @@ def run_import(self, job_id: str) -> str:
 def dq_checks() -> dict:
     # Safe to run twice: alerts are keyed by a unique fingerprint, the digest claims what it sends.
 
-    scan.duplicates_detect()
+    # The daily scan is a run like one started from the admin (progress, what it found and skipped).
+    run = DuplicateScanRun.objects.create()
+    scan.duplicate_scan_run(run_id=run.pk)
     found = discrepancies.discrepancy_checks_run()
     discrepancies.alerts_digest_send()
     return found
