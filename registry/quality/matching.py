@@ -159,7 +159,8 @@ def block_keys_write(*, rows: list[tuple]) -> int:
     for pk, last, first, middle, birth, _stamp in rows:
         record = record_of({"last_name": last, "first_name": first, "middle_name": middle, "birth_date": birth})
         keys += [(pk, k) for k in name_keys(record)]
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (worker_refresh_derived): two queries per batch saved.
+    with transaction.atomic(savepoint=False):
         WorkerBlockKey.objects.filter(worker_id__in=ids).delete()
         WorkerKeyState.objects.filter(worker_id__in=ids).delete()
         _write_keys(keys, [(row[0], row[5]) for row in rows])
