@@ -36,6 +36,7 @@ from .models import (
     Region,
     Specialty,
     WorkerMerge,
+    WorkerTombstone,
     WorkforceSnapshot,
 )
 
@@ -327,7 +328,7 @@ def worker_merge(*, survivor_id: int, merged_id: int, actor=None, request=None) 
     categories, НМО, tickets, watchers, and anything else pointing at the worker) moves to the
     survivor; empty fields of the survivor are filled; the merged record is deleted after a full
     snapshot is kept in WorkerMerge and the audit journal. Raises MergeError."""
-    from .services import worker_refresh_derived
+    from .services import worker_refresh_derived, worker_tombstone_record
 
     if survivor_id == merged_id:
         raise MergeError("Нельзя объединить запись саму с собой.")
@@ -367,6 +368,7 @@ def worker_merge(*, survivor_id: int, merged_id: int, actor=None, request=None) 
                 setattr(survivor, name, getattr(merged, name))
         user = merged.user if merged.user_id and not survivor.user_id else None
         merged_number = merged.registry_number
+        worker_tombstone_record(worker=merged, kind=WorkerTombstone.Kind.MERGED, merged_into=survivor)
         merged.delete()  # frees the unique SNILS/INN before the survivor may take the INN
         if user is not None:
             survivor.user = user

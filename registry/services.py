@@ -11,6 +11,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import AuditEntry
+from accounts.services import audit_record
+
 from . import validators
 from .models import (
     AdmissionDocument,
@@ -20,6 +23,7 @@ from .models import (
     MedicalOrganization,
     MedicalWorker,
     SearchWord,
+    WorkerTombstone,
 )
 from .selectors import best_document
 
@@ -167,3 +171,34 @@ def admission_statuses_advance(*, today: dt.date | None = None) -> dict[str, int
 def organization_refresh_search_name(*, organization: MedicalOrganization) -> None:
     organization.search_name = validators.normalize_person_name(organization.short_name)
     organization.save(update_fields=["search_name"])
+
+
+def worker_tombstone_record(
+    *, worker: MedicalWorker, kind: str, merged_into: MedicalWorker | None = None
+) -> WorkerTombstone:
+    """The changes feed's record that `worker` left the register; written in the transaction that removes it."""
+    return WorkerTombstone.objects.create(
+        worker_id=worker.pk, registry_number=worker.registry_number, kind=kind, merged_into=merged_into
+    )
+
+
+def worker_delete(*, worker_id: int, actor=None, request=None) -> WorkerTombstone | None:
+    """Delete a worker record (staff, in the admin): a tombstone for the changes feed and a journal entry in
+    the same transaction. None when the record is already gone."""
+    with transaction.atomic():
+        worker = MedicalWorker.objects.select_for_update().filter(pk=worker_id).first()
+        if worker is None:
+            return None
+        tombstone = worker_tombstone_record(worker=worker, kind=WorkerTombstone.Kind.DELETED)
+        subject = worker.user
+        worker.delete()
+        audit_record(
+            event=AuditEntry.Event.DATA_CHANGED,
+            subject=subject,
+            actor=actor,
+            request=request,
+            object_type="worker",
+            object_id=tombstone.registry_number,
+            details={"action": "deleted"},
+        )
+    return tombstone
