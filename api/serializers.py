@@ -8,7 +8,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from registry.models import MedicalOrganization, MedicalWorker, OrganizationLicense
+from registry.models import MedicalOrganization, MedicalWorker, OrganizationLicense, WorkerTombstone
 
 from .models import PartnerToken
 
@@ -285,3 +285,40 @@ class ErrorItemSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     errors = ErrorItemSerializer(many=True)
+
+
+class WarningSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class WorkerTombstoneSerializer(serializers.Serializer):
+    """A worker record that left the register, in the changes feed."""
+
+    registry_number = serializers.CharField()
+    deleted = serializers.SerializerMethodField(help_text="Always true: the record is no longer in the register.")
+    deleted_at = serializers.DateTimeField(source="created_at")
+    reason = serializers.SerializerMethodField()
+    merged_into = serializers.SerializerMethodField(
+        help_text="Registry number of the record that holds the data now (merged records), else null."
+    )
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_deleted(self, obj):
+        return True
+
+    @extend_schema_field(StatusSerializer)
+    def get_reason(self, obj):
+        return {"code": obj.kind, "label": obj.get_kind_display()}
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_merged_into(self, obj):
+        return obj.merged_into.registry_number if obj.merged_into_id else None
+
+
+def change_representation(row, context) -> dict:
+    """One item of the workers' changes feed: a worker as in the search, or a tombstone."""
+    if isinstance(row, WorkerTombstone):
+        return WorkerTombstoneSerializer(row, context=context).data
+    return WorkerSerializer(row, context=context).data

@@ -3,14 +3,14 @@
 from django.conf import settings
 from django.core.paginator import EmptyPage
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 from django_tables2.paginators import LazyPaginator
 
 from accounts.services import client_ip
 from portal import ratelimit
 
-from . import saved_searches, search, selectors, validators
+from . import params, saved_searches, search, selectors, validators
 from .models import MedicalWorker
 from .tables import PreorderedData, WorkerTable
 
@@ -53,6 +53,11 @@ def _template(request) -> str:
 
 @require_GET
 def profile(request, registry_number: str):
+    if not validators.is_digits(registry_number, length=10):
+        # The number as printed on an extract («МР 000000001-3»): the profile's one address.
+        number = params.registry_number_in(registry_number)
+        if number is not None:
+            return redirect("registry:profile", registry_number=number, permanent=True)
     worker = get_object_or_404(
         MedicalWorker.objects.select_related("primary_specialty", "region", "category"),
         registry_number=registry_number if validators.is_digits(registry_number, length=10) else "-",

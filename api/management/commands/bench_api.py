@@ -1,6 +1,7 @@
 """Time API pages on the current database: first page against a deep keyset page, and the same
 depth with OFFSET for comparison. Read-only; run it on a generated register (generate_registry)."""
 
+import datetime as dt
 import statistics
 import time
 
@@ -8,12 +9,15 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django.test import Client, override_settings
 
-from api.pagination import KeysetPagination
+from api.parameters import OPERATIONS
 from registry.models import MedicalWorker, Specialty
+from registry.params import Cursor
 
 
-def _cursor(key, row):
-    return KeysetPagination._encode([row[name] for name in key])
+def _cursor(operation: str, values) -> str:
+    cursor = OPERATIONS[operation]["cursor"]
+    assert isinstance(cursor, Cursor)
+    return cursor.encode(values)
 
 
 class Command(BaseCommand):
@@ -45,14 +49,16 @@ class Command(BaseCommand):
             ("workers, page 1", "/api/v1/workers/?page_size=50"),
             (
                 f"workers, row {depth:,}",
-                f"/api/v1/workers/?page_size=50&cursor={_cursor(('search_name', 'id'), by_name)}",
+                f"/api/v1/workers/?page_size=50&cursor={_cursor('workers_search', by_name.values())}",
             ),
             ("workers by specialty, page 1", f"/api/v1/workers/?page_size=50&specialty={specialty.code}"),
             ("workers by name «иван»", "/api/v1/workers/?page_size=50&q=%D0%B8%D0%B2%D0%B0%D0%BD"),
             ("changes feed, page 1", "/api/v1/workers/changes/?page_size=50"),
             (
                 f"changes feed, row {depth:,}",
-                f"/api/v1/workers/changes/?page_size=50&cursor={_cursor(('updated_at', 'id'), by_change)}",
+                # The tombstones' half of the position: from the start (a generated register has none).
+                f"/api/v1/workers/changes/?page_size=50&cursor="
+                f"{_cursor('workers_changes', [*by_change.values(), dt.datetime(1, 1, 1, tzinfo=dt.UTC), 0])}",
             ),
             ("FHIR Practitioner name=иван", "/fhir/Practitioner?name=%D0%B8%D0%B2%D0%B0%D0%BD&_count=50"),
         ]
