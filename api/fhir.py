@@ -291,6 +291,14 @@ def strict_handling(request) -> bool:
     return any(part.strip().lower().replace(" ", "") == "handling=strict" for part in re.split(r"[,;]", prefer))
 
 
+def _shown(name: str) -> str:
+    """A client's parameter name as FHIR text: at most 100 characters, anything unprintable or blank other
+    than a plain space written as \\uXXXX (a FHIR string may not be whitespace alone)."""
+    return "".join(
+        c if c.isprintable() and (c == " " or not c.isspace()) else f"\\u{ord(c):04x}" for c in name[:100]
+    ).strip() or "\\u0020"
+
+
 def _clean(request, param_set: params.ParamSet) -> params.Cleaned:
     try:
         cleaned = param_set.clean(request.query_params)
@@ -299,8 +307,8 @@ def _clean(request, param_set: params.ParamSet) -> params.Cleaned:
         raise FhirError(400, "invalid", issues[0]["diagnostics"], issues=issues) from exc
     if cleaned.ignored and strict_handling(request):
         issues = [
-            _issue("not-supported", f"Параметр «{name[:100]}» не поддерживается (Prefer: handling=strict).", name[:100])
-            for name in cleaned.ignored
+            _issue("not-supported", f"Параметр «{name}» не поддерживается (Prefer: handling=strict).", name)
+            for name in map(_shown, cleaned.ignored)
         ]
         raise FhirError(400, "not-supported", issues[0]["diagnostics"], issues=issues)
     if cleaned.values.get("_format") in XML_FORMATS:
@@ -335,8 +343,8 @@ def _bundle(request, cleaned: params.Cleaned, resources: list[dict], next_cursor
         for r in resources
     ]
     notes = [
-        _issue("not-supported", f"Параметр «{name[:100]}» не поддерживается и не применён.", name[:100], "warning")
-        for name in cleaned.ignored
+        _issue("not-supported", f"Параметр «{name}» не поддерживается и не применён.", name, "warning")
+        for name in map(_shown, cleaned.ignored)
     ] + [_issue("value", w.message, w.name, "warning") for w in cleaned.warnings]
     if notes:
         entries.append(

@@ -25,6 +25,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
+
 def errors(response) -> dict:
     assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
     return {e["field"]: e for e in json.loads(response.content)["errors"]}

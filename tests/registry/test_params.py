@@ -49,9 +49,7 @@ def test_every_error_is_reported_not_only_the_first():
     assert {e.name for e in caught.value.errors} == {"status", "confirmed", "registered_to", "organization"}
 
 
-@pytest.mark.parametrize(
-    ("text", "value"), [("true", True), ("false", False)]
-)
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("false", False)])
 def test_booleans_are_true_or_false(text, value):
     assert params.Boolean(name="b", label="Б").clean(text) is value
 
@@ -114,8 +112,16 @@ def test_rfc3339_date_times(text, expected):
 
 @pytest.mark.parametrize(
     "text",
-    ["2026-01-31", "2026-01-31T12:00:00", "2026-01-31 12:00:00Z", "2026-02-30T00:00:00Z", "2026-01-31T24:00:00Z",
-     "2026-01-31T12:00:00+24:00", "2026-01-31T12:00Z", "٢٠٢٦-01-31T12:00:00Z"],
+    [
+        "2026-01-31",
+        "2026-01-31T12:00:00",
+        "2026-01-31 12:00:00Z",
+        "2026-02-30T00:00:00Z",
+        "2026-01-31T24:00:00Z",
+        "2026-01-31T12:00:00+24:00",
+        "2026-01-31T12:00Z",
+        "٢٠٢٦-01-31T12:00:00Z",
+    ],
 )
 def test_not_rfc3339(text):
     assert params.parse_rfc3339(text) is None
@@ -141,8 +147,18 @@ def test_directory_codes_are_looked_up_and_listed_in_the_schema():
 REGISTRY = params.registry_number()
 
 
-@pytest.mark.parametrize("text", ["0000000013", "000000001-3", "МР 000000001-3", "мр000 000 001-3", "MR 000000001 3",
-                                  "  mp 000-000-001-3  ", "\u00a0МР\u2007000000001\u20113"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0000000013",
+        "000000001-3",
+        "МР 000000001-3",
+        "мр000 000 001-3",
+        "MR 000000001 3",
+        "  mp 000-000-001-3  ",
+        "\u00a0МР\u2007000000001\u20113",
+    ],
+)
 def test_registry_numbers_in_any_printed_form(text):
     assert REGISTRY.clean(text) == "0000000013"
     assert REGISTRY.matches(text)
@@ -174,8 +190,9 @@ IDENTIFIERS = [
     index=st.integers(0, len(IDENTIFIERS) - 1),
     text=st.one_of(
         st.text(max_size=30),
-        st.lists(st.one_of(st.sampled_from("0123456789МРMPRмрmpr"), SEPARATED, st.sampled_from(params.SPACES)),
-                 max_size=30).map("".join),
+        st.lists(
+            st.one_of(st.sampled_from("0123456789МРMPRмрmpr"), SEPARATED, st.sampled_from(params.SPACES)), max_size=30
+        ).map("".join),
     ),
 )
 def test_the_schema_pattern_of_an_identifier_is_exactly_what_its_normalizer_accepts(index, text):
