@@ -31,7 +31,7 @@ from registry.models import (
     Specialty,
 )
 
-from . import errors, selectors
+from . import errors, parameters, selectors
 from .authentication import request_token
 from .pagination import KeysetPagination
 from .parameters import (
@@ -587,7 +587,7 @@ def code_system_search(request):
     url, name = cleaned.values.get("url"), cleaned.values.get("name")
     resources = [
         code_system(key, model, with_concepts=False)
-        for key, model in selectors.DIRECTORIES.items()
+        for key, model in parameters.DIRECTORIES.items()
         if (not url or url == _oid(model.OID)) and (not name or name.lower() == key)
     ]
     return _search_response(request, cleaned, resources, None)
@@ -596,7 +596,7 @@ def code_system_search(request):
 @fhir_view
 def code_system_read(request, name: str):
     _read_params(request)
-    model = selectors.DIRECTORIES.get(name)
+    model = parameters.DIRECTORIES.get(name)
     if model is None:
         raise exceptions.NotFound()
     return Response(code_system(name, model), content_type="application/fhir+json")

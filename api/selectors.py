@@ -19,9 +19,8 @@ from registry.models import (
 )
 
 from .pagination import keyset_after
-from .parameters import DIRECTORIES, REGISTRY_NUMBER
+from .parameters import REGISTRY_NUMBER
 
-__all__ = ["DIRECTORIES"]
 WORKER_RELATED = ("primary_specialty", "region", "category")
 FEED_START = [dt.datetime(1, 1, 1, tzinfo=dt.UTC), 0]
 

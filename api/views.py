@@ -330,7 +330,7 @@ def directory_list(request):
             "oid": model.OID,
             "url": request.build_absolute_uri(f"{request.path}{name}/"),
         }
-        for name, model in selectors.DIRECTORIES.items()
+        for name, model in parameters.DIRECTORIES.items()
     ]
     return Response(DirectorySerializer(data, many=True).data)
 
@@ -342,7 +342,7 @@ def directory_list(request):
 )
 @api_view(["GET"])
 def directory_entries(request, name: str):
-    model = selectors.DIRECTORIES.get(name)
+    model = parameters.DIRECTORIES.get(name)
     if model is None:
         raise exceptions.NotFound()
     cleaned = _clean(request, "directories_entries")
