@@ -25,4 +25,7 @@ RUN SECRET_KEY=build-only-$(head -c 48 /dev/urandom | base64 | tr -d '/+=') \
 
 USER medreg
 EXPOSE 8000
-CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# --limit-request-line 0: gunicorn's cap becomes 1 MiB, so the API answers an over-long query string itself
+# (a JSON 414, api.errors.MAX_QUERY_STRING) instead of gunicorn's HTML page at 4 KiB.
+CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--limit-request-line", "0", \
+     "--access-logfile", "-"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from django import db
+from django.core.exceptions import SuspiciousOperation
 from django.http import JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -22,8 +23,30 @@ from registry import params
 logger = logging.getLogger("api")
 
 RETRY_AFTER_SECONDS = 30
+# The longest real query string is about 7,000 bytes (a cursor over a 500-character name and a 200-character
+# percent-encoded q); anything far beyond is refused before it is parsed.
+MAX_QUERY_STRING = 16_384
 MSG_UNAVAILABLE = "Сервис временно недоступен (база данных не отвечает). Повторите запрос позже."
 MSG_SERVER_ERROR = "Внутренняя ошибка сервера. Номер запроса для службы поддержки: {request_id}."
+
+
+class UriTooLong(exceptions.APIException):
+    status_code = 414
+    default_code = "uri_too_long"
+    default_detail = f"Слишком длинная строка запроса (больше {MAX_QUERY_STRING} байт)."
+
+
+def check_query_length(request) -> None:
+    if len(request.META.get("QUERY_STRING", "")) > MAX_QUERY_STRING:
+        raise UriTooLong()
+
+
+def as_api_exception(exc):
+    """Django's refusals of a request (more than DATA_UPLOAD_MAX_NUMBER_FIELDS parameters, a disallowed
+    host...) are the client's error, a 400, not an unexpected one."""
+    if isinstance(exc, SuspiciousOperation):
+        return exceptions.ParseError(f"Некорректный запрос: {exc.__class__.__name__}.")
+    return exc
 
 
 def _flatten(detail, field=None):
@@ -55,6 +78,7 @@ def unexpected(exc: BaseException, request) -> tuple[int, dict, dict]:
 
 
 def exception_handler(exc, context):
+    exc = as_api_exception(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         # Not an API exception: a 500 (or a 503 for the database) in the same envelope, never the HTML page.

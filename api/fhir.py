@@ -102,6 +102,7 @@ class FhirError(exceptions.APIException):
 
 
 def fhir_exception_handler(exc, context):
+    exc = errors.as_api_exception(exc)
     if isinstance(exc, FhirError):
         return _outcome(exc.status_code, exc.issues)
     response = drf_exception_handler(exc, context)
@@ -111,7 +112,7 @@ def fhir_exception_handler(exc, context):
         status, item, headers = errors.unexpected(exc, context.get("request"))
         return _outcome(status, [_issue("transient" if status == 503 else "exception", item["message"])], headers)
     codes = {401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported", 406: "not-supported"}
-    code = {**codes, 429: "throttled"}.get(response.status_code, "invalid")
+    code = {**codes, 414: "too-long", 429: "throttled"}.get(response.status_code, "invalid")
     message = "Не найдено." if response.status_code == 404 else str(getattr(exc, "detail", exc))
     outcome = _outcome(response.status_code, [_issue(code, message)])
     for header in ("Allow", "Retry-After", "WWW-Authenticate"):
@@ -300,6 +301,7 @@ def _shown(name: str) -> str:
 
 
 def _clean(request, param_set: params.ParamSet) -> params.Cleaned:
+    errors.check_query_length(request)
     try:
         cleaned = param_set.clean(request.query_params)
     except params.ParamErrors as exc:

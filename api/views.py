@@ -23,7 +23,7 @@ from registry.models import MedicalOrganization, WorkerTombstone
 
 from . import parameters, selectors
 from .authentication import request_token
-from .errors import param_errors
+from .errors import check_query_length, param_errors
 from .pagination import KeysetPagination
 from .serializers import (
     AdmissionDocumentSerializer,
@@ -44,6 +44,7 @@ ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid parameter; `field` names it."),
     401: OpenApiResponse(ErrorSerializer, description="Invalid or revoked token."),
     404: OpenApiResponse(ErrorSerializer, description="Not found."),
+    414: OpenApiResponse(ErrorSerializer, description="Query string over 16 KiB."),
     429: OpenApiResponse(ErrorSerializer, description="Rate limit exceeded."),
     500: OpenApiResponse(ErrorSerializer, description="Server error; the message gives the request id."),
     503: OpenApiResponse(ErrorSerializer, description="Database unavailable for a moment; retry later."),
@@ -129,6 +130,7 @@ def _personal_fields(request) -> tuple[str, ...]:
 
 
 def _clean(request, operation: str) -> params.Cleaned:
+    check_query_length(request)
     try:
         return parameters.OPERATIONS[operation].clean(request.query_params)
     except params.ParamErrors as exc:

@@ -152,6 +152,10 @@ def main() -> int:
                     str(options.workers),
                     "--timeout",
                     "60",
+                    # As in production (Dockerfile): the application answers an over-long query string
+                    # itself (JSON 414), gunicorn's own HTML page comes only beyond 1 MiB.
+                    "--limit-request-line",
+                    "0",
                 ],
                 env=env,
                 cwd=ROOT,

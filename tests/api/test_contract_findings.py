@@ -438,6 +438,17 @@ def test_an_unexpected_error_is_a_500_envelope_with_the_request_id(client, monke
     assert fhir.status_code == 500 and issues(fhir)[0]["code"] == "exception"
 
 
+def test_an_over_long_query_or_too_many_parameters_is_answered_as_json(client, db):
+    long = client.get("/api/v1/workers/", {"q": "а" * 9000})
+    assert long.status_code == 414 and errors(long)[None]["code"] == "uri_too_long"
+    assert client.get("/fhir/Practitioner", {"name": "а" * 9000}).status_code == 414
+    many = "&".join(f"p{i}=1" for i in range(1500))  # over DATA_UPLOAD_MAX_NUMBER_FIELDS
+    response = client.get(f"/api/v1/workers/?{many}")
+    assert response.status_code == 400 and errors(response)[None]["code"] == "parse_error"
+    fhir = client.get(f"/fhir/Practitioner?{many}")
+    assert fhir.status_code == 400 and issues(fhir)[0]["code"] == "invalid"
+
+
 def test_an_error_before_any_view_is_json_under_api_and_fhir(rf):
     from django.db import OperationalError
 
