@@ -23,6 +23,15 @@ def keyset_after(ordering: tuple[str, ...], values: list):
     return TupleGreaterThan(Tuple(*(F(name) for name in ordering)), list(values))
 
 
+def next_link(request, name: str, cursor: str) -> str:
+    """This request's URL with the cursor parameter `name` set to `cursor`."""
+    # From the decoded parameters, not the raw query string: a client that sent raw UTF-8 (not
+    # percent-encoded) would get it back as mojibake from build_absolute_uri().
+    query = request.query_params.copy()
+    query[name] = cursor
+    return f"{request.build_absolute_uri(request.path)}?{query.urlencode()}"
+
+
 class KeysetPagination(BasePagination):
     def __init__(self, ordering: tuple[str, ...], cursor: params.Cursor, related: tuple[str, ...] = ()):
         self.ordering = ordering
@@ -48,13 +57,7 @@ class KeysetPagination(BasePagination):
         return rows
 
     def next_url(self) -> str | None:
-        if not self.next_cursor:
-            return None
-        # From the decoded parameters, not the raw query string: a client that sent raw UTF-8 (not
-        # percent-encoded) would get it back as mojibake from build_absolute_uri().
-        query = self.request.query_params.copy()
-        query[self.cursor.name] = self.next_cursor
-        return f"{self.request.build_absolute_uri(self.request.path)}?{query.urlencode()}"
+        return next_link(self.request, self.cursor.name, self.next_cursor) if self.next_cursor else None
 
     def get_paginated_response(self, data, **extra):
         return Response({"next": self.next_url(), **extra, "results": data})

@@ -24,7 +24,7 @@ from registry.models import MedicalOrganization, WorkerTombstone
 from . import parameters, selectors
 from .authentication import request_token
 from .errors import check_query_length, param_errors
-from .pagination import KeysetPagination
+from .pagination import KeysetPagination, next_link
 from .serializers import (
     AdmissionDocumentSerializer,
     DirectoryEntrySerializer,
@@ -204,9 +204,8 @@ def worker_changes(request):
     workers = [row for row in rows if not isinstance(row, WorkerTombstone)]
     audit_partner_read(request, workers, fields=_personal_fields(request))
     resume = cursor.encode(position)
-    paginator = KeysetPagination(parameters.CHANGES_ORDER, cursor)
-    paginator.request, paginator.next_cursor = request, resume if more else None
-    return paginator.get_paginated_response(data, cursor=resume)
+    next_url = next_link(request, cursor.name, resume) if more else None
+    return Response({"next": next_url, "cursor": resume, "results": data})
 
 
 def _worker_or_404(registry_number: str):
