@@ -37,7 +37,7 @@ from .serializers import (
     WorkerDetailSerializer,
     WorkerSerializer,
     WorkerTombstoneSerializer,
-    change_representation,
+    change_representations,
 )
 
 ERRORS = {
@@ -199,8 +199,7 @@ def worker_changes(request):
     rows, position, more = selectors.worker_changes_page(
         since=cleaned.values.get("updated_since"), after=cleaned.values.get("cursor"), size=size
     )
-    context = _context(request)
-    data = [change_representation(row, context) for row in rows]
+    data = change_representations(rows, _context(request))
     workers = [row for row in rows if not isinstance(row, WorkerTombstone)]
     audit_partner_read(request, workers, fields=_personal_fields(request))
     resume = cursor.encode(position)

@@ -1,5 +1,7 @@
 """Time API pages on the current database: first page against a deep keyset page, and the same
-depth with OFFSET for comparison. Read-only; run it on a generated register (generate_registry)."""
+depth with OFFSET for comparison, and resuming a caught-up changes feed by updated_since (every row that
+shares the last updated_at is read again) against resuming by cursor. Read-only; run it on a generated
+register (generate_registry)."""
 
 import datetime as dt
 import statistics
@@ -10,7 +12,8 @@ from django.db import connection
 from django.test import Client, override_settings
 
 from api.parameters import OPERATIONS
-from registry.models import MedicalWorker, Specialty
+from registry.benchmarks import machine_description
+from registry.models import MedicalWorker, Specialty, WorkerTombstone
 from registry.params import Cursor
 
 
@@ -37,6 +40,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, repeat, **options):
         total = MedicalWorker.objects.count()
+        version = connection.Database.sqlite_version if connection.vendor == "sqlite" else ""
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW server_version")
+                version = cursor.fetchone()[0]
+        self.stdout.write(machine_description(version))
         self.stdout.write(f"database: {connection.vendor}, workers: {total:,}".replace(",", " "))
         depth = total * 3 // 4
         by_name = MedicalWorker.objects.order_by("search_name", "id").values("search_name", "id")[depth]
@@ -73,3 +82,26 @@ class Command(BaseCommand):
         )
         offset_ms = (time.perf_counter() - start) * 1000
         self.stdout.write(f"{'OFFSET ' + format(depth, ',') + ' for comparison':<32} {offset_ms:8.1f} ms (one query)")
+        with override_settings(API_ANON_RATE_PER_MINUTE=0, ALLOWED_HOSTS=["*"]):
+            self._resume(client)
+
+    def _resume(self, client):
+        """A client that has read the whole feed asks again: by updated_since (the baseline) it reads every
+        row sharing the last updated_at again, by cursor nothing."""
+        last = MedicalWorker.objects.order_by("-updated_at", "-id").values("updated_at", "id").first()
+        tied = MedicalWorker.objects.filter(updated_at=last["updated_at"]).count()
+        since = last["updated_at"].isoformat().replace("+", "%2B")
+        start, reread, url = time.perf_counter(), 0, f"/api/v1/workers/changes/?page_size=200&updated_since={since}"
+        while url:
+            body = client.get(url).json()
+            reread, url = reread + len(body["results"]), body["next"]
+        by_since = (time.perf_counter() - start) * 1000
+        tombstone = WorkerTombstone.objects.order_by("-created_at", "-id").values("created_at", "id").first()
+        position = [*last.values(), *(tombstone.values() if tombstone else (dt.datetime(1, 1, 1, tzinfo=dt.UTC), 0))]
+        cursor = _cursor("workers_changes", position)
+        start = time.perf_counter()
+        body = client.get(f"/api/v1/workers/changes/?page_size=200&cursor={cursor}").json()
+        by_cursor = (time.perf_counter() - start) * 1000
+        self.stdout.write(f"resume a caught-up feed ({tied:,} rows share the last updated_at):")
+        self.stdout.write(f"  {'by updated_since (baseline)':<30} {by_since:8.1f} ms, {reread:,} rows read again")
+        self.stdout.write(f"  {'by cursor':<30} {by_cursor:8.1f} ms, {len(body['results']):,} rows read again")
