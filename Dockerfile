@@ -23,6 +23,8 @@ RUN sh deploy/collectstatic.sh \
 
 USER medreg
 EXPOSE 8000
-# The web service's command in docker-compose.yml (which the CI smoke run starts).
+# The web service's command in docker-compose.yml (which the CI smoke run starts). --limit-request-line 0:
+# gunicorn's cap becomes 1 MiB, so the API answers an over-long query string itself (a JSON 414,
+# api.rest.errors.MAX_QUERY_STRING) instead of gunicorn's HTML page at 4 KiB.
 CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--timeout", "60", "--access-logfile", "-", "--forwarded-allow-ips", "*"]
+     "--timeout", "60", "--limit-request-line", "0", "--access-logfile", "-", "--forwarded-allow-ips", "*"]

@@ -7,7 +7,7 @@ PORT   ?= 8000
 BENCH_WORKERS ?= 300000
 BENCH_ORGS    ?= 6000
 
-.PHONY: run test lint bench bench-search bench-import bench-load bench-load-clean bench-dq smoke up down install install-dev demo clean
+.PHONY: run test contract lint bench bench-search bench-import bench-load bench-load-clean bench-dq smoke up down install install-dev demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ lint: install-dev
 
 test: lint
 	$(BIN)/pytest
+	$(BIN)/python tests/api/schemathesis_live.py
+
+# Schemathesis with --checks all (100 examples per operation, anonymous and with a partner token)
+# against gunicorn on a database of its own: DATABASE_URL's name + "_contract", or SQLite.
+contract: install-dev
+	$(BIN)/python tests/api/schemathesis_live.py
 
 # Benchmarks print their figures with the machine and data size. They need PostgreSQL:
 # BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/medreg_bench) is dropped and recreated.

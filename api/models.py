@@ -61,7 +61,7 @@ class Extract(models.Model):
         settings.AUTH_USER_MODEL, models.PROTECT, verbose_name="кто получил", related_name="extracts"
     )
     created_at = models.DateTimeField("выдана", default=timezone.now)
-    # Exactly the facts printed on the document; the signature covers these bytes (api.signing.canonical).
+    # Exactly the facts printed on the document; the signature covers these bytes (api.extracts.signing.canonical).
     payload = models.JSONField("сведения выписки")
     key_id = models.CharField("ключ подписи", max_length=40)
     signature = models.CharField("подпись Ed25519", max_length=200)

@@ -526,6 +526,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Parameters come from their declarations in api.parameters, the ones that validate the request.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.rest.schema.apply_parameters"],
 }
 # Requests per minute without a token, per client IP; a partner token carries its own limit.
 API_ANON_RATE_PER_MINUTE = int(env_str("API_ANON_RATE_PER_MINUTE", "60") or 0)

@@ -32,5 +32,8 @@ urlpatterns = [
     path("", include("api.extracts.urls")),
 ]
 
-# The 500 page shows the request id (core.middleware.RequestIdMiddleware).
+# The 500 page shows the request id (core.middleware.RequestIdMiddleware). Under /api/ and /fhir/ these
+# handlers answer JSON (an error envelope, an OperationOutcome).
+handler400 = "portal.views.bad_request"
+handler403 = "portal.views.permission_denied"
 handler500 = "portal.views.server_error"

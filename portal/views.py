@@ -1,16 +1,21 @@
 import logging
+import sys
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from api.fhir.views import server_error_outcome
+from api.rest.errors import server_error_response
 from portal.celery import app
 from registry import selectors
 
@@ -66,11 +71,32 @@ def healthz(request):
     return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
 
 
+def _machine_error(request, status: int, exc: BaseException | None = None):
+    """The API's JSON envelope or FHIR's OperationOutcome for an error raised outside their views (in a
+    middleware, or by Django itself); None for the other pages."""
+    path = getattr(request, "path", "")
+    if path.startswith("/api/"):
+        return server_error_response(request, exc, status=status)
+    if path.startswith("/fhir/"):
+        return server_error_outcome(request, exc, status=status)
+    return None
+
+
+def bad_request(request, exception):
+    return _machine_error(request, 400) or defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    return _machine_error(request, 403) or defaults.permission_denied(request, exception)
+
+
 def server_error(request):
     """The 500 page with the request id, so a user can quote it to support. Rendered without the
-    request context: nothing here may touch the database or the session, which may be what failed."""
-    from django.http import HttpResponseServerError
-    from django.template import loader
-
+    request context: nothing here may touch the database or the session, which may be what failed.
+    Under /api/ and /fhir/ the answer is their JSON (a database that cannot be reached: 503)."""
+    # Django calls this handler inside its except block, so the exception is still the current one.
+    machine = _machine_error(request, 500, sys.exc_info()[1])
+    if machine is not None:
+        return machine
     request_id = getattr(request, "request_id", "")
     return HttpResponseServerError(loader.get_template("500.html").render({"request_id": request_id}))

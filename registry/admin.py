@@ -205,6 +205,14 @@ class MedicalWorkerAdmin(admin.ModelAdmin):
         )
         return None
 
+    def delete_model(self, request, obj):
+        # Through the service: the changes feed reports the deletion (a tombstone) and the journal records it.
+        services.worker_delete(worker_id=obj.pk, actor=request.user, request=request)
+
+    def delete_queryset(self, request, queryset):
+        for worker_id in queryset.values_list("pk", flat=True):
+            services.worker_delete(worker_id=worker_id, actor=request.user, request=request)
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         services.worker_refresh_derived(worker_ids=[form.instance.pk])

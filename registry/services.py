@@ -25,6 +25,7 @@ from .models import (
     MedicalWorker,
     Position,
     SearchWord,
+    WorkerTombstone,
 )
 from .quality.matching import block_keys_write
 from .selectors import best_document, worker_current_admission, worker_current_category, worker_main_employment
@@ -322,3 +323,37 @@ def _category_correct(*, worker: MedicalWorker, category_id: int | None, special
             awarded_on=today,
             valid_until=today + dt.timedelta(days=5 * 365),
         )
+
+
+# --- Records that leave the register (the API changes feed reports them) ---------------------------------
+
+
+def worker_tombstone_record(
+    *, worker: MedicalWorker, kind: str, merged_into: MedicalWorker | None = None
+) -> WorkerTombstone:
+    """The changes feed's record that `worker` left the register; written in the transaction that removes it."""
+    return WorkerTombstone.objects.create(
+        worker_id=worker.pk, registry_number=worker.registry_number, kind=kind, merged_into=merged_into
+    )
+
+
+def worker_delete(*, worker_id: int, actor=None, request=None) -> WorkerTombstone | None:
+    """Delete a worker record (staff, in the admin): a tombstone for the changes feed and a journal entry in
+    the same transaction. None when the record is already gone."""
+    with transaction.atomic():
+        worker = MedicalWorker.objects.select_for_update().filter(pk=worker_id).first()
+        if worker is None:
+            return None
+        tombstone = worker_tombstone_record(worker=worker, kind=WorkerTombstone.Kind.DELETED)
+        subject = worker.user
+        worker.delete()
+        audit_record(
+            event=AuditEntry.Event.DATA_CHANGED,
+            subject=subject,
+            actor=actor,
+            request=request,
+            object_type="worker",
+            object_id=tombstone.registry_number,
+            details={"action": "deleted"},
+        )
+    return tombstone

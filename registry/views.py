@@ -9,10 +9,16 @@ from core import validators
 from . import selectors
 from .models import MedicalWorker, WorkerAlias
 from .saved import services as saved_searches
+from .search import params
 
 
 @require_GET
 def profile(request, registry_number: str):
+    if not validators.is_digits(registry_number, length=10):
+        # The number as printed on an extract («МР 000000001-3»): the profile's one address.
+        printed = params.registry_number_in(registry_number)
+        if printed is not None:
+            return redirect("registry:profile", registry_number=printed, permanent=True)
     number = registry_number if validators.is_digits(registry_number, length=10) else "-"
     worker = MedicalWorker.objects.select_related("primary_specialty", "region", "category").filter(
         registry_number=number

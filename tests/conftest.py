@@ -27,6 +27,33 @@ def _isolated_documents(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fhir_answers_are_valid(monkeypatch):
+    """Every answer under /fhir/ that a test receives is validated with fhir.resources (tests/fhir_validation.py)."""
+    from django.test import Client
+
+    from tests.fhir_validation import validate_fhir_answer
+
+    original = Client.request
+
+    def request(self, **environ):
+        response = original(self, **environ)
+        validate_fhir_answer(environ.get("PATH_INFO", ""), response)
+        return response
+
+    monkeypatch.setattr(Client, "request", request)
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.fhir_validation import VALIDATED
+
+    if VALIDATED["answers"]:
+        terminalreporter.write_line(
+            f"fhir.resources (R4B): {VALIDATED['answers']} FHIR answers, {VALIDATED['resources']} resources "
+            f"validated, {VALIDATED['errors']} errors"
+        )
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     # Rate-limit counters and cached stats live in the cache; one test must not inherit another's.
     from django.core.cache import cache

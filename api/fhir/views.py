@@ -8,8 +8,8 @@ SNILS identifier, gender and birth date, may search by SNILS, and each such read
 from __future__ import annotations
 
 import re
+import uuid
 
-from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
@@ -17,8 +17,8 @@ from rest_framework.decorators import api_view, renderer_classes
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
-from core import validators
 from registry import selectors as registry_selectors
 from registry.models import (
     AdmissionDocument,
@@ -29,33 +29,36 @@ from registry.models import (
     Position,
     Specialty,
 )
+from registry.search import params
 
-from .. import selectors
+from .. import parameters, selectors
 from ..authentication import request_token
 from ..pagination import KeysetPagination
+from ..parameters import (
+    FHIR_DEFAULT_COUNT,
+    FHIR_READ,
+    FHIR_SEARCH,
+    INN_SYSTEM,
+    OGRN_SYSTEM,
+    SNILS_SYSTEM,
+    XML_FORMATS,
+    fhir_type,
+    registry_system,
+)
+from ..parameters import fhir_base as _base
+from ..rest import errors
 from ..rest.views import audit_partner_read
 
 FHIR_VERSION = "4.0.1"
-SNILS_SYSTEM = "urn:oid:1.2.643.100.3"
-INN_SYSTEM = "urn:oid:1.2.643.100.4"  # ИНН (OID of the tax number in Russian qualified certificates)
-OGRN_SYSTEM = "urn:oid:1.2.643.100.1"
 KPP_SYSTEM = "urn:oid:1.2.840.113549.1.9.2"
 ADMISSION_STATUS_EXT = "admission-status"
-DEFAULT_COUNT = 20
-MAX_COUNT = 200
+NAME_ORDER = ("search_name", "id")
+__all__ = ["INN_SYSTEM", "OGRN_SYSTEM", "SNILS_SYSTEM", "registry_system"]
 
 
 class FhirRenderer(JSONRenderer):
     media_type = "application/fhir+json"
     format = "fhir"
-
-
-def _base() -> str:
-    return settings.SITE_URL.rstrip("/") + "/fhir"
-
-
-def registry_system() -> str:
-    return f"{_base()}/sid/registry-number"
 
 
 def _oid(oid: str) -> str:
@@ -74,30 +77,71 @@ def _instant(value) -> str:
     return timezone.localtime(value).isoformat(timespec="seconds")
 
 
-def _outcome(status: int, code: str, message: str, expression: str | None = None) -> Response:
-    issue = {"severity": "error", "code": code, "diagnostics": message}
+def _issue(code: str, message: str, expression: str | None = None, severity: str = "error") -> dict:
+    issue = {"severity": severity, "code": code, "diagnostics": message}
     if expression:
         issue["expression"] = [expression]
+    return issue
+
+
+def _outcome(status: int, issues: list[dict], headers: dict | None = None) -> Response:
     return Response(
-        {"resourceType": "OperationOutcome", "issue": [issue]}, status=status, content_type="application/fhir+json"
+        {"resourceType": "OperationOutcome", "issue": issues},
+        status=status,
+        content_type="application/fhir+json",
+        headers=headers,
     )
 
 
 class FhirError(exceptions.APIException):
-    def __init__(self, status: int, code: str, message: str, expression: str | None = None):
+    """An answer as an OperationOutcome: `issues` are (code, message, expression) triples."""
+
+    def __init__(self, status: int, code: str, message: str, expression: str | None = None, *, issues=None):
         super().__init__(message)
-        self.status_code, self.fhir_code, self.expression = status, code, expression
+        self.status_code = status
+        self.issues = issues or [_issue(code, message, expression)]
 
 
 def fhir_exception_handler(exc, context):
+    exc = errors.as_api_exception(exc)
     if isinstance(exc, FhirError):
-        return _outcome(exc.status_code, exc.fhir_code, str(exc.detail), exc.expression)
+        return _outcome(exc.status_code, exc.issues)
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
-    code = {401: "login", 403: "forbidden", 404: "not-found", 429: "throttled"}.get(response.status_code, "invalid")
+        # What no view expected: logged, then a 500 (503 for the database) as an OperationOutcome.
+        set_rollback()
+        status, item, headers = errors.unexpected(exc, context.get("request"))
+        return _outcome(status, [_issue("transient" if status == 503 else "exception", item["message"])], headers)
+    codes = {401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported", 406: "not-supported"}
+    code = {**codes, 414: "too-long", 429: "throttled"}.get(response.status_code, "invalid")
     message = "Не найдено." if response.status_code == 404 else str(getattr(exc, "detail", exc))
-    return _outcome(response.status_code, code, message)
+    outcome = _outcome(response.status_code, [_issue(code, message)])
+    for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+        if header in response:
+            outcome[header] = response[header]
+    return outcome
+
+
+def server_error_outcome(request, exc: BaseException | None = None, *, status: int = 500):
+    """An OperationOutcome for an error outside the FHIR views (handler500/400/403 under /fhir/)."""
+    from django.http import JsonResponse
+
+    if exc is not None and status == 500:
+        status, item, headers = errors.unexpected(exc, request)
+        issue = _issue("transient" if status == 503 else "exception", item["message"])
+    else:
+        headers = {}
+        messages = {400: ("invalid", "Некорректный запрос."), 403: ("forbidden", "Доступ запрещён.")}
+        issue = _issue(*messages.get(status, ("exception", "Внутренняя ошибка сервера.")))
+    response = JsonResponse(
+        {"resourceType": "OperationOutcome", "issue": [issue]},
+        status=status,
+        content_type="application/fhir+json",
+        json_dumps_params={"ensure_ascii": False},
+    )
+    for name, value in headers.items():
+        response[name] = value
+    return response
 
 
 def fhir_view(func):
@@ -237,57 +281,111 @@ def code_system(name: str, model, *, with_concepts: bool = True) -> dict:
 
 
 # --- Search plumbing -------------------------------------------------------------------------
+#
+# Parameters are cleaned by the validation layer (api.parameters.FHIR_SEARCH). FHIR's rules on top:
+# a parameter the server does not support (unknown, a modifier such as name:exact, _sort) is refused
+# under «Prefer: handling=strict»; otherwise it is ignored, left out of the Bundle's self link (which
+# lists exactly the parameters applied) and named in an OperationOutcome entry (search.mode "outcome").
 
 
-def _count(request) -> int:
-    raw = request.query_params.get("_count", "")
-    if raw == "":
-        return DEFAULT_COUNT
-    if not validators.is_digits(raw, max_length=6) or not 1 <= int(raw) <= MAX_COUNT:
-        raise FhirError(400, "invalid", f"_count: целое число от 1 до {MAX_COUNT}.", "_count")
-    return int(raw)
+def strict_handling(request) -> bool:
+    prefer = request.headers.get("Prefer", "")
+    return any(part.strip().lower().replace(" ", "") == "handling=strict" for part in re.split(r"[,;]", prefer))
 
 
-def _bundle(request, resources: list[dict], next_cursor: str | None) -> dict:
-    full = request.build_absolute_uri()
+def _shown(name: str) -> str:
+    """A client's parameter name as FHIR text: at most 100 characters, anything unprintable or blank other
+    than a plain space written as \\uXXXX (a FHIR string may not be whitespace alone)."""
+    return "".join(
+        c if c.isprintable() and (c == " " or not c.isspace()) else f"\\u{ord(c):04x}" for c in name[:100]
+    ).strip() or "\\u0020"
+
+
+def _clean(request, param_set: params.ParamSet) -> params.Cleaned:
+    errors.check_query_length(request)
+    try:
+        cleaned = param_set.clean(request.query_params)
+    except params.ParamErrors as exc:
+        issues = [_issue("invalid", e.message, e.name) for e in exc.errors]
+        raise FhirError(400, "invalid", issues[0]["diagnostics"], issues=issues) from exc
+    if cleaned.ignored and strict_handling(request):
+        issues = [
+            _issue("not-supported", f"Параметр «{name}» не поддерживается (Prefer: handling=strict).", name)
+            for name in map(_shown, cleaned.ignored)
+        ]
+        raise FhirError(400, "not-supported", issues[0]["diagnostics"], issues=issues)
+    if cleaned.values.get("_format") in XML_FORMATS:
+        raise FhirError(406, "not-supported", "Поддерживается только JSON (_format=json).", "_format")
+    return cleaned
+
+
+def _applied_query(request, cleaned: params.Cleaned) -> list[tuple[str, str]]:
+    return [
+        (name, value)
+        for name, value in request.query_params.items()
+        if name not in cleaned.ignored and value != "" and name != "_cursor"
+    ]
+
+
+def _bundle(request, cleaned: params.Cleaned, resources: list[dict], next_cursor: str | None) -> dict:
+    from urllib.parse import urlencode
+
+    applied = _applied_query(request, cleaned)
+    base = request.build_absolute_uri(request.path)
+    if "_cursor" in cleaned.values:
+        applied_here = [*applied, ("_cursor", request.query_params["_cursor"])]
+    else:
+        applied_here = applied
+    self_url = base + ("?" + urlencode(applied_here) if applied_here else "")
+    entries = [
+        {
+            "fullUrl": request.build_absolute_uri(f"/fhir/{r['resourceType']}/{r['id']}"),
+            "resource": r,
+            "search": {"mode": "match"},
+        }
+        for r in resources
+    ]
+    notes = [
+        _issue("not-supported", f"Параметр «{name}» не поддерживается и не применён.", name, "warning")
+        for name in map(_shown, cleaned.ignored)
+    ] + [_issue("value", w.message, w.name, "warning") for w in cleaned.warnings]
+    if notes:
+        entries.append(
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+                "resource": {"resourceType": "OperationOutcome", "issue": notes},
+                "search": {"mode": "outcome"},
+            }
+        )
     bundle = {
         "resourceType": "Bundle",
         "type": "searchset",
         "timestamp": _instant(timezone.now()),
-        "link": [{"relation": "self", "url": full}],
-        "entry": [
-            {
-                "fullUrl": request.build_absolute_uri(f"/fhir/{r['resourceType']}/{r['id']}"),
-                "resource": r,
-                "search": {"mode": "match"},
-            }
-            for r in resources
-        ],
+        "link": [{"relation": "self", "url": self_url}],
+        "entry": entries,
     }
     if next_cursor:
-        from rest_framework.utils.urls import replace_query_param
-
-        bundle["link"].append({"relation": "next", "url": replace_query_param(full, "_cursor", next_cursor)})
-    if not bundle["entry"]:
+        bundle["link"].append({"relation": "next", "url": f"{base}?{urlencode([*applied, ('_cursor', next_cursor)])}"})
+    if not entries:
         del bundle["entry"]
     return bundle
 
 
-def _page(request, qs, key):
-    paginator = KeysetPagination(key, related=("primary_specialty", "region", "category"))
-    paginator.cursor_query_param = "_cursor"
-    paginator.page_size_query_param = "_count"
-    try:
-        _count(request)
-        rows = paginator.paginate_queryset(qs, request)
-    except exceptions.ValidationError as exc:
-        raise FhirError(400, "invalid", "Недопустимый параметр поиска (_cursor или _count).") from exc
+def _page(request, cleaned: params.Cleaned, param_set: params.ParamSet, qs, ordering) -> tuple[list, str | None]:
+    paginator = KeysetPagination(ordering, param_set["_cursor"], related=("primary_specialty", "region", "category"))
+    if cleaned.matches_nothing:
+        return [], None
+    size = cleaned.values.get("_count", FHIR_DEFAULT_COUNT)
+    rows = paginator.paginate(qs, request, after=cleaned.values.get("_cursor"), size=size)
     return rows, paginator.next_cursor
 
 
-def _token_param(value: str) -> tuple[str | None, str]:
-    system, sep, code = value.partition("|")
-    return (system, code) if sep else (None, value)
+def _search_response(request, cleaned, resources, next_cursor) -> Response:
+    return Response(_bundle(request, cleaned, resources, next_cursor), content_type="application/fhir+json")
+
+
+def _read_params(request) -> None:
+    _clean(request, FHIR_READ)
 
 
 # --- Views -----------------------------------------------------------------------------------
@@ -295,11 +393,16 @@ def _token_param(value: str) -> tuple[str | None, str]:
 
 @fhir_view
 def metadata(request):
-    def res(kind, params):
+    _read_params(request)
+
+    def res(kind):
         return {
             "type": kind,
             "interaction": [{"code": "read"}, {"code": "search-type"}],
-            "searchParam": [{"name": n, "type": t} for n, t in params],
+            "searchParam": [
+                {"name": p.name, "type": fhir_type(p), **({"documentation": p.description} if p.description else {})}
+                for p in FHIR_SEARCH[kind]
+            ],
         }
 
     return Response(
@@ -319,34 +422,15 @@ def metadata(request):
             "rest": [
                 {
                     "mode": "server",
+                    "documentation": "Неизвестные параметры поиска не применяются: они не попадают в ссылку self "
+                    "ответа и перечислены в OperationOutcome (search.mode = outcome). С заголовком "
+                    "«Prefer: handling=strict» такой запрос отклоняется (400). Токены — «система|код» или «код».",
                     "security": {
                         "description": "Без токена — только общедоступные сведения. Токен информационной "
                         "системы (Authorization: Bearer) с областью personal открывает СНИЛС, "
                         "пол и дату рождения; каждое такое чтение записывается в журнал."
                     },
-                    "resource": [
-                        res(
-                            "Practitioner",
-                            [
-                                ("name", "string"),
-                                ("identifier", "token"),
-                                ("specialty", "token"),
-                                ("organization", "reference"),
-                                ("_count", "number"),
-                            ],
-                        ),
-                        res(
-                            "PractitionerRole",
-                            [
-                                ("practitioner", "reference"),
-                                ("organization", "reference"),
-                                ("specialty", "token"),
-                                ("_count", "number"),
-                            ],
-                        ),
-                        res("Organization", [("name", "string"), ("identifier", "token"), ("_count", "number")]),
-                        res("CodeSystem", [("url", "uri"), ("name", "string")]),
-                    ],
+                    "resource": [res(kind) for kind in FHIR_SEARCH],
                 }
             ],
         },
@@ -379,53 +463,40 @@ def _practitioners_with_admissions(workers):
 
 @fhir_view
 def practitioner_search(request):
-    params = request.query_params
+    param_set = FHIR_SEARCH["Practitioner"]
+    if request.query_params.get("identifier", "").startswith(f"{SNILS_SYSTEM}|") and not _personal(request):
+        message = "Поиск по СНИЛС доступен только информационным системам с областью personal."
+        raise FhirError(403, "forbidden", message, "identifier")
+    cleaned = _clean(request, param_set)
+    values = cleaned.values
+    search_values = {}
+    if "name" in values:
+        search_values["q"] = values["name"]
+    if "specialty" in values:
+        search_values["specialty"] = values["specialty"].value
+    if "organization" in values:
+        search_values["organization"] = values["organization"]
+    identifier = values.get("identifier")
     qs = MedicalWorker.objects.select_related("primary_specialty", "region", "category")
-    search_data = {}
-    if params.get("name"):
-        search_data["q"] = params["name"]
-    if params.get("specialty"):
-        search_data["specialty"] = _token_param(params["specialty"])[1]
-    if params.get("organization"):
-        org = params["organization"].removeprefix("Organization/")
-        if not validators.is_digits(org, max_length=18):
-            raise FhirError(400, "invalid", "organization: ссылка вида Organization/<id>.", "organization")
-        search_data["organization"] = org
-    if search_data:
-        found, _fuzzy, form = selectors.worker_search(search_data, name_ordered=not params.get("identifier"))
-        if found is None:
-            field, errors = next(iter(form.errors.items()))
-            raise FhirError(400, "invalid", " ".join(errors), {"q": "name"}.get(field, field))
-        qs = found
-    if params.get("identifier"):
-        system, value = _token_param(params["identifier"])
-        digits = re.sub(r"\D", "", value)
-        if system == SNILS_SYSTEM:
-            if not _personal(request):
-                raise FhirError(
-                    403,
-                    "forbidden",
-                    "Поиск по СНИЛС доступен только информационным системам с областью personal.",
-                    "identifier",
-                )
-            qs = qs.filter(snils=digits)
-        elif system in (None, "", registry_system()):
-            qs = qs.filter(registry_number=digits)
-        else:
-            qs = qs.none()
-    workers, next_cursor = _page(request, qs, ("search_name", "id"))
+    if search_values and not cleaned.matches_nothing:
+        qs, _fuzzy = selectors.worker_search(values=search_values, name_ordered=identifier is None)
+    if identifier is not None:
+        field = "snils" if identifier.system == SNILS_SYSTEM else "registry_number"
+        qs = qs.filter(**{field: identifier.value})
+    workers, next_cursor = _page(request, cleaned, param_set, qs, NAME_ORDER)
     personal, documents = _personal(request), _documents(request)
     resources = [
         practitioner(w, personal=personal, admissions=a, documents=documents)
         for w, a in _practitioners_with_admissions(workers)
     ]
     audit_partner_read(request, workers, fields=_audit_fields(request))
-    return Response(_bundle(request, resources, next_cursor), content_type="application/fhir+json")
+    return _search_response(request, cleaned, resources, next_cursor)
 
 
 @fhir_view
 def practitioner_read(request, registry_number: str):
-    worker = selectors.worker_by_number(registry_number)
+    _read_params(request)
+    worker = selectors.worker_by_number(registry_number=registry_number)
     if worker is None:
         raise exceptions.NotFound()
     resource = practitioner(
@@ -460,27 +531,26 @@ def _roles_qs():
 
 @fhir_view
 def practitioner_role_search(request):
-    params = request.query_params
+    param_set = FHIR_SEARCH["PractitionerRole"]
+    cleaned = _clean(request, param_set)
+    values = cleaned.values
     qs = _roles_qs()
-    if params.get("practitioner"):
-        qs = qs.filter(worker__registry_number=params["practitioner"].removeprefix("Practitioner/"))
-    if params.get("organization"):
-        org = params["organization"].removeprefix("Organization/")
-        if not validators.is_digits(org, max_length=18):
-            raise FhirError(400, "invalid", "organization: ссылка вида Organization/<id>.", "organization")
-        qs = qs.filter(organization_id=int(org))
-    if params.get("specialty"):
-        qs = qs.filter(specialty__code=_token_param(params["specialty"])[1])
-    rows, next_cursor = _page(request, qs, ("id",))
+    if "practitioner" in values:
+        qs = qs.filter(worker__registry_number=values["practitioner"])
+    if "organization" in values:
+        qs = qs.filter(organization_id=values["organization"])
+    if "specialty" in values:
+        qs = qs.filter(specialty=values["specialty"].value)
+    rows, next_cursor = _page(request, cleaned, param_set, qs, ("id",))
     resources = [practitioner_role(e, e.worker.registry_number) for e in rows]
-    return Response(_bundle(request, resources, next_cursor), content_type="application/fhir+json")
+    return _search_response(request, cleaned, resources, next_cursor)
 
 
 @fhir_view
 def practitioner_role_read(request, pk: str):
-    if not validators.is_digits(pk, max_length=18):
-        raise exceptions.NotFound()
-    emp = _roles_qs().filter(pk=pk).first()
+    _read_params(request)
+    role_id = params.clean_path(params.Integer(name="id", label="id", minimum=1, maximum=params.BIGINT_MAX), pk)
+    emp = _roles_qs().filter(pk=role_id).first() if role_id is not None else None
     if emp is None:
         raise exceptions.NotFound()
     return Response(practitioner_role(emp, emp.worker.registry_number), content_type="application/fhir+json")
@@ -488,28 +558,27 @@ def practitioner_role_read(request, pk: str):
 
 @fhir_view
 def organization_search(request):
-    params = request.query_params
-    qs = selectors.organization_search({"q": params.get("name", "")})
-    if params.get("identifier"):
-        system, value = _token_param(params["identifier"])
-        digits = re.sub(r"\D", "", value)
-        if system in (None, "", OGRN_SYSTEM):
-            qs = qs.filter(ogrn=digits) if system or len(digits) != 10 else qs.filter(inn=digits)
-        elif system == INN_SYSTEM:
-            qs = qs.filter(inn=digits)
-        else:
-            qs = qs.none()
-    rows, next_cursor = _page(request, qs, ("search_name", "id"))
-    return Response(
-        _bundle(request, [organization(o) for o in rows], next_cursor), content_type="application/fhir+json"
-    )
+    param_set = FHIR_SEARCH["Organization"]
+    cleaned = _clean(request, param_set)
+    values = cleaned.values
+    qs = selectors.organization_search(values={"q": values.get("name", "")})
+    identifier = values.get("identifier")
+    if identifier is not None:
+        system, digits = identifier.value if identifier.system is None else (identifier.system, identifier.value)
+        qs = qs.filter(**{"ogrn" if system == OGRN_SYSTEM else "inn": digits})
+    rows, next_cursor = _page(request, cleaned, param_set, qs, NAME_ORDER)
+    return _search_response(request, cleaned, [organization(o) for o in rows], next_cursor)
 
 
 @fhir_view
 def organization_read(request, pk: str):
-    if not validators.is_digits(pk, max_length=18):
-        raise exceptions.NotFound()
-    org = MedicalOrganization.objects.select_related("org_type", "region").filter(pk=pk).first()
+    _read_params(request)
+    org_id = params.clean_path(params.Integer(name="id", label="id", minimum=1, maximum=params.BIGINT_MAX), pk)
+    org = (
+        MedicalOrganization.objects.select_related("org_type", "region").filter(pk=org_id).first()
+        if org_id is not None
+        else None
+    )
     if org is None:
         raise exceptions.NotFound()
     return Response(organization(org), content_type="application/fhir+json")
@@ -517,19 +586,20 @@ def organization_read(request, pk: str):
 
 @fhir_view
 def code_system_search(request):
-    url = request.query_params.get("url")
-    name = request.query_params.get("name")
+    cleaned = _clean(request, FHIR_SEARCH["CodeSystem"])
+    url, name = cleaned.values.get("url"), cleaned.values.get("name")
     resources = [
         code_system(key, model, with_concepts=False)
-        for key, model in selectors.DIRECTORIES.items()
+        for key, model in parameters.DIRECTORIES.items()
         if (not url or url == _oid(model.OID)) and (not name or name.lower() == key)
     ]
-    return Response(_bundle(request, resources, None), content_type="application/fhir+json")
+    return _search_response(request, cleaned, resources, None)
 
 
 @fhir_view
 def code_system_read(request, name: str):
-    model = selectors.DIRECTORIES.get(name)
+    _read_params(request)
+    model = parameters.DIRECTORIES.get(name)
     if model is None:
         raise exceptions.NotFound()
     return Response(code_system(name, model), content_type="application/fhir+json")

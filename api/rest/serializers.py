@@ -8,7 +8,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from registry.models import MedicalOrganization, MedicalWorker, OrganizationLicense
+from registry.models import MedicalOrganization, MedicalWorker, OrganizationLicense, WorkerTombstone
 
 from ..models import PartnerToken
 
@@ -285,3 +285,42 @@ class ErrorItemSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     errors = ErrorItemSerializer(many=True)
+
+
+class WarningSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class WorkerTombstoneSerializer(serializers.Serializer):
+    """A worker record that left the register, in the changes feed."""
+
+    registry_number = serializers.CharField()
+    deleted = serializers.SerializerMethodField(help_text="Always true: the record is no longer in the register.")
+    deleted_at = serializers.DateTimeField(source="created_at")
+    reason = serializers.SerializerMethodField()
+    merged_into = serializers.SerializerMethodField(
+        help_text="Registry number of the record that holds the data now (merged records), else null."
+    )
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_deleted(self, obj):
+        return True
+
+    @extend_schema_field(StatusSerializer)
+    def get_reason(self, obj):
+        return {"code": obj.kind, "label": obj.get_kind_display()}
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_merged_into(self, obj):
+        return obj.merged_into.registry_number if obj.merged_into_id else None
+
+
+def change_representations(rows, context) -> list[dict]:
+    """The items of the workers' changes feed in their order: workers as in the search, tombstones. One
+    serializer per kind (a serializer per row copies its fields each time: 50 rows took 30 ms more)."""
+    workers = WorkerSerializer([r for r in rows if not isinstance(r, WorkerTombstone)], many=True, context=context)
+    tombstones = WorkerTombstoneSerializer([r for r in rows if isinstance(r, WorkerTombstone)], many=True)
+    worker_data, tombstone_data = iter(workers.data), iter(tombstones.data)
+    return [next(tombstone_data) if isinstance(r, WorkerTombstone) else next(worker_data) for r in rows]

@@ -1,31 +1,30 @@
 """REST API v1: thin views over api.selectors; public scope by default, partner scopes add fields.
 
+Every parameter is cleaned by the validation layer (api.parameters over registry.search.params), which also
+writes the parameters into the OpenAPI schema (api.rest.schema.apply_parameters).
+
 Every response that carries protected data of workers is written to the audit journal, one
 entry per worker, in one INSERT per page.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
-from core import validators
 from core.http import client_ip
 from core.models import AuditEntry
 from registry import selectors as registry_selectors
-from registry.models import MedicalOrganization, OrganizationLicense
+from registry.models import MedicalOrganization, WorkerTombstone
+from registry.search import params
 
-from .. import selectors
+from .. import parameters, selectors
 from ..authentication import request_token
-from ..pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, KeysetPagination
-from .errors import form_errors
+from ..pagination import KeysetPagination, next_link
+from .errors import check_query_length, param_errors
 from .serializers import (
     PERSONAL_FIELDS,
     AdmissionDocumentSerializer,
@@ -35,33 +34,61 @@ from .serializers import (
     LicenseSerializer,
     OrganizationDetailSerializer,
     OrganizationSerializer,
+    WarningSerializer,
     WorkerDetailSerializer,
     WorkerSerializer,
+    WorkerTombstoneSerializer,
+    change_representations,
 )
 
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid parameter; `field` names it."),
     401: OpenApiResponse(ErrorSerializer, description="Invalid or revoked token."),
     404: OpenApiResponse(ErrorSerializer, description="Not found."),
+    414: OpenApiResponse(ErrorSerializer, description="Query string over 16 KiB."),
     429: OpenApiResponse(ErrorSerializer, description="Rate limit exceeded."),
+    500: OpenApiResponse(ErrorSerializer, description="Server error; the message gives the request id."),
+    503: OpenApiResponse(ErrorSerializer, description="Database unavailable for a moment; retry later."),
 }
 LIST_ERRORS = {k: v for k, v in ERRORS.items() if k != 404}
-PAGE_PARAMETERS = [
-    OpenApiParameter("cursor", str, description="Opaque cursor from the `next` link of the previous page."),
-    OpenApiParameter("page_size", int, description=f"1 to {MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}."),
-]
+WARNINGS_HELP = (
+    "Present when a parameter is well formed but can match nothing (an identifier whose check digit "
+    "does not match): the page is then empty."
+)
+CURSOR_HELP = (
+    "Position after the last row of this page, also when `next` is null: pass it as `cursor` to resume "
+    "the feed later without reading anything twice."
+)
 
 
-def paged(serializer_class, name: str):
-    """The schema of a keyset page: `next` link (null on the last page) and `results`."""
-    return inline_serializer(
-        name=f"{name}Page",
-        fields={"next": serializers.URLField(allow_null=True), "results": serializer_class(many=True)},
-    )
+def paged(serializer, name: str, *, feed: bool = False):
+    """The schema of a keyset page: `next` link (null on the last page), `results`, optional `warnings`;
+    a changes feed adds the resumable `cursor`."""
+    fields = {
+        "next": serializers.URLField(allow_null=True),
+        "warnings": WarningSerializer(many=True, required=False, help_text=WARNINGS_HELP),
+        "results": serializer,
+    }
+    if feed:
+        fields["cursor"] = serializers.CharField(help_text=CURSOR_HELP)
+    return inline_serializer(name=f"{name}Page", fields=fields)
 
 
-WORKER_KEY = ("search_name", "id")
-CHANGES_KEY = ("updated_at", "id")
+WORKER_PAGE = paged(WorkerSerializer(many=True), "Worker")
+WORKER_CHANGES_PAGE = paged(
+    PolymorphicProxySerializer(
+        component_name="WorkerChange",
+        serializers=[WorkerSerializer, WorkerTombstoneSerializer],
+        resource_type_field_name=None,
+        many=True,
+    ),
+    "WorkerChanges",
+    feed=True,
+)
+ORGANIZATION_PAGE = paged(OrganizationSerializer(many=True), "Organization")
+ORGANIZATION_CHANGES_PAGE = paged(OrganizationSerializer(many=True), "OrganizationChanges", feed=True)
+LICENSE_PAGE = paged(LicenseSerializer(many=True), "License", feed=True)
+DIRECTORYENTRY_PAGE = paged(DirectoryEntrySerializer(many=True), "DirectoryEntry")
 
 
 def _context(request) -> dict:
@@ -102,128 +129,101 @@ def _personal_fields(request) -> tuple[str, ...]:
     return PERSONAL_FIELDS if token is not None and token.has_scope("personal") else ()
 
 
-def _paged(request, qs, key, serializer_class):
-    """(paginator, rows of this page, serialized rows) for a keyset page ordered by `key`."""
-    paginator = KeysetPagination(key, related=selectors.WORKER_RELATED)
-    page = paginator.paginate_queryset(qs, request)
-    data = serializer_class(page, many=True, context=_context(request)).data
-    return paginator, page, data
-
-
-def _since(request):
-    raw = request.query_params.get("updated_since", "").strip()
-    if not raw:
-        return None
+def _clean(request, operation: str) -> params.Cleaned:
+    check_query_length(request)
     try:
-        value = parse_datetime(raw)
-        if value is None and len(raw) == 10:
-            day = parse_date(raw)
-            value = dt.datetime.combine(day, dt.time.min) if day else None
-        if value is None:
-            raise ValueError(raw)
-        if timezone.is_naive(value):
-            value = timezone.make_aware(value)
-        # In UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 and Python accept.
-        return value.astimezone(dt.UTC)
-    except (ValueError, OverflowError) as exc:
-        raise exceptions.ValidationError(
-            {
-                "updated_since": [
-                    exceptions.ErrorDetail(
-                        "Изменено после: дата-время в формате ISO 8601, например 2026-01-31T12:00:00+03:00.",
-                        code="invalid",
-                    )
-                ]
-            }
-        ) from exc
+        return parameters.OPERATIONS[operation].clean(request.query_params)
+    except params.ParamErrors as exc:
+        raise param_errors(exc) from exc
 
 
-WORKER_PAGE = paged(WorkerSerializer, "Worker")
-ORGANIZATION_PAGE = paged(OrganizationSerializer, "Organization")
-LICENSE_PAGE = paged(LicenseSerializer, "License")
-DIRECTORYENTRY_PAGE = paged(DirectoryEntrySerializer, "DirectoryEntry")
+def _warnings(cleaned: params.Cleaned) -> dict:
+    return {"warnings": [{"code": w.code, "field": w.name, "message": w.message} for w in cleaned.warnings]}
 
-SEARCH_PARAMETERS = [
-    OpenApiParameter("q", str, description="Words of the full name or specialty, as on /registry/."),
-    OpenApiParameter("specialty", str, description="Specialty code (directory 1.2.643.5.1.13.13.11.1066)."),
-    OpenApiParameter("region", str, description="Two-digit region code."),
-    OpenApiParameter("organization", int, description="Organization id: its current staff."),
-    OpenApiParameter("status", str, enum=["active", "expiring", "expired", "suspended", "none"]),
-    OpenApiParameter("category", str, description="Qualification category code."),
-    OpenApiParameter("registered_from", OpenApiTypes.DATE),
-    OpenApiParameter("registered_to", OpenApiTypes.DATE),
-    OpenApiParameter("confirmed", bool),
-    *PAGE_PARAMETERS,
-]
+
+def _page(request, operation: str, cleaned: params.Cleaned, qs, ordering, serializer_class):
+    """(paginator, rows of this page, serialized rows) for a keyset page ordered by `ordering`."""
+    cursor = parameters.OPERATIONS[operation]["cursor"]
+    paginator = KeysetPagination(ordering, cursor, related=selectors.WORKER_RELATED)
+    if cleaned.matches_nothing:
+        qs = qs.none()
+    size = cleaned.values.get("page_size", parameters.DEFAULT_PAGE_SIZE)
+    rows = paginator.paginate(qs, request, after=cleaned.values.get("cursor"), size=size)
+    return paginator, rows, serializer_class(rows, many=True, context=_context(request)).data
+
+
+def _list_response(paginator, data, cleaned: params.Cleaned, **extra):
+    if cleaned.warnings:
+        extra.update(_warnings(cleaned))
+    return paginator.get_paginated_response(data, **extra)
+
+
+def _feed_cursor(paginator: KeysetPagination, rows: list, cleaned: params.Cleaned) -> str:
+    """The resumable position: after the last row, or where the client already was."""
+    if rows:
+        return paginator.position(rows[-1])
+    if "cursor" in cleaned.values:
+        return paginator.cursor.encode(cleaned.values["cursor"])
+    return paginator.cursor.encode([cleaned.values.get("updated_since") or selectors.FEED_START[0], 0])
 
 
 @extend_schema(
     operation_id="workers_search",
     summary="Search workers",
-    parameters=SEARCH_PARAMETERS,
     responses={200: WORKER_PAGE, **LIST_ERRORS},
-    description="The public register search with the same parameters and validation. Sorted by name; "
-    "`fuzzy` is true when nothing matched exactly and the typo-tolerant match was used.",
+    description="The public register search with the same parameters and validation. Sorted by name.",
 )
 @api_view(["GET"])
 def worker_list(request):
-    qs, _fuzzy, form = selectors.worker_search(request.query_params, name_ordered=True)
-    if qs is None:
-        raise form_errors(form)
-    paginator, page, data = _paged(request, qs, WORKER_KEY, WorkerSerializer)
+    cleaned = _clean(request, "workers_search")
+    qs, _fuzzy = selectors.worker_search(values=cleaned.values, name_ordered=True)
+    paginator, page, data = _page(request, "workers_search", cleaned, qs, parameters.NAME_ORDER, WorkerSerializer)
     audit_partner_read(request, page, fields=_personal_fields(request))
-    return paginator.get_paginated_response(data)
+    return _list_response(paginator, data, cleaned)
 
 
 @extend_schema(
     operation_id="workers_changes",
     summary="Changes feed of workers",
-    parameters=[
-        OpenApiParameter(
-            "updated_since", OpenApiTypes.DATETIME, description="Rows changed at or after this moment, oldest first."
-        ),
-        *PAGE_PARAMETERS,
-    ],
-    responses={200: WORKER_PAGE, **LIST_ERRORS},
-    description="Ordered by (updated_at, id). Keep the last `updated_at` you processed and ask again from "
-    "it (a small overlap is harmless: rows are identified by registry_number).",
+    responses={200: WORKER_CHANGES_PAGE, **LIST_ERRORS},
+    description="Workers changed at or after `updated_since`, oldest first, and workers that left the register "
+    "(merged into another record or deleted) as tombstones with `deleted: true`. Keep the `cursor` of the "
+    "last page and ask again with it: nothing is read twice, even among thousands of rows changed at the "
+    "same moment.",
 )
 @api_view(["GET"])
 def worker_changes(request):
-    paginator, page, data = _paged(
-        request, selectors.workers_changed_since(_since(request)), CHANGES_KEY, WorkerSerializer
+    cleaned = _clean(request, "workers_changes")
+    cursor = parameters.OPERATIONS["workers_changes"]["cursor"]
+    size = cleaned.values.get("page_size", parameters.DEFAULT_PAGE_SIZE)
+    rows, position, more = selectors.worker_changes_page(
+        since=cleaned.values.get("updated_since"), after=cleaned.values.get("cursor"), size=size
     )
-    audit_partner_read(request, page, fields=_personal_fields(request))
-    return paginator.get_paginated_response(data)
+    data = change_representations(rows, _context(request))
+    workers = [row for row in rows if not isinstance(row, WorkerTombstone)]
+    audit_partner_read(request, workers, fields=_personal_fields(request))
+    resume = cursor.encode(position)
+    next_url = next_link(request, cursor.name, resume) if more else None
+    return Response({"next": next_url, "cursor": resume, "results": data})
 
 
 def _worker_or_404(registry_number: str):
-    worker = selectors.worker_by_number(registry_number)
+    worker = selectors.worker_by_number(registry_number=registry_number)
     if worker is None:
         raise exceptions.NotFound()
     return worker
 
 
-# Ten digits: /workers/changes/ is the changes feed, never a worker (the schema says so, so clients and
-# contract tests do not take "changes" for a registry number).
-REGISTRY_NUMBER = OpenApiParameter(
-    "registry_number", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=r"^\d{10}$",
-    description="Registry number, 10 digits.",
-)
-ORGANIZATION_ID = OpenApiParameter("pk", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=r"^\d{1,18}$")
-
-
 @extend_schema(
     operation_id="workers_retrieve",
     summary="Worker by registry number",
-    parameters=[REGISTRY_NUMBER],
     responses={200: WorkerDetailSerializer, **ERRORS},
 )
 @api_view(["GET"])
 def worker_detail(request, registry_number: str):
     worker = _worker_or_404(registry_number)
     worker.api_admissions = registry_selectors.worker_admissions(worker=worker)
-    worker.api_workplaces = list(selectors.worker_current_employments([worker.pk]))
+    worker.api_workplaces = list(selectors.worker_current_employments(worker_ids=[worker.pk]))
     data = WorkerDetailSerializer(worker, context=_context(request)).data
     audit_partner_read(request, [worker], fields=_personal_fields(request))
     return Response(data)
@@ -232,7 +232,6 @@ def worker_detail(request, registry_number: str):
 @extend_schema(
     operation_id="workers_admission_documents",
     summary="Admission documents of a worker",
-    parameters=[REGISTRY_NUMBER],
     responses={200: AdmissionDocumentSerializer(many=True), **ERRORS},
     description="Public: per specialty, the document that decides admission (as on the public profile). "
     "With the `documents` scope: every certificate and accreditation record with its number and issue date.",
@@ -242,7 +241,7 @@ def worker_documents(request, registry_number: str):
     worker = _worker_or_404(registry_number)
     token = request_token(request)
     if token is not None and token.has_scope("documents"):
-        documents = list(selectors.worker_documents(worker))
+        documents = list(selectors.worker_documents(worker=worker))
         audit_partner_read(request, [worker], fields=("admission_documents.number", "admission_documents.issued_on"))
     else:
         # Public: what the profile shows, the document that decides admission in each specialty.
@@ -253,112 +252,74 @@ def worker_documents(request, registry_number: str):
 @extend_schema(
     operation_id="organizations_search",
     summary="Search organizations",
-    parameters=[
-        OpenApiParameter("q", str, description="Words of the short name."),
-        OpenApiParameter("region", str),
-        OpenApiParameter("status", str, enum=list(MedicalOrganization.Status.values)),
-        OpenApiParameter("ogrn", str),
-        OpenApiParameter("inn", str),
-        *PAGE_PARAMETERS,
-    ],
     responses={200: ORGANIZATION_PAGE, **LIST_ERRORS},
 )
 @api_view(["GET"])
 def organization_list(request):
-    _check_choice(request, "status", MedicalOrganization.Status.values)
-    qs = selectors.organization_search(request.query_params)
-    paginator, _, data = _paged(request, qs, ("search_name", "id"), OrganizationSerializer)
-    return paginator.get_paginated_response(data)
+    cleaned = _clean(request, "organizations_search")
+    qs = selectors.organization_search(values=cleaned.values)
+    paginator, _, data = _page(
+        request, "organizations_search", cleaned, qs, parameters.NAME_ORDER, OrganizationSerializer
+    )
+    return _list_response(paginator, data, cleaned)
 
 
 @extend_schema(
     operation_id="organizations_changes",
     summary="Changes feed of organizations",
-    parameters=[OpenApiParameter("updated_since", OpenApiTypes.DATETIME), *PAGE_PARAMETERS],
-    responses={200: ORGANIZATION_PAGE, **LIST_ERRORS},
+    responses={200: ORGANIZATION_CHANGES_PAGE, **LIST_ERRORS},
+    description="Organizations changed at or after `updated_since`, oldest first; resume with `cursor`.",
 )
 @api_view(["GET"])
 def organization_changes(request):
-    qs = MedicalOrganization.objects.select_related("org_type", "region")
-    since = _since(request)
-    if since:
-        qs = qs.filter(updated_at__gte=since)
-    paginator, _, data = _paged(request, qs, CHANGES_KEY, OrganizationSerializer)
-    return paginator.get_paginated_response(data)
+    cleaned = _clean(request, "organizations_changes")
+    qs = selectors.organizations_changed_since(since=cleaned.values.get("updated_since"))
+    paginator, rows, data = _page(
+        request, "organizations_changes", cleaned, qs, parameters.CHANGES_ORDER, OrganizationSerializer
+    )
+    return _list_response(paginator, data, cleaned, cursor=_feed_cursor(paginator, rows, cleaned))
 
 
 @extend_schema(
     operation_id="organizations_retrieve",
     summary="Organization with its licenses",
-    parameters=[ORGANIZATION_ID],
     responses={200: OrganizationDetailSerializer, **ERRORS},
 )
 @api_view(["GET"])
 def organization_detail(request, pk: str):
-    if not validators.is_digits(pk, max_length=18):
-        raise exceptions.NotFound()
+    organization_id = params.clean_path(parameters.ORGANIZATION_ID, pk)
     org = (
         MedicalOrganization.objects.select_related("org_type", "region")
         .prefetch_related("licenses")
-        .filter(pk=pk)
+        .filter(pk=organization_id)
         .first()
+        if organization_id is not None
+        else None
     )
     if org is None:
         raise exceptions.NotFound()
     return Response(OrganizationDetailSerializer(org, context=_context(request)).data)
 
 
-def _check_choice(request, name, allowed):
-    value = request.query_params.get(name)
-    if value and value not in allowed:
-        raise exceptions.ValidationError(
-            {
-                name: [
-                    exceptions.ErrorDetail(
-                        f"{name}: допустимые значения — {', '.join(allowed)}.", code="invalid_choice"
-                    )
-                ]
-            }
-        )
-
-
-def _check_int(request, name):
-    value = request.query_params.get(name)
-    if value and not (validators.is_digits(value, max_length=18) and int(value) > 0):
-        raise exceptions.ValidationError(
-            {name: [exceptions.ErrorDetail(f"{name}: целое положительное число.", code="invalid")]}
-        )
-
-
 @extend_schema(
     operation_id="licenses_list",
     summary="Licenses of organizations",
-    parameters=[
-        OpenApiParameter("organization", int),
-        OpenApiParameter("status", str, enum=list(OrganizationLicense.Status.values)),
-        OpenApiParameter("updated_since", OpenApiTypes.DATETIME, description="Changes feed, oldest first."),
-        *PAGE_PARAMETERS,
-    ],
     responses={200: LICENSE_PAGE, **LIST_ERRORS},
+    description="Oldest change first, so the list is also the changes feed of licenses (`updated_since`, "
+    "resume with `cursor`).",
 )
 @api_view(["GET"])
 def license_list(request):
-    _check_choice(request, "status", OrganizationLicense.Status.values)
-    _check_int(request, "organization")
-    qs = selectors.licenses(request.query_params)
-    key = ("id",)
-    if "updated_since" in request.query_params:  # the changes feed of licenses
-        since = _since(request)
-        qs = qs.filter(updated_at__gte=since) if since else qs
-        key = CHANGES_KEY
-    paginator, _, data = _paged(request, qs, key, LicenseSerializer)
-    return paginator.get_paginated_response(data)
+    cleaned = _clean(request, "licenses_list")
+    qs = selectors.licenses(values=cleaned.values)
+    paginator, rows, data = _page(request, "licenses_list", cleaned, qs, parameters.CHANGES_ORDER, LicenseSerializer)
+    return _list_response(paginator, data, cleaned, cursor=_feed_cursor(paginator, rows, cleaned))
 
 
 @extend_schema(
     operation_id="directories_list",
     summary="Directories (НСИ) with their OIDs",
-    responses={200: DirectorySerializer(many=True)},
+    responses={200: DirectorySerializer(many=True), 429: ERRORS[429], 500: ERRORS[500], 503: ERRORS[503]},
 )
 @api_view(["GET"])
 def directory_list(request):
@@ -369,7 +330,7 @@ def directory_list(request):
             "oid": model.OID,
             "url": request.build_absolute_uri(f"{request.path}{name}/"),
         }
-        for name, model in selectors.DIRECTORIES.items()
+        for name, model in parameters.DIRECTORIES.items()
     ]
     return Response(DirectorySerializer(data, many=True).data)
 
@@ -377,16 +338,18 @@ def directory_list(request):
 @extend_schema(
     operation_id="directories_entries",
     summary="Entries of one directory",
-    parameters=PAGE_PARAMETERS,
     responses={200: DIRECTORYENTRY_PAGE, **ERRORS},
 )
 @api_view(["GET"])
 def directory_entries(request, name: str):
-    model = selectors.DIRECTORIES.get(name)
+    model = parameters.DIRECTORIES.get(name)
     if model is None:
         raise exceptions.NotFound()
-    paginator, _, data = _paged(request, model.objects.all(), ("code",), DirectoryEntrySerializer)
-    return paginator.get_paginated_response(data)
+    cleaned = _clean(request, "directories_entries")
+    paginator, _, data = _page(
+        request, "directories_entries", cleaned, model.objects.all(), ("code",), DirectoryEntrySerializer
+    )
+    return _list_response(paginator, data, cleaned)
 
 
 @extend_schema(exclude=True)

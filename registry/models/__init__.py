@@ -40,6 +40,7 @@ from .workers import (
     Education,
     Employment,
     MedicalWorker,
+    WorkerTombstone,
 )
 
 __all__ = [
@@ -80,5 +81,6 @@ __all__ = [
     "WorkerBlockKey",
     "WorkerKeyState",
     "WorkerMerge",
+    "WorkerTombstone",
     "WorkforceSnapshot",
 ]

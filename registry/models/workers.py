@@ -239,6 +239,45 @@ class MedicalWorker(models.Model):
         return name.replace(" квалификационная категория", "")
 
 
+class WorkerTombstone(models.Model):
+    """A worker record that left the register: merged into another record or deleted. The API's changes
+    feed reports it, so a copy of the register elsewhere can drop or redirect the record. Written by the
+    service that removes the worker, in the same transaction (registry.services.worker_delete,
+    registry.dq.worker_merge)."""
+
+    class Kind(models.TextChoices):
+        MERGED = "merged", "Объединена с другой записью"
+        DELETED = "deleted", "Удалена"
+
+    # Not a foreign key: the worker row is gone. An id and a number are never reused.
+    worker_id = models.BigIntegerField("id записи")
+    registry_number = models.CharField("регистровый номер", max_length=10)
+    kind = models.CharField("что произошло", max_length=16, choices=Kind.choices)
+    # Follows later merges of the survivor (worker_merge moves every row that points at the merged record),
+    # so it names the record that holds the data now.
+    merged_into = models.ForeignKey(
+        MedicalWorker,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name="объединена с",
+        related_name="merged_tombstones",
+    )
+    created_at = models.DateTimeField("когда", default=timezone.now)
+
+    class Meta:
+        verbose_name = "удалённая запись работника"
+        verbose_name_plural = "удалённые записи работников"
+        indexes = [
+            # The changes feed pages tombstones by (created_at, id), as it pages workers by (updated_at, id).
+            models.Index(fields=["created_at", "id"], name="worker_tombstone_feed_idx"),
+            models.Index(fields=["worker_id"], name="worker_tombstone_worker_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{validators.format_registry_number(self.registry_number)}: {self.get_kind_display()}"
+
+
 class Employment(models.Model):
     """A personal card (личная карточка): one post of a worker at an organization."""
 

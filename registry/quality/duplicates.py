@@ -38,8 +38,9 @@ from ..models import (
     WorkerBlockKey,
     WorkerKeyState,
     WorkerMerge,
+    WorkerTombstone,
 )
-from ..services import worker_refresh_derived
+from ..services import worker_refresh_derived, worker_tombstone_record
 
 logger = logging.getLogger(__name__)
 
@@ -248,6 +249,7 @@ def _merge_rows(survivor, merged, *, actor, findings, approval) -> WorkerMerge:
             filled[name] = getattr(merged, name)
             setattr(survivor, name, getattr(merged, name))
     user = merged.user if merged.user_id and not survivor.user_id else None
+    worker_tombstone_record(worker=merged, kind=WorkerTombstone.Kind.MERGED, merged_into=survivor)
     merged.delete()  # frees the unique SNILS/INN before the survivor may take the INN
     if user is not None:
         survivor.user = user

@@ -30,7 +30,7 @@ from core import replicas, validators
 
 from .. import selectors
 from ..models import (
-    AdmissionStatus,
+    Employment,
     MedicalOrganization,
     MedicalWorker,
     QualificationCategory,
@@ -38,9 +38,10 @@ from ..models import (
     SearchWord,
     Specialty,
 )
+from . import params as request_params
 from .tables import SORTABLE_COLUMNS, WorkerTable
 
-PER_PAGE_CHOICES = (10, 25, 50, 100)
+PER_PAGE_CHOICES = request_params.PER_PAGE_CHOICES
 MAX_PAGE = 100  # deeper pages: refine the query (no OFFSET scans over millions of rows)
 COUNT_CAP = 10_000
 MAX_TOKENS = 5
@@ -58,13 +59,7 @@ LONG_NAME = Q(
     )
 )
 
-PUBLIC_STATUSES = [
-    (AdmissionStatus.ACTIVE, "Действует"),
-    (AdmissionStatus.EXPIRING, "Истекает"),
-    (AdmissionStatus.EXPIRED, "Истёк"),
-    (AdmissionStatus.SUSPENDED, "Приостановлен"),
-    (AdmissionStatus.NONE, "Нет документа"),
-]
+PUBLIC_STATUSES = request_params.PUBLIC_STATUSES
 _WORD = re.compile(r"[0-9a-zа-я-]+")
 
 
@@ -73,56 +68,30 @@ def query_tokens(text: str) -> list[str]:
     return _WORD.findall(validators.normalize_person_name(text or ""))[:MAX_TOKENS]
 
 
-class _CodeChoiceField(forms.CharField):
-    """A directory code given in the URL; unknown codes are an error that names the field."""
-
-    def __init__(self, *, model, label, **kwargs):
-        super().__init__(label=label, required=False, max_length=32, **kwargs)
-        self.model = model
-
-    def clean(self, value):
-        code = super().clean(value).strip()
-        if not code:
-            return None
-        entry = self.model.objects.filter(code=code).first()
-        if entry is None:
-            raise forms.ValidationError(f"{self.label}: неизвестный код «{code}».")
-        return entry
+def _field(name: str, **kwargs) -> request_params.ParamField:
+    return request_params.ParamField(request_params.SEARCH_PAGE[name], **kwargs)
 
 
 class SearchForm(forms.Form):
-    """The GET parameters are the contract: URLs can be bookmarked and shared."""
+    """The GET parameters are the contract: URLs can be bookmarked and shared. Every field is validated by
+    the shared layer (registry.search.params), so the page refuses what the API refuses, naming the field."""
 
-    q = forms.CharField(label="ФИО", required=False, max_length=200)
-    specialty = _CodeChoiceField(model=Specialty, label="Специальность")
-    region = _CodeChoiceField(model=Region, label="Регион")
-    organization = forms.IntegerField(label="Организация", required=False, min_value=1)
-    status = forms.ChoiceField(label="Статус допуска", required=False, choices=[("", "Любой"), *PUBLIC_STATUSES])
-    category = _CodeChoiceField(model=QualificationCategory, label="Категория")
-    registered_from = forms.DateField(label="Включён в регистр с", required=False)
-    registered_to = forms.DateField(label="по", required=False)
-    confirmed = forms.BooleanField(label="Только с подтверждёнными документами", required=False)
-    sort = forms.CharField(label="Сортировка", required=False, max_length=40)
-    per_page = forms.TypedChoiceField(
-        label="На странице", required=False, coerce=int, empty_value=25, initial=25,
-        choices=[(n, str(n)) for n in PER_PAGE_CHOICES],
-    )
-    page = forms.IntegerField(label="Страница", required=False, min_value=1)
+    q = _field("q", empty_value="")
+    specialty = _field("specialty")
+    region = _field("region")
+    organization = _field("organization")
+    status = _field("status", empty_value="", choices=[("", "Любой"), *PUBLIC_STATUSES])
+    category = _field("category")
+    registered_from = _field("registered_from")
+    registered_to = _field("registered_to")
+    confirmed = _field("confirmed", empty_value=False)
+    sort = _field("sort", empty_value="")
+    per_page = _field("per_page", empty_value="25", choices=[(n, str(n)) for n in PER_PAGE_CHOICES])
+    page = _field("page")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in ("per_page", "page", "organization", "status"):
-            self.fields[name].error_messages.update(
-                {
-                    "invalid_choice": f"{self.fields[name].label}: недопустимое значение.",
-                    "invalid": f"{self.fields[name].label}: недопустимое значение.",
-                    "min_value": f"{self.fields[name].label}: недопустимое значение.",
-                }
-            )
-        for name in ("registered_from", "registered_to"):
-            self.fields[name].error_messages["invalid"] = (
-                f"{self.fields[name].label}: дата в формате ГГГГ-ММ-ДД или ДД.ММ.ГГГГ."
-            )
+        self.fields["per_page"].initial = 25
 
     def clean_organization(self):
         org_id = self.cleaned_data.get("organization")
@@ -144,8 +113,13 @@ class SearchForm(forms.Form):
         page = self.cleaned_data.get("page") or 1
         return min(page, MAX_PAGE)
 
+    def clean_per_page(self):
+        return int(self.cleaned_data.get("per_page") or 25)
+
     def clean(self):
         data = super().clean()
+        for name, message in request_params.repeated_errors(self.data, self.fields, self.fields).items():
+            self.add_error(name, message)
         start, end = data.get("registered_from"), data.get("registered_to")
         if start and end and start > end:
             self.add_error("registered_to", "Дата включения «по» раньше даты «с»: поменяйте их местами.")
@@ -202,6 +176,10 @@ def worker_search(params: dict) -> SearchResult:
     """Workers matching cleaned SearchForm data, sorted by name (the table re-orders by its column)."""
     qs = MedicalWorker.objects.filter(_filters(params)).select_related("primary_specialty", "region", "category")
     order = ("search_name", "id")
+    # A registry number in any printed form («МР 000000001-3») finds that worker.
+    number = request_params.registry_number_in(params.get("q", ""))
+    if number:
+        return SearchResult(qs.filter(registry_number=number).order_by(*order))
     tokens = query_tokens(params.get("q", ""))
     if not tokens:
         return SearchResult(qs.order_by(*order))
@@ -526,8 +504,12 @@ def _filters(params: dict) -> Q:
     if params.get("confirmed"):
         filters &= Q(has_confirmed_documents=True)
     if params.get("organization"):
+        # The organization (the public form) or its id (the API: an unknown id is an empty result).
+        organization_id = getattr(params["organization"], "pk", params["organization"])
         filters &= Q(
-            pk__in=params["organization"].employments.filter(ended_on__isnull=True).values("worker_id")
+            pk__in=Employment.objects.filter(organization_id=organization_id, ended_on__isnull=True).values(
+                "worker_id"
+            )
         )
     return filters
 

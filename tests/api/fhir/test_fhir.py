@@ -115,7 +115,10 @@ def test_organization_search_by_name_and_identifier(client, staffed):
     assert fhir(client, "/fhir/Organization?name=святого")["entry"][0]["resource"]["id"] == str(org.pk)
     by_ogrn = fhir(client, f"/fhir/Organization?identifier=urn:oid:1.2.643.100.1|{org.ogrn}")
     assert by_ogrn["entry"][0]["resource"]["name"] == org.short_name
-    assert "entry" not in fhir(client, "/fhir/Organization?identifier=urn:oid:1.2.643.100.1|1027700000000")
+    # Wrong check digit: nothing can match; the Bundle says why in an OperationOutcome entry.
+    typo = fhir(client, "/fhir/Organization?identifier=urn:oid:1.2.643.100.1|1027700000000")
+    assert [e["search"]["mode"] for e in typo["entry"]] == ["outcome"]
+    assert typo["entry"][0]["resource"]["issue"][0]["expression"] == ["identifier"]
     fhir(client, "/fhir/Organization/999999", status=404)
 
 

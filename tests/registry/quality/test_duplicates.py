@@ -358,3 +358,12 @@ def test_the_merged_number_leads_to_the_survivor_publicly_and_in_the_admin(clien
     for term in (merged.snils_display, merged.registry_number_display):
         page = admin_client.get(reverse("admin:registry_medicalworker_changelist"), {"q": term}).content.decode()
         assert f">{survivor.registry_number}<" in page, term
+
+
+def test_the_api_and_fhir_answer_a_merged_number_with_the_survivor(client):
+    survivor, merged = _twins()
+    duplicates.worker_merge(survivor_id=survivor.id, merged_id=merged.id)
+    body = client.get(f"/api/v1/workers/{merged.registry_number}/").json()
+    assert body["registry_number"] == survivor.registry_number
+    response = client.get(f"/fhir/Practitioner/{merged.registry_number_display}")
+    assert response.status_code == 200 and survivor.registry_number in response.content.decode()

@@ -30,7 +30,7 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
 
-    dependencies = [("registry", "0013_duplicates_linkage")]
+    dependencies = [("registry", "0014_duplicates_linkage")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
