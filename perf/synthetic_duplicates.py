@@ -1,8 +1,7 @@
 """A seeded register of N workers with injected duplicates and hard negatives, as TSV.
 
-Names: Faker's ru_RU lists with the weights of the project's generator (registry/synthetic.py:
-Zipf-like surnames 1/(i+10), common first names x25, common patronymic stems x20; the small lists
-of common names are copied from there because importing synthetic.py pulls in Django).
+Names: Faker's ru_RU lists with the weights of the project's generator (perf/synthetic.py:
+Zipf-like surnames 1/(i+10), common first names x25, common patronymic stems x20).
 ``--surnames faker`` uses only Faker's 250 surnames (the project's generator as it is);
 ``--surnames tail`` (default) gives them half the mass and spreads the other half over 100,000
 synthetic surnames with a Zipf tail, closer to a real register (see REPORT.md: name collisions).
@@ -25,6 +24,8 @@ from itertools import accumulate
 
 from faker.providers.person.ru_RU import Provider
 
+from .synthetic import COMMON_FEMALE, COMMON_MALE, COMMON_PATRONYMIC_STEMS
+
 KINDS = (
     "exact",  # the same record entered again
     "yo",  # ё written as е or back
@@ -38,18 +39,7 @@ KINDS = (
 )
 NEGATIVES = ("namesake", "twin")
 
-COMMON_MALE = (
-    "Александр", "Сергей", "Андрей", "Алексей", "Дмитрий", "Владимир", "Иван", "Михаил", "Николай", "Евгений",
-    "Игорь", "Максим", "Юрий", "Олег", "Виктор", "Павел", "Роман", "Артём", "Денис", "Константин",
-)  # fmt: skip
-COMMON_FEMALE = (
-    "Елена", "Ольга", "Наталья", "Татьяна", "Ирина", "Светлана", "Анна", "Мария", "Екатерина", "Юлия",
-    "Марина", "Галина", "Людмила", "Надежда", "Валентина", "Анастасия", "Оксана", "Лариса", "Дарья", "Ксения",
-)  # fmt: skip
-COMMON_PATRONYMIC_STEMS = (
-    "Александров", "Сергеев", "Владимиров", "Николаев", "Викторов", "Иванов", "Михайлов", "Юрьев", "Анатольев",
-    "Петров", "Васильев", "Алексеев", "Андреев", "Дмитриев", "Евгеньев", "Борисов", "Валерьев", "Геннадьев",
-)  # fmt: skip
+# The most common names get the same boosts as in the register generator (perf.synthetic).
 
 LETTERS = "абвгдежзиклмнопрстуфхцчшщэюя"
 CONS = "бвгдзклмнпрстфхцчшщжл"
