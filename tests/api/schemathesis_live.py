@@ -71,7 +71,9 @@ def seed() -> None:
 
     first, second, third = MedicalWorker.objects.order_by("id")[:3]
     # One person entered twice (the merge refuses two sexes or birth dates without a second approval).
-    MedicalWorker.objects.filter(pk=second.pk).update(sex=first.sex, birth_date=first.birth_date, inn=None)
+    MedicalWorker.objects.filter(pk=second.pk).update(
+        sex=first.sex, birth_date=first.birth_date, inn=None, identity_status=MedicalWorker.IdentityStatus.NOT_CONFIRMED
+    )
     dq.worker_merge(survivor_id=first.pk, merged_id=second.pk)
     worker_delete(worker_id=third.pk)
     _, raw = services.partner_token_create(name="schemathesis", scopes=["personal", "documents"], rate_per_minute=0)
