@@ -6,7 +6,7 @@ holds data (an anonymous visitor's export jobs or ticket look-up), or to a reque
 Authorization header (a partner token, whose answers may hold personal data). Such an answer must
 not stay in a browser's cache or history for the next user of a shared computer, nor in a proxy.
 A per-view decorator would be forgotten on the next private page; this middleware cannot be, and
-tests/portal/test_private_pages.py walks every URL pattern to prove it.
+tests/core/test_private_pages.py walks every URL pattern to prove it.
 """
 
 from __future__ import annotations

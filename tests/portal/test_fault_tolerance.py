@@ -184,7 +184,7 @@ def test_web_keeps_answering_and_queues_exports_while_redis_is_down(
     assert Client().get(reverse("accounts:login")).status_code == 200
     job = export_queued_while_redis_is_down(client, caplog)
     assert client.get(reverse("healthz")).status_code == 503
-    # That publishing never waits on Redis is tested without a clock: tests/portal/test_redis_down.py.
+    # That publishing never waits on Redis is tested without a clock: tests/core/test_redis_down.py.
 
     # Redis is back (inline mode stands in for the broker here): the reconciler finishes the job.
     app.conf.task_always_eager = True
