@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from api import signing
+from api.extracts import signing
 
 
 class Command(BaseCommand):

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client, override_settings
 
 from api.parameters import OPERATIONS
-from registry.benchmarks import machine_description
+from perf.benchmarks import machine_description
 from registry.models import MedicalWorker, Specialty, WorkerTombstone
 from registry.search.params import Cursor
 
