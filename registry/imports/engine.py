@@ -47,6 +47,9 @@ from .schema import CLEAR, KINDS, WORKER_RECORD_KINDS, CellError, Context, Impor
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 100_000
+# A worker's records are smaller batches: the reader thread checks the next batch while PostgreSQL
+# writes this one, and their per-batch statements (the derived columns) stay short.
+RECORD_BATCH_SIZE = 25_000
 SAMPLE_SIZE = 20
 COPY_CHUNK = 10_000  # lines per write to COPY
 STAGE = "medreg_import_stage"
@@ -74,6 +77,9 @@ class ImportResult:
     # Probable duplicates of the imported workers: (row, the other record's registry number, probability).
     duplicates: list[tuple[int, str, float]] = field(default_factory=list)
     duplicate_seconds: float = 0.0
+    # Workers whose derived columns (region, specialty, admission, category) the import rewrote.
+    workers_rewritten: int = 0
+    refresh_seconds: float = 0.0
 
     @property
     def invalid(self) -> int:
@@ -309,7 +315,8 @@ def import_file(
     path = Path(path)
     _fmt, header, rows = formats.read_rows(path)
     run = _ImportRun(spec, header, rows, path=path, dry_run=dry_run, sync=sync, today=today,
-                     batch_size=batch_size or BATCH_SIZE, progress=progress, check_duplicates=check_duplicates)
+                     batch_size=batch_size or (RECORD_BATCH_SIZE if kind in WORKER_RECORD_KINDS else BATCH_SIZE),
+                     progress=progress, check_duplicates=check_duplicates)
     result = run.result
     if dry_run:
         with transaction.atomic():
@@ -1040,7 +1047,11 @@ class _Loader:
         if not worker_ids:
             return
         if self.pg:
-            derived.workers_refresh(cursor, worker_ids=worker_ids, today=self.ctx.today)
+            started = time.perf_counter()
+            self.result.workers_rewritten += derived.workers_refresh(
+                cursor, worker_ids=worker_ids, today=self.ctx.today
+            )
+            self.result.refresh_seconds += time.perf_counter() - started
             self.result.worker_ids |= worker_ids
         else:
             _refresh(self.result, worker_ids, self.ctx.today)
