@@ -21,7 +21,10 @@ SHOWN_ERRORS = 50
 
 
 class Command(BaseCommand):
-    help = "Импорт файла обмена (CSV, XLSX, JSON) в регистр: работники, места работы, документы, организации."
+    help = (
+        "Импорт файла обмена (CSV, XLSX, JSON) в регистр: работники, организации, места работы, документы, "
+        "образование, квалификационные категории, записи НМО."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file")

@@ -360,6 +360,24 @@ def test_query_count_of_every_worker_record_kind_does_not_grow_with_rows(tmp_pat
         tmp_path, "educations", EDU_HEADER, educations(12, 2), "ed2.csv"
     )
 
+    def categories(n, year):
+        return [{"snils": w.snils, "category": "1", "specialty": specialty.code, "awarded_on": f"{year}-01-01",
+                 "valid_until": f"{year + 4}-01-01"} for w in workers[:n]]
+
+    assert _queries(tmp_path, "categories", CAT_HEADER, categories(2, 2019), "c1.csv") == _queries(
+        tmp_path, "categories", CAT_HEADER, categories(12, 2020), "c2.csv"
+    )
+
+    def cme(n, topic):
+        return [{"snils": w.snils, "topic": topic, "completed_on": "2023-01-01", "hours": "36"} for w in workers[:n]]
+
+    assert _queries(tmp_path, "cme", CME_HEADER, cme(2, "A"), "m1.csv") == _queries(
+        tmp_path, "cme", CME_HEADER, cme(12, "B"), "m2.csv"
+    )
+    few = _queries(tmp_path, "workers", FULL_HEADER, [worker_row(100 + n) for n in range(2)], "w1.csv")
+    many = _queries(tmp_path, "workers", FULL_HEADER, [worker_row(200 + n) for n in range(12)], "w2.csv")
+    assert many <= few + 2  # the duplicate check included: a scan limited to the file's workers
+
 
 def test_set_based_derived_columns_match_worker_refresh_derived():
     if connection.vendor != "postgresql":
