@@ -430,3 +430,28 @@ def test_alerts_of_an_import_are_raised_once_in_a_few_queries(tmp_path):
     assert DiscrepancyAlert.objects.count() == 5
     assert AdmissionDocument.objects.filter(worker=worker).count() == 0
     assert WorkerAlias.objects.count() == 0
+
+
+def test_admin_upload_of_a_new_kind_reports_merged_rows(admin_client, tmp_path, settings, on_commit_immediate):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from registry.models import ImportJob
+
+    _path, survivor = _merged_pair(tmp_path)
+    settings.VAR_DIR = tmp_path
+    header = ";".join(CME_HEADER)
+    good = f"{snils(2)};program;Сепсис;РНИМУ;2023-03-01;36;"
+    bad = f"{snils(1)};program;Сепсис;РНИМУ;2023-03-01;0;"
+    upload = SimpleUploadedFile("cme.csv", f"{header}\n{good}\n{bad}\n".encode())
+    response = admin_client.post(reverse("admin:registry_importjob_upload"), {"kind": "cme", "mode": "import",
+                                                                              "file": upload})
+    job = ImportJob.objects.get()
+    assert (job.status, job.created_count, job.invalid_count) == ("done", 1, 1)
+    assert ContinuingEducation.objects.get().worker_id == survivor.id
+    page = admin_client.get(response.url).content.decode()
+    assert "объединена с" in page and "Записи НМО" in page
+    report = admin_client.get(reverse("admin:registry_importjob_report", args=[job.pk]))
+    text = b"".join(report.streaming_content).decode("utf-8-sig")
+    assert "3;hours;Часы (ЗЕТ);от 1 до 1000 часов (ЗЕТ);ошибка" in text
+    assert f"2;snils;СНИЛС работника;объединена с {validators.format_registry_number(regnum(1))}" in text
