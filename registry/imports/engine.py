@@ -1305,15 +1305,19 @@ def _retire_vanished(spec: KindSpec, keys: set, result: ImportResult, ctx: Conte
         if spec.kind in ("admission_documents", "employments"):
             _refresh(result, {extra for _pk, _key, extra in vanished}, today)
         if spec.kind == "workers":
-            for pk, key, region in vanished:
-                discrepancies.alert_raise(
-                    kind=DiscrepancyAlert.Kind.VANISHED,
-                    key=f"worker:{pk}",
-                    message=f"Работник (СНИЛС …{key[0][-4:]}) отсутствует в источнике синхронизации",
-                    object_type="worker",
-                    object_id=str(pk),
-                    region_id=region,
-                )
+            discrepancies.alerts_raise_many(
+                [
+                    {
+                        "kind": DiscrepancyAlert.Kind.VANISHED,
+                        "key": f"worker:{pk}",
+                        "message": f"Работник (СНИЛС …{key[0][-4:]}) отсутствует в источнике синхронизации",
+                        "object_type": "worker",
+                        "object_id": str(pk),
+                        "region_id": region,
+                    }
+                    for pk, key, region in vanished
+                ]
+            )
 
 
 # Educations, categories and НМО records: their natural key in the register (the SNILS first).

@@ -455,3 +455,16 @@ def test_admin_upload_of_a_new_kind_reports_merged_rows(admin_client, tmp_path, 
     text = b"".join(report.streaming_content).decode("utf-8-sig")
     assert "3;hours;Часы (ЗЕТ);от 1 до 1000 часов (ЗЕТ);ошибка" in text
     assert f"2;snils;СНИЛС работника;объединена с {validators.format_registry_number(regnum(1))}" in text
+
+
+def test_workers_missing_from_a_sync_raise_one_alert_each_and_reopen_it(tmp_path):
+    path = write_csv(tmp_path / "w.csv", FULL_HEADER, [worker_row(n) for n in range(3)])
+    import_file(path, kind="workers", check_duplicates=False)
+    partial = write_csv(tmp_path / "p.csv", FULL_HEADER, [worker_row(0)])
+    result = import_file(partial, kind="workers", sync=True)
+    assert result.vanished == 2
+    alerts = DiscrepancyAlert.objects.filter(kind=DiscrepancyAlert.Kind.VANISHED)
+    assert alerts.count() == 2
+    alerts.update(resolved_at=timezone.now())
+    import_file(partial, kind="workers", sync=True)
+    assert alerts.count() == 2 and not alerts.filter(resolved_at__isnull=False).exists()
