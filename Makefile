@@ -63,11 +63,14 @@ bench: install-dev
 bench-search: install-dev
 	$(BIN)/python manage.py bench --keep --workers $(BENCH_WORKERS) --organizations $(BENCH_ORGS)
 
-# Import throughput: a seeded 1,000,000-row worker file into BENCH_IMPORT_DATABASE_URL (default
-# postgres://postgres@127.0.0.1:5432/medreg_bench_import, dropped and recreated), with a bulk_create baseline.
-BENCH_IMPORT_ROWS ?= 1000000
+# Import throughput of every kind into a register of BENCH_IMPORT_WORKERS workers (generated into
+# BENCH_IMPORT_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/medreg_bench_import, dropped and
+# recreated), BENCH_IMPORT_ROWS new rows per kind, each next to a plain COPY of the same rows.
+# The issue's scale: make bench-import BENCH_IMPORT_WORKERS=3000000
+BENCH_IMPORT_WORKERS ?= 300000
+BENCH_IMPORT_ROWS ?= 50000
 bench-import: install-dev
-	$(BIN)/python manage.py bench_import --rows $(BENCH_IMPORT_ROWS)
+	$(BIN)/python manage.py bench_import --workers $(BENCH_IMPORT_WORKERS) --rows $(BENCH_IMPORT_ROWS)
 
 # Load test (issues 9, 16): locust against gunicorn on 127.0.0.1, printed twice in one run: the primary
 # alone, then the primary and one streaming replica serving the public reads. By default the command

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import operator
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,17 +36,21 @@ from pathlib import Path
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from core import validators
 from core.pooling import require_session
 
 from ..models import AdmissionDocument, DiscrepancyAlert, Employment, MedicalOrganization, MedicalWorker, SearchWord
 from ..quality import discrepancies
 from ..services import worker_refresh_derived
-from . import formats
-from .schema import KINDS, CellError, Context, ImportFileError, KindSpec, RowError
+from . import aliases, derived, formats
+from .schema import CLEAR, KINDS, WORKER_RECORD_KINDS, CellError, Context, ImportFileError, KindSpec, RowError
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 100_000
+# A worker's records are smaller batches: the reader thread checks the next batch while PostgreSQL
+# writes this one, and their per-batch statements (the derived columns) stay short.
+RECORD_BATCH_SIZE = 25_000
 SAMPLE_SIZE = 20
 COPY_CHUNK = 10_000  # lines per write to COPY
 STAGE = "medreg_import_stage"
@@ -66,6 +71,16 @@ class ImportResult:
     vanished_keys: list[str] = field(default_factory=list)
     worker_ids: set[int] = field(default_factory=set)
     bulk_indexes: int = 0  # secondary indexes rebuilt at the end (bulk mode), 0 otherwise
+    # Worker rows that carried an identifier of a record merged into another: reported, identity kept.
+    merged: int = 0
+    # Per-row remarks that are not errors: «объединена с МР …», probable duplicates.
+    notes: list[RowError] = field(default_factory=list)
+    # Probable duplicates of the imported workers: (row, the other record's registry number, probability).
+    duplicates: list[tuple[int, str, float]] = field(default_factory=list)
+    duplicate_seconds: float = 0.0
+    # Workers whose derived columns (region, specialty, admission, category) the import rewrote.
+    workers_rewritten: int = 0
+    refresh_seconds: float = 0.0
 
     @property
     def invalid(self) -> int:
@@ -77,6 +92,10 @@ class ImportResult:
             f"{head}: строк {self.total}, добавлено {self.created}, изменено {self.updated}, "
             f"без изменений {self.unchanged}, строк с ошибками {self.invalid}"
         )
+        if self.merged:
+            text += f", объединённых записей {self.merged}"
+        if self.duplicates:
+            text += f", возможных дубликатов {len(self.duplicates)}"
         if self.vanished:
             text += f", исчезло из источника {self.vanished}"
         return text
@@ -110,10 +129,14 @@ def _map_header(spec: KindSpec, header: list[str], filename: str) -> list[str | 
 class _Cleaner:
     """Turns raw records into stage tuples; remembers natural keys to catch in-file duplicates."""
 
-    def __init__(self, spec: KindSpec, mapped: list[str | None], ctx: Context, *, keep_keys: bool):
+    def __init__(self, spec: KindSpec, mapped: list[str | None], ctx: Context, *, keep_keys: bool, keep: bool = True):
         self.spec, self.ctx = spec, ctx
-        self.slots = [(index, spec.column(name)) for index, name in enumerate(mapped) if name]
-        self.absent = [c for c in spec.columns if c.name not in mapped]
+        # keep: an empty optional cell leaves the stored value (None in the stage); off only when the
+        # rows go straight into an empty register, where nothing is stored to keep.
+        self.keep = keep
+        self.slots = [(index, spec.column(name), keep and spec.keeps(spec.column(name)))
+                      for index, name in enumerate(mapped) if name]
+        self.absent = [(c, keep and spec.keeps(c)) for c in spec.columns if c.name not in mapped]
         self.stage_names = [name for name, _type in spec.stage]
         self.stage_row = operator.itemgetter(*self.stage_names)
         self.key_of = (lambda row, k=spec.key[0]: (row[k],)) if len(spec.key) == 1 else operator.itemgetter(*spec.key)
@@ -123,7 +146,7 @@ class _Cleaner:
         self.keys: set = set()
         # Rows in canonical form skip the per-cell cleaners; anything else (every error among
         # them) goes through the cleaners, so the report is the same either way.
-        self.fast = spec.fast(mapped, ctx) if spec.fast else None
+        self.fast = spec.fast(mapped, ctx, keep) if spec.fast else None
 
     def _unique_columns(self) -> list[str]:
         if self.spec.kind == "workers":
@@ -136,16 +159,29 @@ class _Cleaner:
         """Every cell through its cleaner; None (with the errors reported) if any is wrong."""
         spec, ctx = self.spec, self.ctx
         row: dict = {}
+        cleared = []
         bad = False
-        for index, column in self.slots:
+        for index, column, keeps in self.slots:
             value = record[index].strip() if index < len(record) else ""
+            if value == CLEAR:
+                if column.required:
+                    errors.append(RowError(number, column.name, "поле обязательное: очистить его («-») нельзя"))
+                    bad = True
+                    continue
+                value = ""
+                cleared.append(column.name)
+            elif keeps and not value:
+                row[column.name] = None
+                continue
             try:
                 row[column.name] = column.clean(value, ctx)
             except CellError as exc:
                 errors.append(RowError(number, column.name, str(exc)))
                 bad = True
-        for column in self.absent:
-            row[column.name] = column.clean("", ctx)
+        for column, keeps in self.absent:
+            row[column.name] = None if keeps else column.clean("", ctx)
+        if cleared:
+            row["cleared"] = cleared
         if self.keep_keys and all(name in row for name in spec.key):
             self.keys.add(tuple(row[name] for name in spec.key))
         return None if bad else row
@@ -188,8 +224,20 @@ class _Cleaner:
                 bad = True
         if bad:
             return None
+        if self.keep and "cleared" in row:
+            self._mark_cleared(row)
         row["row_no"] = number
         return self.stage_row(row)
+
+    def _mark_cleared(self, row: dict) -> None:
+        """Cleared cells as the stage says "clear" (NULL there means "keep"): a nullable column's
+        marker (spec.cleared), a column with a default its default; text is already ""."""
+        spec = self.spec
+        for name in row["cleared"]:
+            if name in spec.nullable:
+                row[name] = spec.cleared(name)
+            elif name in spec.defaults:
+                row[name] = spec.defaults[name]
 
 
 # COPY text format: these four characters are escaped, NULL is \N.
@@ -242,6 +290,7 @@ def _words(names: Iterable[str]) -> set[tuple[str, int]]:
     return {
         (word[:100], min(position, 4))
         for name in names
+        if name  # None: a kept middle name, completed in the stage (_Loader._names_complete)
         for position, word in enumerate(name.split(" "), start=1)
         if word
     }
@@ -256,6 +305,7 @@ def import_file(
     batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
     today: dt.date | None = None,
+    check_duplicates: bool = True,
 ) -> ImportResult:
     """Import one exchange file; see the module docstring. ``sync`` also lists (and, unless
     ``dry_run``, applies) what vanished from the source. Raises ImportFileError for a file that
@@ -266,11 +316,13 @@ def import_file(
     path = Path(path)
     _fmt, header, rows = formats.read_rows(path)
     run = _ImportRun(spec, header, rows, path=path, dry_run=dry_run, sync=sync, today=today,
-                     batch_size=batch_size or BATCH_SIZE, progress=progress)
+                     batch_size=batch_size or (RECORD_BATCH_SIZE if kind in WORKER_RECORD_KINDS else BATCH_SIZE),
+                     progress=progress, check_duplicates=check_duplicates)
     result = run.result
     if dry_run:
         with transaction.atomic():
             run.run()
+            run.check()
             transaction.set_rollback(True)
     elif _bulk_mode(spec, path):
         # A large file into an empty table: maintain the secondary indexes once at the end.
@@ -285,9 +337,12 @@ def import_file(
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {TARGET_TABLES[spec.kind]}")
         result.bulk_indexes = len(dropped)
+        run.check()
     else:
         run.run()
+        run.check()
     result.errors = sorted(run.cell_errors + result.errors, key=lambda error: error.row)
+    result.notes.sort(key=lambda note: note.row)
     result.unchanged = max(0, result.total - result.invalid - result.created - result.updated)
     return result
 
@@ -296,11 +351,11 @@ class _ImportRun:
     """One file's rows through the cleaner (in a thread) and the loader (in the caller's thread)."""
 
     def __init__(self, spec, header, rows, *, path: Path, dry_run: bool, sync: bool, today, batch_size: int,
-                 progress: Callable[[int], None] | None):
+                 progress: Callable[[int], None] | None, check_duplicates: bool = True):
         self.spec, self.rows, self.sync, self.dry_run = spec, rows, sync, dry_run
         self.ctx = Context.load(today)
         self.result = ImportResult(kind=spec.kind, dry_run=dry_run)
-        self.cleaner = _Cleaner(spec, _map_header(spec, header, path.name), self.ctx, keep_keys=sync)
+        mapped = _map_header(spec, header, path.name)
         self.size, self.progress = batch_size, progress
         self.loader = _Loader(spec, self.ctx, self.result, sample=sync)
         self.pg = connection.vendor == "postgresql"
@@ -309,6 +364,8 @@ class _ImportRun:
         if self.pg and spec.kind in TARGET_TABLES_FRESH:
             self.loader.fresh = _table_empty(TARGET_TABLES[spec.kind])
             self.loader.direct = self.loader.fresh and spec.kind == "workers" and not sync
+        self.cleaner = _Cleaner(spec, mapped, self.ctx, keep_keys=sync, keep=not self.loader.direct)
+        self.check_duplicates = check_duplicates
         self.cell_errors: list[RowError] = []
         self.counted = 0
         self.name_at = self.cleaner.stage_names.index("search_name") if spec.kind == "workers" else None
@@ -355,6 +412,19 @@ class _ImportRun:
         if self.progress:
             self.progress(self.result.total)
 
+    def check(self) -> None:
+        """The created and changed workers checked against the register; the report lists probable
+        duplicates by row (after a bulk load: once the indexes are back)."""
+        if not (self.check_duplicates and self.spec.kind == "workers" and self.loader.stamps):
+            return
+        started = time.perf_counter()
+        # Keyed by SNILS: the row each imported worker came from.
+        rows = {key[0]: number for key, number in self.cleaner.seen_key.items()}
+        derived.duplicates_report(
+            self.result, stamps=self.loader.stamps, rows=rows, whole_register=self.loader.fresh
+        )
+        self.result.duplicate_seconds = time.perf_counter() - started
+
 
 # --- Bulk mode: a large file into an empty table ---------------------------------------------------
 
@@ -363,6 +433,9 @@ TARGET_TABLES = {
     "organizations": "registry_medicalorganization",
     "employments": "registry_employment",
     "admission_documents": "registry_admissiondocument",
+    "educations": "registry_education",
+    "categories": "registry_categoryassignment",
+    "cme": "registry_continuingeducation",
 }
 BULK_MIN_BYTES = 20 * 2**20  # about 200,000 worker rows
 BULK_MARKER = "import_registry:pending"
@@ -522,10 +595,16 @@ class _Loader:
         # Fresh, and no sample of new keys wanted: worker rows go straight into the register with
         # COPY, no stage and no INSERT ... SELECT (set by import_file before the first batch).
         self.direct = False
+        # The updated_at given to the workers each batch wrote: the duplicate check reads them back.
+        self.stamps: list = []
+        # Whether any record was merged into another (WorkerAlias rows): the alias lookups run only then.
+        self.aliases = aliases.any_exist()
+        self.extra_names: list[str] = []
 
     def load(self, batch: _Batch) -> None:
         first, last = batch.numbers[0], batch.numbers[-1]
         self.rejected = set()
+        self.extra_names = []
         words: set = set()
         try:
             with transaction.atomic():
@@ -567,7 +646,9 @@ class _Loader:
 
     def direct_suffix(self) -> str:
         """What follows the file's columns on a COPY line of a new worker (see direct)."""
-        values = self.worker_defaults(timezone.now()).values()
+        now = timezone.now()
+        self.stamps.append(now)
+        values = self.worker_defaults(now).values()
         return "\t" + "\t".join(_copy_value(value) for value in values) + "\n"
 
     def _copy_workers(self, cursor, batch: _Batch) -> None:
@@ -619,9 +700,23 @@ class _Loader:
             )
 
     def _distinct(self, target_alias: str, source_alias: str, columns: Iterable[tuple[str, str]]) -> str:
+        """Some column differs; the stage side as it will be written (spec.final)."""
+        final = self.spec.final if source_alias == "s" else (lambda name, alias: f"{alias}.{name}")
         return " OR ".join(
-            f"{target_alias}.{target} IS DISTINCT FROM {source_alias}.{source}" for target, source in columns
+            f"{target_alias}.{target} IS DISTINCT FROM {final(source, source_alias)}" for target, source in columns
         )
+
+    def _fill(self, cursor, *, table: str, key_join: str, columns: Iterable[tuple[str, str]]) -> None:
+        """Empty cells keep the stored value: NULL stage cells of the records the rows update take
+        the stored values (one UPDATE ... FROM per batch), so what the upsert writes is final."""
+        keeps = {c.name for c in self.spec.columns if self.spec.keeps(c)}
+        pairs = [(target, source) for target, source in columns if source in keeps]
+        if not pairs:
+            return
+        sets = ", ".join(f"{source} = COALESCE(s.{source}, t.{target})" for target, source in pairs)
+        empty = " OR ".join(f"s.{source} IS NULL" for _target, source in pairs)
+        alias = f"{STAGE} s" if self.pg else f"{STAGE} AS s"
+        cursor.execute(f"UPDATE {alias} SET {sets} FROM {table} t WHERE {key_join} AND ({empty})")
 
     def _upsert(
         self,
@@ -663,7 +758,7 @@ class _Loader:
                 : SAMPLE_SIZE - len(self.result.changed_keys)
             ]
         names = [t for t, _s in columns] + list(inserts)
-        values = [f"s.{s}" for _t, s in columns] + ["%s"] * len(inserts)
+        values = [self.spec.final(s) for _t, s in columns] + ["%s"] * len(inserts)
         params = list(inserts.values())
         sets = ", ".join(f"{t} = excluded.{t}" for t, _s in update_cols)
         if "updated_at" in inserts:
@@ -700,6 +795,12 @@ class _Loader:
 
     def _load_workers(self, cursor, count: int) -> None:
         w = "registry_medicalworker"
+        columns = [(name, name) for name, _type in KINDS["workers"].stage if name != "row_no"]
+        if not self.fresh:
+            if self.aliases:
+                aliases.workers_resolve(self, cursor)
+            self._fill(cursor, table=w, key_join="t.snils = s.snils", columns=columns)
+        self._names_complete(cursor)
         if not self.fresh:
             self._reject(
                 cursor,
@@ -724,8 +825,9 @@ class _Loader:
                 "inn",
                 lambda r: "ИНН уже принадлежит другому работнику",
             )
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        columns = [(name, name) for name, _type in KINDS["workers"].stage if name != "row_no"]
+        stamp = timezone.now()
+        self.stamps.append(stamp)
+        now = connection.ops.adapt_datetimefield_value(stamp)
         self._upsert(
             cursor,
             table=w,
@@ -740,6 +842,27 @@ class _Loader:
             key_select="s.snils",
         )
 
+    def _names_complete(self, cursor) -> None:
+        """The search name of rows whose middle name was kept, now that the stage holds it."""
+        cursor.execute(f"SELECT row_no, last_name, first_name, middle_name FROM {STAGE} WHERE search_name IS NULL")
+        found = cursor.fetchall()
+        if not found:
+            return
+        normalize = validators.normalize_person_name
+        names = [normalize(f"{last} {first} {middle or ''}") for _n, last, first, middle in found]
+        numbers = [row[0] for row in found]
+        if self.pg:
+            cursor.execute(
+                f"UPDATE {STAGE} s SET search_name = v.name FROM unnest(%s::int[], %s::text[]) AS v(row_no, name) "
+                "WHERE s.row_no = v.row_no",
+                [numbers, names],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {STAGE} SET search_name = %s WHERE row_no = %s", list(zip(names, numbers, strict=True))
+            )
+        self.extra_names += names
+
     def _search_words_add(self, cursor, batch: _Batch) -> set:
         """New words of the written names into the search dictionary, in the batch transaction
         (registry.search needs every word of every name there; worker_refresh_derived does the
@@ -749,6 +872,8 @@ class _Loader:
             words = _words(
                 name for number, name in zip(batch.numbers, batch.names, strict=True) if number not in self.rejected
             )
+        if self.extra_names:
+            words = words | _words(self.extra_names)
         new = words - self.known_words
         if not new:
             return words
@@ -794,8 +919,17 @@ class _Loader:
             ("closed_on", "closed_on"),
             ("search_name", "search_name"),
         ]
-        # Status defaults to active when the column is absent or empty.
-        cursor.execute(f"UPDATE {STAGE} SET status = 'active' WHERE status IS NULL")
+        lic_columns = [
+            ("organization_id", "organization_id"),
+            ("number", "license_number"),
+            ("issued_on", "license_issued_on"),
+            ("valid_until", "license_valid_until"),
+            ("authority", "license_authority"),
+            ("status", "license_status"),
+        ]
+        if not self.fresh:
+            self._fill(cursor, table=o, key_join="t.ogrn = s.ogrn", columns=columns)
+            self._fill(cursor, table=lic, key_join="t.number = s.license_number", columns=lic_columns)
         self._upsert(
             cursor,
             table=o,
@@ -811,14 +945,6 @@ class _Loader:
         counts = (self.result.created, self.result.updated)
         sample = self.sample
         self.sample = False
-        lic_columns = [
-            ("organization_id", "organization_id"),
-            ("number", "license_number"),
-            ("issued_on", "license_issued_on"),
-            ("valid_until", "license_valid_until"),
-            ("authority", "license_authority"),
-            ("status", "license_status"),
-        ]
         self._upsert(
             cursor,
             table=lic,
@@ -831,23 +957,33 @@ class _Loader:
             stage_filter="s.license_number IS NOT NULL",
         )
         self.result.created, self.result.updated, self.sample = counts[0], counts[1], sample
+        spec = self.spec
         cursor.execute(
-            f"SELECT s.license_number, s.short_name, s.region FROM {STAGE} s WHERE s.license_status = 'active' "
-            "AND s.license_valid_until < %s",
+            f"SELECT s.license_number, s.short_name, s.region FROM {STAGE} s WHERE s.license_number IS NOT NULL "
+            f"AND {spec.final('license_status')} = 'active' AND {spec.final('license_valid_until')} < %s",
             [connection.ops.adapt_datefield_value(self.ctx.today)],
         )
-        for number, name, region in cursor.fetchall():
-            discrepancies.alert_raise(
-                kind=DiscrepancyAlert.Kind.LICENSE_EXPIRED_ACTIVE,
-                key=number,
-                message=f"Лицензия {number} ({name}) истекла, но отмечена действующей",
-                object_type="license",
-                object_id=number,
-                region_id=region,
-            )
+        discrepancies.alerts_raise_many(
+            [
+                {
+                    "kind": DiscrepancyAlert.Kind.LICENSE_EXPIRED_ACTIVE,
+                    "key": number,
+                    "message": f"Лицензия {number} ({name}) истекла, но отмечена действующей",
+                    "object_type": "license",
+                    "object_id": number,
+                    "region_id": region,
+                }
+                for number, name, region in cursor.fetchall()
+            ]
+        )
 
-    def _resolve_worker(self, cursor) -> None:
+    def _resolve_worker(self, cursor, key: tuple[str, ...] = ()) -> None:
+        """worker_id by SNILS; a SNILS merged into another record reaches the survivor (noted per row).
+        ``key``: the stage columns that, with the worker, identify a record (checked again for rows
+        that now share a worker through a merge)."""
         self._resolve(cursor, "worker_id", "registry_medicalworker", "snils", "snils")
+        if self.aliases:
+            aliases.records_resolve(self, cursor, key=key)
         self._reject(
             cursor,
             f"SELECT row_no FROM {STAGE} WHERE worker_id IS NULL",
@@ -868,16 +1004,20 @@ class _Loader:
             "number",
             lambda r: "документ с этим номером уже записан за другим работником",
         )
-        for _row, number, snils, other, region in shared:
-            discrepancies.alert_raise(
-                kind=DiscrepancyAlert.Kind.DOCUMENT_SHARED,
-                key=number,
-                message=f"Документ о допуске № {number} указан у двух работников (импорт: СНИЛС …{snils[-4:]}, "
-                f"в регистре: СНИЛС …{other[-4:]})",
-                object_type="admission_document",
-                object_id=number,
-                region_id=region,
-            )
+        discrepancies.alerts_raise_many(
+            [
+                {
+                    "kind": DiscrepancyAlert.Kind.DOCUMENT_SHARED,
+                    "key": number,
+                    "message": f"Документ о допуске № {number} указан у двух работников (импорт: СНИЛС …{snils[-4:]}, "
+                    f"в регистре: СНИЛС …{other[-4:]})",
+                    "object_type": "admission_document",
+                    "object_id": number,
+                    "region_id": region,
+                }
+                for _row, number, snils, other, region in shared
+            ]
+        )
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         columns = [
             ("worker_id", "worker_id"),
@@ -889,6 +1029,8 @@ class _Loader:
             ("valid_until", "valid_until"),
             ("status", "status"),
         ]
+        key_join = "t.kind = s.kind AND t.number = s.number"
+        self._fill(cursor, table=d, key_join=key_join, columns=columns)
         returned = self._upsert(
             cursor,
             table=d,
@@ -896,16 +1038,31 @@ class _Loader:
             columns=columns,
             inserts={"updated_at": now},
             returning="worker_id",
-            key_join="t.kind = s.kind AND t.number = s.number",
+            key_join=key_join,
             key_select="s.kind, s.number",
             rows=True,
         )
-        _refresh(self.result, {row[0] for row in returned}, self.ctx.today)
+        self._refresh(cursor, {row[0] for row in returned})
+
+    def _refresh(self, cursor, worker_ids: set[int]) -> None:
+        """The derived columns of the workers whose records changed, in this transaction: set-based
+        on PostgreSQL (registry.imports.derived), worker_refresh_derived elsewhere."""
+        if not worker_ids:
+            return
+        if self.pg:
+            started = time.perf_counter()
+            self.result.workers_rewritten += derived.workers_refresh(
+                cursor, worker_ids=worker_ids, today=self.ctx.today
+            )
+            self.result.refresh_seconds += time.perf_counter() - started
+            self.result.worker_ids |= worker_ids
+        else:
+            _refresh(self.result, worker_ids, self.ctx.today)
 
     def _load_employments(self, cursor, count: int) -> None:
         e, o = "registry_employment", "registry_medicalorganization"
-        self._resolve_worker(cursor)
         self._resolve(cursor, "organization_id", o, "ogrn", "ogrn")
+        self._resolve_worker(cursor, key=("organization_id", "position", "started_on"))
         self._reject(
             cursor,
             f"SELECT row_no FROM {STAGE} WHERE organization_id IS NULL",
@@ -913,21 +1070,6 @@ class _Loader:
             "ogrn",
             lambda r: "организации с таким ОГРН нет в регистре (сначала загрузите организации)",
         )
-        cursor.execute(
-            f"SELECT s.snils, t.ogrn, t.short_name, t.region_id, s.worker_id FROM {STAGE} s "
-            f"JOIN {o} t ON t.id = s.organization_id "
-            "WHERE t.status = 'closed' AND (s.ended_on IS NULL OR s.ended_on > t.closed_on)"
-        )
-        for snils, ogrn, name, region, worker_id in cursor.fetchall():
-            discrepancies.alert_raise(
-                kind=DiscrepancyAlert.Kind.CLOSED_ORGANIZATION,
-                key=f"{worker_id}:{ogrn}",
-                message=f"Работник (СНИЛС …{snils[-4:]}) числится работающим в ликвидированной организации {name}",
-                object_type="worker",
-                object_id=str(worker_id),
-                region_id=region,
-            )
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
         key_join = (
             "t.worker_id = s.worker_id AND t.organization_id = s.organization_id "
             "AND t.position_id = s.position AND t.started_on = s.started_on"
@@ -940,50 +1082,139 @@ class _Loader:
             ("ended_on", "ended_on"),
             ("dismissal_reason", "dismissal_reason"),
         ]
+        self._fill(cursor, table=e, key_join=key_join, columns=columns)
+        cursor.execute(
+            f"SELECT s.snils, t.ogrn, t.short_name, t.region_id, s.worker_id FROM {STAGE} s "
+            f"JOIN {o} t ON t.id = s.organization_id "
+            f"WHERE t.status = 'closed' AND ({self.spec.final('ended_on')} IS NULL "
+            f"OR {self.spec.final('ended_on')} > t.closed_on)"
+        )
+        discrepancies.alerts_raise_many(
+            [
+                {
+                    "kind": DiscrepancyAlert.Kind.CLOSED_ORGANIZATION,
+                    "key": f"{worker_id}:{ogrn}",
+                    "message": f"Работник (СНИЛС …{snils[-4:]}) числится работающим в ликвидированной организации "
+                    f"{name}",
+                    "object_type": "worker",
+                    "object_id": str(worker_id),
+                    "region_id": region,
+                }
+                for snils, ogrn, name, region, worker_id in cursor.fetchall()
+            ]
+        )
+        key = [("worker_id", "worker_id"), ("organization_id", "organization_id"), ("position_id", "position"),
+               ("started_on", "started_on")]
+        touched = self._update_insert(
+            cursor, table=e, key=key, columns=columns, key_join=key_join, sample_select="s.snils, s.ogrn, s.started_on"
+        )
+        self._refresh(cursor, touched)
+
+    def _update_insert(
+        self, cursor, *, table: str, key: list[tuple[str, str]], columns: list[tuple[str, str]], key_join: str,
+        sample_select: str, stamped: bool = True,
+    ) -> set[int]:
+        """Records with no unique key in the register (a worker may hold the same post twice in different
+        years): one UPDATE ... FROM of the changed ones and one INSERT of the missing ones, keyed on the
+        indexed (worker, ...) columns. Counts and samples; returns the workers whose records were written."""
         distinct = self._distinct("t", "s", columns)
         cursor.execute(f"SELECT count(*) FROM {STAGE}")
         staged = cursor.fetchone()[0]
+        self._samples(cursor, table=table, key_join=key_join, distinct=distinct, select=sample_select)
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        stamp = ", updated_at = %s" if stamped else ""
+        sets = ", ".join(f"{t} = {self.spec.final(src)}" for t, src in columns) + stamp
+        # SQLite's RETURNING sees only the updated table, and refuses a qualified name.
+        target, worker = (f"{table} t", "t.worker_id") if self.pg else (f"{table} AS t", "worker_id")
+        cursor.execute(
+            f"UPDATE {target} SET {sets} FROM {STAGE} s WHERE {key_join} AND ({distinct}) RETURNING {worker}",
+            [now] if stamped else [],
+        )
+        updated = cursor.fetchall()
+        names = [t for t, _s in key + columns] + (["updated_at"] if stamped else [])
+        values = [self.spec.final(src) for _t, src in key + columns] + (["%s"] if stamped else [])
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)} FROM {STAGE} s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {key_join}) RETURNING worker_id",
+            [now] if stamped else [],
+        )
+        inserted = cursor.fetchall()
+        self.result.created += len(inserted)
+        # A record matched twice in the register counts once.
+        self.result.updated += min(len(updated), staged - len(inserted))
+        return {row[0] for row in updated} | {row[0] for row in inserted}
+
+    def _samples(self, cursor, *, table: str, key_join: str, distinct: str, select: str) -> None:
         if self.sample and len(self.result.changed_keys) < SAMPLE_SIZE:
             cursor.execute(
-                f"SELECT s.snils, s.ogrn, s.started_on FROM {STAGE} s JOIN {e} t ON {key_join} WHERE {distinct} "
+                f"SELECT {select} FROM {STAGE} s JOIN {table} t ON {key_join} WHERE {distinct} "
                 f"ORDER BY s.row_no LIMIT {SAMPLE_SIZE}"
             )
             self.result.changed_keys += [_key_text(r) for r in cursor.fetchall()]
         if self.sample and len(self.result.new_keys) < SAMPLE_SIZE:
             cursor.execute(
-                f"SELECT s.snils, s.ogrn, s.started_on FROM {STAGE} s "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {e} t WHERE {key_join}) "
+                f"SELECT {select} FROM {STAGE} s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {key_join}) "
                 f"ORDER BY s.row_no LIMIT {SAMPLE_SIZE}"
             )
             self.result.new_keys += [_key_text(r) for r in cursor.fetchall()]
-        sets = ", ".join(f"{t} = s.{src}" for t, src in columns)
-        if self.pg:
-            cursor.execute(
-                f"UPDATE {e} t SET {sets}, updated_at = %s FROM {STAGE} s WHERE {key_join} AND ({distinct}) "
-                "RETURNING t.worker_id",
-                [now],
-            )
-        else:
-            cursor.execute(
-                f"UPDATE {e} AS t SET {sets}, updated_at = %s FROM {STAGE} s WHERE {key_join} AND ({distinct}) "
-                # SQLite's RETURNING sees only the updated table, and refuses a qualified name.
-                "RETURNING worker_id",
-                [now],
-            )
-        updated = cursor.fetchall()
-        cursor.execute(
-            f"INSERT INTO {e} (worker_id, organization_id, position_id, started_on, specialty_id, department, "
-            "rate, kind, "
-            f"ended_on, dismissal_reason, updated_at) SELECT s.worker_id, s.organization_id, s.position, s.started_on, "
-            f"s.specialty, s.department, s.rate, s.kind, s.ended_on, s.dismissal_reason, %s FROM {STAGE} s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {e} t WHERE {key_join}) RETURNING worker_id",
-            [now],
+
+    def _load_educations(self, cursor, count: int) -> None:
+        ed = "registry_education"
+        self._resolve_worker(cursor, key=("diploma_series", "diploma_number"))
+        columns = [
+            ("worker_id", "worker_id"),
+            ("diploma_series", "diploma_series"),
+            ("diploma_number", "diploma_number"),
+            ("level_id", "level"),
+            ("institution", "institution"),
+            ("issued_on", "issued_on"),
+            ("specialty_id", "specialty"),
+            ("specialty_text", "specialty_text"),
+            ("qualification", "qualification"),
+        ]
+        key_join = "t.worker_id = s.worker_id AND t.diploma_series = s.diploma_series " \
+            "AND t.diploma_number = s.diploma_number"
+        self._fill(cursor, table=ed, key_join=key_join, columns=columns)
+        returned = self._upsert(
+            cursor,
+            table=ed,
+            key=("worker_id", "diploma_series", "diploma_number"),
+            columns=columns,
+            inserts={},
+            returning="worker_id",
+            key_join=key_join,
+            key_select="s.snils, s.diploma_series, s.diploma_number",
+            rows=True,
         )
-        inserted = cursor.fetchall()
-        self.result.created += len(inserted)
-        # An employment matched twice in the register counts once.
-        self.result.updated += min(len(updated), staged - len(inserted))
-        _refresh(self.result, {row[0] for row in updated} | {row[0] for row in inserted}, self.ctx.today)
+        # A diploma changes no derived column of the worker (nor anything the API shows of them).
+        self.result.worker_ids |= {row[0] for row in returned}
+
+    def _load_categories(self, cursor, count: int) -> None:
+        c = "registry_categoryassignment"
+        self._resolve_worker(cursor, key=("specialty", "awarded_on"))
+        key_join = "t.worker_id = s.worker_id AND t.specialty_id = s.specialty AND t.awarded_on = s.awarded_on"
+        columns = [("category_id", "category"), ("valid_until", "valid_until"), ("order_number", "order_number")]
+        self._fill(cursor, table=c, key_join=key_join, columns=columns)
+        key = [("worker_id", "worker_id"), ("specialty_id", "specialty"), ("awarded_on", "awarded_on")]
+        touched = self._update_insert(
+            cursor, table=c, key=key, columns=columns, key_join=key_join,
+            sample_select="s.snils, s.specialty, s.awarded_on", stamped=False,
+        )
+        self._refresh(cursor, touched)
+
+    def _load_cme(self, cursor, count: int) -> None:
+        m = "registry_continuingeducation"
+        self._resolve_worker(cursor, key=("completed_on", "topic"))
+        key_join = "t.worker_id = s.worker_id AND t.completed_on = s.completed_on AND t.topic = s.topic"
+        columns = [("kind", "kind"), ("provider", "provider"), ("hours", "hours"), ("specialty_id", "specialty")]
+        self._fill(cursor, table=m, key_join=key_join, columns=columns)
+        key = [("worker_id", "worker_id"), ("completed_on", "completed_on"), ("topic", "topic")]
+        touched = self._update_insert(
+            cursor, table=m, key=key, columns=columns, key_join=key_join,
+            sample_select="s.snils, s.completed_on, s.topic", stamped=False,
+        )
+        self.result.worker_ids |= touched  # НМО changes no derived column of the worker
 
 
 def _after_batch(kind: str, rows: list[tuple]) -> None:
@@ -1007,8 +1238,24 @@ def _refresh(result: ImportResult, worker_ids: set[int], today: dt.date) -> None
 
 def _reconcile_vanished(spec: KindSpec, keys: set, result: ImportResult, ctx: Context, *, apply: bool) -> None:
     """List the live records whose natural key the source no longer holds; with ``apply``,
-    retire them: an organization is closed, a document annulled, an employment ended, a
-    worker flagged for review (the register never deletes a person)."""
+    retire them (_retire_vanished). Educations, categories and НМО records have no state to retire
+    them to: they are listed for staff, never deleted."""
+    if spec.kind == "workers" or spec.kind in WORKER_RECORD_KINDS:
+        # A row that carried a SNILS merged into another record stands for the survivor's records.
+        survivors = aliases.snils_survivors()
+        if survivors:
+            keys = {(survivors.get(key[0], key[0]), *key[1:]) for key in keys}
+    if spec.kind in RECORD_KEYS:
+        vanished = _vanished_records(spec.kind, keys)
+        result.vanished = len(vanished)
+        result.vanished_keys = [_key_text(key) for _pk, key, _extra in vanished[:SAMPLE_SIZE]]
+        return
+    _retire_vanished(spec, keys, result, ctx, apply=apply)
+
+
+def _retire_vanished(spec: KindSpec, keys: set, result: ImportResult, ctx: Context, *, apply: bool) -> None:
+    """An organization is closed, a document annulled, an employment ended, a worker flagged for
+    review (the register never deletes a person)."""
 
     today = ctx.today
     if spec.kind == "workers":
@@ -1061,26 +1308,52 @@ def _reconcile_vanished(spec: KindSpec, keys: set, result: ImportResult, ctx: Co
         if spec.kind in ("admission_documents", "employments"):
             _refresh(result, {extra for _pk, _key, extra in vanished}, today)
         if spec.kind == "workers":
-            for pk, key, region in vanished:
-                discrepancies.alert_raise(
-                    kind=DiscrepancyAlert.Kind.VANISHED,
-                    key=f"worker:{pk}",
-                    message=f"Работник (СНИЛС …{key[0][-4:]}) отсутствует в источнике синхронизации",
-                    object_type="worker",
-                    object_id=str(pk),
-                    region_id=region,
-                )
+            discrepancies.alerts_raise_many(
+                [
+                    {
+                        "kind": DiscrepancyAlert.Kind.VANISHED,
+                        "key": f"worker:{pk}",
+                        "message": f"Работник (СНИЛС …{key[0][-4:]}) отсутствует в источнике синхронизации",
+                        "object_type": "worker",
+                        "object_id": str(pk),
+                        "region_id": region,
+                    }
+                    for pk, key, region in vanished
+                ]
+            )
 
 
-def write_error_report(errors: list[RowError], target, *, labels: dict[str, str]) -> None:
-    """The downloadable error report: CSV (UTF-8 with BOM, ``;``) with row, field and reason."""
+# Educations, categories and НМО records: their natural key in the register (the SNILS first).
+RECORD_KEYS = {
+    "educations": ("registry.Education", ("worker__snils", "diploma_series", "diploma_number")),
+    "categories": ("registry.CategoryAssignment", ("worker__snils", "specialty_id", "awarded_on")),
+    "cme": ("registry.ContinuingEducation", ("worker__snils", "completed_on", "topic")),
+}
+
+
+def _vanished_records(kind: str, keys: set) -> list[tuple]:
+    from django.apps import apps
+
+    label, fields = RECORD_KEYS[kind]
+    live = apps.get_model(label).objects.values_list("id", *fields, "worker_id")
+    return [
+        (row[0], tuple(row[1:-1]), row[-1]) for row in live.iterator(chunk_size=5000) if tuple(row[1:-1]) not in keys
+    ]
+
+
+def write_error_report(
+    errors: list[RowError], target, *, labels: dict[str, str], notes: Iterable[RowError] = ()
+) -> None:
+    """The downloadable report: CSV (UTF-8 with BOM, ``;``) with row, field and reason, errors and
+    then per-row notes (a row merged into another record, a probable duplicate)."""
     import csv
 
     writer = csv.writer(target, delimiter=";", lineterminator="\r\n")
     target.write("\ufeff")
-    writer.writerow(["Строка", "Поле", "Название поля", "Причина"])
-    for error in errors:
-        reason = error.reason
-        if reason.startswith(("=", "+", "-", "@")):
-            reason = "'" + reason
-        writer.writerow([error.row, error.field, labels.get(error.field, ""), reason])
+    writer.writerow(["Строка", "Поле", "Название поля", "Причина", "Вид"])
+    for kind, items in (("ошибка", errors), ("примечание", notes)):
+        for item in items:
+            reason = item.reason
+            if reason.startswith(("=", "+", "-", "@")):
+                reason = "'" + reason
+            writer.writerow([item.row, item.field, labels.get(item.field, ""), reason, kind])

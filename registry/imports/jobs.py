@@ -19,7 +19,6 @@ from core.claims import claim_row
 from core.models import AuditEntry
 
 from ..models import ImportJob
-from ..quality import scan
 from .engine import import_file, write_error_report
 from .schema import KINDS, ImportFileError
 
@@ -166,11 +165,11 @@ def import_job_run(*, job_id) -> str:
         jobs.update(status=ImportJob.Status.FAILED, error="внутренняя ошибка", finished_at=timezone.now())
         return ImportJob.Status.FAILED
     report_name = ""
-    if result.errors:
+    if result.errors or result.notes:
         report_name = f"{job.pk}-errors.csv"
         partial = imports_dir() / f"{report_name}.part"
         with open(partial, "w", encoding="utf-8", newline="") as handle:
-            write_error_report(result.errors, handle, labels=KINDS[job.kind].labels)
+            write_error_report(result.errors, handle, labels=KINDS[job.kind].labels, notes=result.notes)
         os.replace(partial, imports_dir() / report_name)
     jobs.update(
         status=ImportJob.Status.DONE,
@@ -181,16 +180,17 @@ def import_job_run(*, job_id) -> str:
         unchanged_count=result.unchanged,
         invalid_count=result.invalid,
         vanished_count=result.vanished,
+        merged_count=result.merged,
+        duplicates_count=len(result.duplicates),
         summary={
             "new": result.new_keys,
             "changed": result.changed_keys,
             "vanished": result.vanished_keys,
             "errors": [str(e) for e in result.errors[:20]],
+            "notes": [str(n) for n in result.notes[:20]],
         },
         report_name=report_name,
         finished_at=timezone.now(),
     )
-    if not dry_run and job.kind == "workers" and (result.created or result.updated):
-
-        scan.duplicates_detect()
+    # The created and changed workers were checked for duplicates by the import itself (by row).
     return ImportJob.Status.DONE

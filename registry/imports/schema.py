@@ -24,12 +24,17 @@ from core import validators
 from ..models import (
     AccreditationKind,
     AdmissionDocument,
+    CategoryAssignment,
+    ContinuingEducation,
+    Education,
+    EducationLevel,
     Employment,
     MedicalOrganization,
     MedicalWorker,
     OrganizationLicense,
     OrganizationType,
     Position,
+    QualificationCategory,
     Region,
     Specialty,
 )
@@ -78,7 +83,15 @@ DIRECTORIES = {
     "region": Region,
     "org_type": OrganizationType,
     "accreditation_kind": AccreditationKind,
+    "education_level": EducationLevel,
+    "category": QualificationCategory,
 }
+
+# The cell text that clears an optional value (docs/import.md, "Empty cells"): an empty cell leaves
+# the stored value as it is, so a file that lacks a value never wipes one a merge or an edit filled.
+CLEAR = "-"
+# A cleared optional date in the stage (NULL there means "keep"); no real date is this old.
+CLEARED_DATE = dt.date(1, 1, 1)
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DIGITS = re.compile(r"[0-9]+")
@@ -374,11 +387,48 @@ class KindSpec:
     check: Callable[[dict, Context], list[tuple[str, str]]]
     # The staging table: (name, SQL type) in COPY order.
     stage: tuple[tuple[str, str], ...]
-    # Optional fast path: (mapped header, ctx) -> function(record) -> cleaned row dict or None.
-    fast: Callable[[list[str | None], Context], Callable[[list[str]], dict | None]] | None = None
+    # Optional fast path: (mapped header, ctx, keep) -> function(record) -> cleaned row dict or None.
+    fast: Callable[[list[str | None], Context, bool], Callable[[list[str]], dict | None]] | None = None
+    # Values a new record gets for an empty cell (an existing record keeps its own), by stage column.
+    defaults: dict[str, str] = field(default_factory=dict)
+    # Optional stage columns stored as NULL when empty (the others are text stored as "").
+    nullable: frozenset[str] = frozenset()
+    # Optional columns an empty cell does not "keep": parts of a key, or the key of a nested record.
+    fixed: frozenset[str] = frozenset()
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
+
+    def keeps(self, column: Column) -> bool:
+        """Whether an empty cell of this column leaves the stored value unchanged."""
+        return not column.required and column.name not in self.key and column.name not in self.fixed
+
+    def stage_type(self, name: str) -> str:
+        return next(sqltype for stage_name, sqltype in self.stage if stage_name == name)
+
+    def cleared(self, name: str):
+        """The stage value of a nullable column cleared with CLEAR (NULL in the stage means "keep")."""
+        sqltype = self.stage_type(name)
+        if sqltype == "bigint":
+            return 0
+        if sqltype == "date":
+            return CLEARED_DATE
+        return ""
+
+    def final(self, name: str, alias: str = "s") -> str:
+        """The SQL expression of the value written from stage column ``name`` (after the stage was
+        filled with the stored values of kept cells, so NULL is left only in new records)."""
+        value = f"{alias}.{name}"
+        if name in self.defaults:
+            return f"COALESCE({value}, '{self.defaults[name]}')"
+        if name in self.nullable:
+            cleared = self.cleared(name)
+            literal = f"'{cleared.isoformat()}'" if isinstance(cleared, dt.date) else repr(cleared)
+            return f"NULLIF({value}, {literal})"
+        column = next((c for c in self.columns if c.name == name), None)
+        if column is not None and self.keeps(column):
+            return f"COALESCE({value}, '')"
+        return value
 
     @property
     def labels(self) -> dict[str, str]:
@@ -389,6 +439,9 @@ SEX = {"M": "M", "F": "F", "М": "M", "Ж": "F", "мужской": "M", "жен�
 
 
 def _check_worker(row: dict, ctx: Context) -> list[tuple[str, str]]:
+    if row["middle_name"] is None:  # kept: the loader computes the name once the stored one is known
+        row["search_name"] = None
+        return []
     # An empty middle name leaves a trailing space, which the normalization drops.
     row["search_name"] = validators.normalize_person_name(
         f"{row['last_name']} {row['first_name']} {row['middle_name']}"
@@ -444,13 +497,14 @@ def _fast_contacts_ok(citizenship_: str, phone_: str, email_: str, control, emai
     return not (email_ and not (len(email_) <= 254 and email_text(email_) and not control(email_)))
 
 
-def _fast_workers(names: list[str | None], ctx: Context):
+def _fast_workers(names: list[str | None], ctx: Context, keep: bool = False):
     """The common case of a large worker file, checked without the per-cell machinery.
 
     Returns a function of a raw record that gives the same cleaned values as the cleaners of the
     columns would, or None when the row needs them (anything not in canonical form, and every
     error: the cleaners then report it with the usual reason). The cross-field check and the
-    in-file duplicate checks still run for every row, in _Cleaner.
+    in-file duplicate checks still run for every row, in _Cleaner. With ``keep`` an empty optional
+    cell is None (the stored value stays); the clear marker always takes the cleaners' path.
     """
     position = {name: index for index, name in enumerate(names) if name}
     width = len(names)
@@ -462,6 +516,7 @@ def _fast_workers(names: list[str | None], ctx: Context):
     sexes = {"M": "M", "F": "F", "М": "M", "Ж": "F"}
     control, email_text = _CONTROL.search, _EMAIL.fullmatch
     from_iso = dt.date.fromisoformat
+    empty = None if keep else ""
 
     def fast(record: list[str]) -> dict | None:
         if len(record) != width:
@@ -474,7 +529,7 @@ def _fast_workers(names: list[str | None], ctx: Context):
             return None
         last, first = record[i_last].strip(), record[i_first].strip()
         middle = record[i_middle].strip() if i_middle is not None else ""
-        if not _fast_names_ok(last, first, middle, control):
+        if middle == CLEAR or not _fast_names_ok(last, first, middle, control):
             return None
         sex = sexes.get(record[i_sex].strip())
         birth_date = _fast_birth_date(record[i_birth].strip(), today, from_iso)
@@ -483,7 +538,7 @@ def _fast_workers(names: list[str | None], ctx: Context):
         citizenship_ = record[i_cit].strip() if i_cit is not None else ""
         phone_ = record[i_phone].strip() if i_phone is not None else ""
         email_ = record[i_email].strip() if i_email is not None else ""
-        if not _fast_contacts_ok(citizenship_, phone_, email_, control, email_text):
+        if phone_ == CLEAR or not _fast_contacts_ok(citizenship_, phone_, email_, control, email_text):
             return None
         return {
             "snils": snils_,
@@ -491,12 +546,12 @@ def _fast_workers(names: list[str | None], ctx: Context):
             "inn": inn or None,
             "last_name": last,
             "first_name": first,
-            "middle_name": middle,
+            "middle_name": middle or empty,
             "sex": sex,
             "birth_date": birth_date,
-            "citizenship": citizenship_ or "RUS",
-            "phone": phone_,
-            "email": email_,
+            "citizenship": citizenship_ or ("RUS" if empty is not None else None),
+            "phone": phone_ or empty,
+            "email": email_ or empty,
         }
 
     return fast
@@ -536,6 +591,8 @@ WORKERS = KindSpec(
         ("search_name", "varchar(310)"),
     ),
     fast=_fast_workers,
+    defaults={"citizenship": "RUS"},
+    nullable=frozenset({"inn"}),
 )
 
 
@@ -568,7 +625,6 @@ def _check_organization(row: dict, ctx: Context) -> list[tuple[str, str]]:
             and row["license_valid_until"] <= row["license_issued_on"]
         ):
             problems.append(("license_valid_until", "лицензия должна действовать дольше даты выдачи"))
-        row["license_status"] = row["license_status"] or "active"
     else:
         for name in (*license_fields, "license_valid_until", "license_status"):
             if row[name]:
@@ -639,6 +695,10 @@ ORGANIZATIONS = KindSpec(
         ("license_authority", "varchar(500)"),
         ("license_status", "varchar(16)"),
     ),
+    defaults={"status": "active", "license_status": "active"},
+    nullable=frozenset({"org_type", "closed_on", "license_valid_until"}),
+    # The license is keyed by its number; the date and authority are required with it.
+    fixed=frozenset({"license_number", "license_issued_on", "license_authority"}),
 )
 
 
@@ -658,7 +718,9 @@ def _check_employment(row: dict, ctx: Context) -> list[tuple[str, str]]:
         problems.append(("ended_on", "дата окончания раньше даты начала"))
     if row["dismissal_reason"] and row["ended_on"] is None:
         problems.append(("dismissal_reason", "причина увольнения без даты окончания"))
-    row["kind"] = row["kind"] or "main"
+    if "ended_on" in row.get("cleared", ()) and row["dismissal_reason"] is None:
+        # The stored reason would stay on a post with no end date (the table refuses that).
+        problems.append(("dismissal_reason", "дата окончания очищается («-»): очистите и причину увольнения («-»)"))
     return problems
 
 
@@ -692,6 +754,8 @@ EMPLOYMENTS = KindSpec(
         ("ended_on", "date"),
         ("dismissal_reason", "varchar(500)"),
     ),
+    defaults={"kind": "main"},
+    nullable=frozenset({"specialty", "ended_on"}),
 )
 
 
@@ -732,7 +796,6 @@ def _check_document(row: dict, ctx: Context) -> list[tuple[str, str]]:
         problems.append(("accreditation_kind", "для свидетельства об аккредитации укажите вид аккредитации"))
     if row["kind"] == "certificate" and row["accreditation_kind"] is not None:
         problems.append(("accreditation_kind", "у сертификата специалиста нет вида аккредитации"))
-    row["status"] = row["status"] or "valid"
     return problems
 
 
@@ -767,9 +830,166 @@ ADMISSION_DOCUMENTS = KindSpec(
         ("valid_until", "date"),
         ("status", "varchar(16)"),
     ),
+    defaults={"status": "valid"},
+    nullable=frozenset({"accreditation_kind"}),
 )
 
-KINDS: dict[str, KindSpec] = {spec.kind: spec for spec in (WORKERS, ORGANIZATIONS, EMPLOYMENTS, ADMISSION_DOCUMENTS)}
+
+
+def diploma_part(limit: int, *, required: bool):
+    """A diploma series or number: letters, digits, spaces, dashes and slashes, upper-cased."""
+
+    def clean(value: str, ctx: Context) -> str:
+        if not value:
+            if required:
+                raise CellError("не заполнено")
+            return ""
+        number = " ".join(value.upper().split())
+        if len(number) > limit:
+            raise CellError(f"длиннее {limit} символов ({len(number)})")
+        if not _DOC_NUMBER.fullmatch(number):
+            raise CellError("допустимы цифры, буквы, пробелы, дефисы и косая черта")
+        return number
+
+    return clean
+
+
+def _check_education(row: dict, ctx: Context) -> list[tuple[str, str]]:
+    return []
+
+
+EDUCATIONS = KindSpec(
+    kind="educations",
+    label="образование",
+    columns=(
+        Column("snils", "СНИЛС работника", snils),
+        Column("level", "Уровень образования", directory("education_level", "уровни образования")),
+        Column("institution", "Образовательная организация", text(500)),
+        Column("diploma_series", "Серия диплома", diploma_part(20, required=False), required=False),
+        Column("diploma_number", "Номер диплома", diploma_part(30, required=True)),
+        Column("issued_on", "Дата выдачи", past_date),
+        Column("specialty", "Специальность", directory("specialty", "специальности", required=False), required=False),
+        Column("specialty_text", "Специальность по диплому", text(300, required=False), required=False),
+        Column("qualification", "Квалификация", text(300, required=False), required=False),
+    ),
+    key=("snils", "diploma_series", "diploma_number"),
+    check=_check_education,
+    stage=(
+        ("row_no", "integer"),
+        ("snils", "varchar(11)"),
+        ("level", "bigint"),
+        ("institution", "varchar(500)"),
+        ("diploma_series", "varchar(20)"),
+        ("diploma_number", "varchar(30)"),
+        ("issued_on", "date"),
+        ("specialty", "bigint"),
+        ("specialty_text", "varchar(300)"),
+        ("qualification", "varchar(300)"),
+    ),
+    nullable=frozenset({"specialty"}),
+)
+
+# A qualification category is awarded for five years (the certification rules of the Ministry of Health).
+CATEGORY_VALIDITY_YEARS = 5
+
+
+def _check_category(row: dict, ctx: Context) -> list[tuple[str, str]]:
+    awarded, until = row["awarded_on"], row["valid_until"]
+    if until <= awarded:
+        return [("valid_until", "срок действия должен заканчиваться позже даты присвоения")]
+    limit = add_years(awarded, CATEGORY_VALIDITY_YEARS)
+    if until > limit:
+        years = CATEGORY_VALIDITY_YEARS
+        return [("valid_until", f"не позже {limit:%d.%m.%Y} — категория присваивается на {years} лет")]
+    return []
+
+
+CATEGORIES = KindSpec(
+    kind="categories",
+    label="квалификационные категории",
+    columns=(
+        Column("snils", "СНИЛС работника", snils),
+        Column("category", "Категория", directory("category", "квалификационные категории")),
+        Column("specialty", "Специальность", directory("specialty", "специальности")),
+        Column("awarded_on", "Дата присвоения", past_date),
+        Column("valid_until", "Действует до", date),
+        Column("order_number", "Номер приказа", text(60, required=False), required=False),
+    ),
+    # A category for a specialty awarded on a day; a corrected category or order number updates it.
+    key=("snils", "specialty", "awarded_on"),
+    check=_check_category,
+    stage=(
+        ("row_no", "integer"),
+        ("snils", "varchar(11)"),
+        ("category", "bigint"),
+        ("specialty", "bigint"),
+        ("awarded_on", "date"),
+        ("valid_until", "date"),
+        ("order_number", "varchar(60)"),
+    ),
+)
+
+CME_KIND = {
+    "program": "program",
+    "activity": "activity",
+    "element": "element",
+    "программа": "program",
+    "мероприятие": "activity",
+    "модуль": "element",
+}
+
+
+def hours(value: str, ctx: Context) -> int:
+    if not value:
+        raise CellError("не заполнено")
+    text_ = value.replace(",", ".")
+    if not _DIGITS.fullmatch(text_) or len(text_) > 4:
+        raise CellError(f"целое число часов (ЗЕТ) от 1 до 1000, а не «{value[:20]}»")
+    number = int(text_)
+    if not 1 <= number <= 1000:
+        raise CellError("от 1 до 1000 часов (ЗЕТ)")
+    return number
+
+
+def _check_cme(row: dict, ctx: Context) -> list[tuple[str, str]]:
+    return []
+
+
+CME = KindSpec(
+    kind="cme",
+    label="записи НМО",
+    columns=(
+        Column("snils", "СНИЛС работника", snils),
+        Column("kind", "Вид", _optional_choice(CME_KIND, "program, activity, element"), required=False),
+        Column("topic", "Тема", text(500)),
+        Column("provider", "Организатор", text(500, required=False), required=False),
+        Column("completed_on", "Дата освоения", past_date),
+        Column("hours", "Часы (ЗЕТ)", hours),
+        Column("specialty", "Специальность", directory("specialty", "специальности", required=False), required=False),
+    ),
+    # One topic completed on one day; hours, provider and kind may be corrected by a later file.
+    key=("snils", "completed_on", "topic"),
+    check=_check_cme,
+    stage=(
+        ("row_no", "integer"),
+        ("snils", "varchar(11)"),
+        ("kind", "varchar(16)"),
+        ("topic", "varchar(500)"),
+        ("provider", "varchar(500)"),
+        ("completed_on", "date"),
+        ("hours", "smallint"),
+        ("specialty", "bigint"),
+    ),
+    defaults={"kind": "program"},
+    nullable=frozenset({"specialty"}),
+)
+
+KINDS: dict[str, KindSpec] = {
+    spec.kind: spec
+    for spec in (WORKERS, ORGANIZATIONS, EMPLOYMENTS, ADMISSION_DOCUMENTS, EDUCATIONS, CATEGORIES, CME)
+}
+# Kinds whose rows belong to a worker, found by the worker's SNILS (or a SNILS merged into them).
+WORKER_RECORD_KINDS = ("employments", "admission_documents", "educations", "categories", "cme")
 
 # Target models, for messages and the sync reconciliation.
 TARGET_MODELS = {
@@ -777,5 +997,8 @@ TARGET_MODELS = {
     "organizations": MedicalOrganization,
     "employments": Employment,
     "admission_documents": AdmissionDocument,
+    "educations": Education,
+    "categories": CategoryAssignment,
+    "cme": ContinuingEducation,
 }
 LICENSE_MODEL = OrganizationLicense

@@ -14,6 +14,9 @@ class ImportKind(models.TextChoices):
     EMPLOYMENTS = "employments", "Места работы"
     ADMISSION_DOCUMENTS = "admission_documents", "Документы о допуске"
     ORGANIZATIONS = "organizations", "Организации"
+    EDUCATIONS = "educations", "Образование"
+    CATEGORIES = "categories", "Квалификационные категории"
+    CME = "cme", "Записи НМО"
 
 
 class ImportJob(models.Model):
@@ -45,6 +48,9 @@ class ImportJob(models.Model):
     unchanged_count = models.PositiveIntegerField("без изменений", default=0)
     invalid_count = models.PositiveIntegerField("ошибок", default=0)
     vanished_count = models.PositiveIntegerField("исчезло", default=0)
+    # Rows that carried an identifier of a record merged into another (they reach the survivor).
+    merged_count = models.PositiveIntegerField("объединённых записей", default=0)
+    duplicates_count = models.PositiveIntegerField("возможных дубликатов", default=0)
     # For a sync preview: samples of new / changed / vanished natural keys shown before applying.
     summary = models.JSONField("сводка", default=dict, blank=True)
     report_name = models.CharField("отчёт об ошибках", max_length=100, blank=True)

@@ -65,6 +65,38 @@ def alert_raise(
     )
 
 
+def alerts_raise_many(alerts: list[dict]) -> int:
+    """alert_raise for many problems at once (an import batch): a few queries whatever the count.
+    Each dict holds alert_raise's keyword arguments. Returns how many were given."""
+    if not alerts:
+        return 0
+    now = timezone.now()
+    rows = {}
+    for alert in alerts:
+        fingerprint = alert_fingerprint(alert["kind"], alert["key"])
+        rows[fingerprint] = DiscrepancyAlert(
+            kind=alert["kind"],
+            fingerprint=fingerprint,
+            message=alert["message"][:1000],
+            object_type=alert.get("object_type", ""),
+            object_id=str(alert.get("object_id", ""))[:64],
+            region_id=alert.get("region_id"),
+            first_seen_at=now,
+            last_seen_at=now,
+        )
+    fingerprints = list(rows)
+    for start in range(0, len(fingerprints), 5000):
+        chunk = fingerprints[start : start + 5000]
+        DiscrepancyAlert.objects.bulk_create(
+            [rows[f] for f in chunk],
+            update_conflicts=True,
+            unique_fields=["fingerprint"],
+            update_fields=["last_seen_at", "message"],
+        )
+        DiscrepancyAlert.objects.filter(fingerprint__in=chunk, resolved_at__isnull=False).update(resolved_at=None)
+    return len(alerts)
+
+
 def alerts_resolve_unseen(*, kind: str, since: dt.datetime) -> int:
     """Alerts of ``kind`` that the last full check did not find again are resolved."""
     return DiscrepancyAlert.objects.filter(kind=kind, resolved_at__isnull=True, last_seen_at__lt=since).update(

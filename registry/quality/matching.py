@@ -46,6 +46,9 @@ LOOKUP_LIMIT = 200  # candidates through one shared identifier
 KEYS_BATCH = 5000
 TF_SECONDS = 600  # term frequencies change slowly: the scan refreshes them, processes re-read them this often
 REGISTER_SIZE_SECONDS = 3600
+# Below this the planner's estimate is not trusted (stale after a load or a truncation, or left by
+# another database session's statistics) and the workers are counted: a few milliseconds at this size.
+REGISTER_SIZE_COUNTED_BELOW = 1_000_000
 
 
 @functools.cache
@@ -69,7 +72,7 @@ def register_size() -> int:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'registry_medicalworker'::regclass")
                 size = max(int(cursor.fetchone()[0]), 0)
-        if size <= 0:
+        if size < REGISTER_SIZE_COUNTED_BELOW:
             size = MedicalWorker.objects.count()
         cache.set("registry:linkage:register-size", size, REGISTER_SIZE_SECONDS)
     return size

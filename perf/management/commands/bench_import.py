@@ -1,24 +1,26 @@
-"""`make bench-import`: import a 1,000,000-row worker file on PostgreSQL, next to a bulk_create baseline.
+"""`make bench-import`: every import kind into a filled register, next to the floor measured in the same run.
 
 The scratch database (BENCH_IMPORT_DATABASE_URL, default medreg_bench_import) is dropped and
-recreated; the command refuses the working databases. The file is generated first (seeded, not
-timed); then, each in a child process as an operator would run it:
-1. `import_registry FILE --kind workers` into the empty register, timed end to end (process start
-   to exit: reading, checking every row, COPY into the register, rebuilding the secondary indexes,
-   ANALYZE, duplicate detection; see docs/import.md, "How a large file goes fast");
-2. the same file again (nothing changes: staging table, set-based checks against the register, the
-   changed-only upsert);
-3. the baseline: the same rows checked by the same cleaners and written with bulk_create into the
-   emptied worker table.
+recreated; the command refuses the working databases. generate_registry fills it with --workers
+workers (and their employments, documents, diplomas, categories, НМО records) and --workers / 50
+organizations; that is not timed. Then one child process on the scratch database, for each kind in
+turn (perf.import_bench):
+
+1. generates a file of --rows new records of that kind (not timed), referring to what is stored;
+2. the floor: a plain COPY of the same rows, as register rows, into the same table with the same
+   indexes, rolled back;
+3. `import_file` of the file, as `import_registry` runs it (every check, the set-based SQL, the
+   derived columns of the workers touched, alerts); for workers the duplicate check of the new
+   workers is timed apart.
 """
 
 from __future__ import annotations
 
-import csv
 import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -28,85 +30,31 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from psycopg import sql
 
-from core import validators
+from perf import import_bench
 from perf.benchmarks import machine_description
-from registry.imports.engine import _Cleaner, _map_header
-from registry.imports.formats import read_rows
-from registry.imports.schema import KINDS, Context
-from registry.models import MedicalWorker
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/medreg_bench_import"
 PROTECTED = {"medreg_big", "medreg_ci", "medreg", "postgres", "template0", "template1"}
-
-
-def generate_worker_file(path: Path, rows: int, seed: int) -> None:
-    """A valid worker exchange file: unique SNILS, registry numbers and INNs, realistic names."""
-    from faker import Faker
-
-    fake = Faker("ru_RU")
-    fake.seed_instance(seed)
-    rnd = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
-    female = (
-        [fake.last_name_female() for _ in range(400)],
-        [fake.first_name_female() for _ in range(80)],
-        [fake.middle_name_female() for _ in range(80)],
-    )
-    male = (
-        [fake.last_name_male() for _ in range(400)],
-        [fake.first_name_male() for _ in range(80)],
-        [fake.middle_name_male() for _ in range(80)],
-    )
-    # An odd multiplier modulo a power of ten is not a permutation; a prime step over 9 digits is
-    # close enough and keeps the numbers unique for the row counts used here.
-    step = 7919
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter=";", lineterminator="\n")
-        writer.writerow(
-            [
-                "snils",
-                "registry_number",
-                "inn",
-                "last_name",
-                "first_name",
-                "middle_name",
-                "sex",
-                "birth_date",
-                "phone",
-                "email",
-            ]
-        )
-        for n in range(rows):
-            sex = "F" if rnd.random() < 0.7 else "M"
-            last, first, middle = female if sex == "F" else male
-            birth = f"{rnd.randint(1950, 2002)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"
-            writer.writerow(
-                [
-                    validators.snils_from_number(2_000_000 + n * step % 997_000_000),
-                    validators.registry_number_from_serial(1 + n),
-                    validators.inn_person_from_body(f"{77 + n % 3:02d}{n:08d}"),
-                    rnd.choice(last),
-                    rnd.choice(first),
-                    rnd.choice(middle),
-                    sex,
-                    birth,
-                    f"+79{rnd.randint(0, 999_999_999):09d}" if rnd.random() < 0.5 else "",
-                    "",
-                ]
-            )
+TARGET_ROWS_PER_SECOND = 20_000  # issue 15: every kind into a 3,000,000-worker register
 
 
 class Command(BaseCommand):
-    help = "Замер импорта: файл работников на 1 000 000 строк на PostgreSQL и базовая линия bulk_create."
+    help = "Замер импорта всех видов данных в заполненный регистр рядом с COPY тех же строк."
 
     def add_arguments(self, parser):
-        parser.add_argument("--rows", type=int, default=1_000_000)
+        parser.add_argument("--workers", type=int, default=300_000, help="размер регистра (работников)")
+        parser.add_argument("--rows", type=int, default=50_000, help="строк в файле каждого вида")
         parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--file", help="Где держать сгенерированный файл (по умолчанию VAR_DIR).")
-        parser.add_argument("--baseline-only", help=argparse_suppress())
+        parser.add_argument("--kinds", default=",".join(import_bench.KINDS))
+        parser.add_argument("--measure", action="store_true", help=argparse_suppress())
 
     def handle(self, *args, **options):
-        if options["baseline_only"]:
-            return self._baseline(Path(options["baseline_only"]))
+        kinds = [k for k in options["kinds"].split(",") if k]
+        unknown = set(kinds) - set(import_bench.KINDS)
+        if unknown:
+            raise CommandError(f"Unknown kinds: {', '.join(sorted(unknown))}")
+        if options["measure"]:
+            return self._measure(kinds, options["rows"], options["seed"])
         url = os.environ.get("BENCH_IMPORT_DATABASE_URL", DEFAULT_URL)
         parts = urlsplit(url)
         dbname = parts.path.lstrip("/")
@@ -114,40 +62,70 @@ class Command(BaseCommand):
             raise CommandError("BENCH_IMPORT_DATABASE_URL must point at PostgreSQL.")
         if dbname in PROTECTED:
             raise CommandError(f"Refusing to drop the database {dbname!r}: choose a scratch database.")
-        path = Path(
-            options["file"] or Path(settings.VAR_DIR) / f"bench-workers-{options['rows']}-{options['seed']}.csv"
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            started = time.perf_counter()
-            generate_worker_file(path, options["rows"], options["seed"])
-            self.stdout.write(f"-- generated {path.name} in {time.perf_counter() - started:.1f} s (not timed below)")
         self._recreate(parts, dbname)
         env = {**os.environ, "DATABASE_URL": url, "DEBUG": "0"}
         env.pop("REDIS_URL", None)
         with psycopg.connect(url) as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]
         self.stdout.write(machine_description(version))
-        size_mb = path.stat().st_size / 2**20
-        self.stdout.write(f"Data: {options['rows']:,} worker rows, CSV {size_mb:.0f} MiB, seed {options['seed']}")
         self._run(env, ["migrate", "--noinput", "-v0"])
         self._run(env, ["load_directories", "-v0"])
-        rows = options["rows"]
-        first = self._run(env, ["import_registry", str(path), "--kind", "workers"], show=True)
-        self.stdout.write(
-            f"import_registry (empty register): {rows:,} rows in {first:.1f} s = {rows / first:,.0f} rows/s"
+        workers = options["workers"]
+        built = self._run(
+            env,
+            ["generate_registry", "--workers", str(workers), "--organizations", str(max(workers // 50, 100)),
+             "--seed", str(options["seed"]), "--no-progress"],
         )
-        second = self._run(env, ["import_registry", str(path), "--kind", "workers"], show=True)
-        self.stdout.write(
-            f"import_registry (same file again, no changes): {second:.1f} s = {rows / second:,.0f} rows/s"
+        self.stdout.write(f"-- register built in {built:.0f} s (not timed below)")
+        with psycopg.connect(url) as conn:
+            sizes = [
+                (table, conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0])
+                for table in ("registry_medicalworker", "registry_medicalorganization", "registry_employment",
+                              "registry_admissiondocument", "registry_education", "registry_categoryassignment",
+                              "registry_continuingeducation")
+            ]
+        self.stdout.write("Register: " + ", ".join(f"{table.removeprefix('registry_')} {n:,}" for table, n in sizes))
+        self._run(
+            env,
+            ["bench_import", "--measure", "--rows", str(options["rows"]), "--seed", str(options["seed"]),
+             "--kinds", ",".join(kinds)],
+            show=True,
         )
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("TRUNCATE registry_duplicatecandidate, registry_medicalworker CASCADE")
-        base = self._run(env, ["bench_import", "--baseline-only", str(path)], show=True)
+
+    def _measure(self, kinds: list[str], rows: int, seed: int) -> None:
+        """In the scratch database: each kind's file imported, next to the COPY floor."""
+        from registry.imports import import_file
+
+        rnd = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
+        self.stdout.write(f"Data: {rows:,} new rows per kind, seed {seed}; target {TARGET_ROWS_PER_SECOND:,} rows/s")
         self.stdout.write(
-            f"baseline bulk_create (empty register): {rows:,} rows in {base:.1f} s = {rows / base:,.0f} rows/s"
+            f"{'kind':<20} {'rows':>8} {'import s':>9} {'rows/s':>9} {'floor s':>8} {'floor rows/s':>13} "
+            f"{'import/floor':>12}  errors"
         )
-        self.stdout.write(f"import_registry is {base / first:.1f}x the baseline")
+        with tempfile.TemporaryDirectory(dir=settings.VAR_DIR if Path(settings.VAR_DIR).exists() else None) as tmp:
+            for kind in kinds:
+                bench = import_bench.GENERATORS[kind](rows, rnd, Path(tmp))
+                floor = import_bench.floor_copy(bench)
+                started = time.perf_counter()
+                result = import_file(bench.path, kind=kind)
+                elapsed = time.perf_counter() - started - result.duplicate_seconds
+                self.stdout.write(
+                    f"{kind:<20} {bench.rows:>8,} {elapsed:>9.2f} {bench.rows / elapsed:>9,.0f} {floor:>8.2f} "
+                    f"{bench.rows / floor:>13,.0f} {elapsed / floor:>11.1f}x  {result.invalid}"
+                )
+                if result.workers_rewritten:
+                    rest = elapsed - result.refresh_seconds
+                    self.stdout.write(
+                        f"{'':<20} of which {result.refresh_seconds:.2f} s rewriting the {result.workers_rewritten:,} "
+                        f"workers whose derived columns changed; the rest {bench.rows / rest:,.0f} rows/s"
+                    )
+                if result.duplicate_seconds:
+                    self.stdout.write(
+                        f"{'':<20} duplicate check of the {result.created:,} new workers: "
+                        f"{result.duplicate_seconds:.2f} s (not in the rows/s above), "
+                        f"{len(result.duplicates):,} probable duplicates"
+                    )
+                self.stdout.flush()
 
     def _recreate(self, parts, dbname: str) -> None:
         admin_url = urlunsplit(parts._replace(path="/postgres"))
@@ -171,30 +149,6 @@ class Command(BaseCommand):
         if done.returncode:
             raise CommandError(f"{argv[0]} failed with exit code {done.returncode}: {done.stderr or ''}")
         return elapsed
-
-    def _baseline(self, path: Path) -> None:
-        """The straightforward way: the same cleaners, then MedicalWorker objects and bulk_create."""
-        from django.utils import timezone
-
-
-        spec = KINDS["workers"]
-        _fmt, header, rows = read_rows(path)
-        cleaner = _Cleaner(spec, _map_header(spec, header, path.name), Context.load(), keep_keys=False)
-        names = [name for name, _type in spec.stage]
-        errors, batch, today = [], [], timezone.localdate()
-        for number, record in rows:
-            cleaned = cleaner.clean(number, record, errors)
-            if cleaned is None:
-                continue
-            values = dict(zip(names, cleaned, strict=True))
-            values.pop("row_no")
-            batch.append(MedicalWorker(registered_on=today, **values))
-            if len(batch) >= 5000:
-                MedicalWorker.objects.bulk_create(batch)
-                batch = []
-        if batch:
-            MedicalWorker.objects.bulk_create(batch)
-        self.stdout.write(f"bulk_create: {MedicalWorker.objects.count():,} rows, {len(errors)} errors")
 
 
 def argparse_suppress():

@@ -16,13 +16,15 @@ from django.core.management.base import BaseCommand, CommandError
 from core.audit import audit_record
 from core.models import AuditEntry
 from registry.imports import KINDS, ImportFileError, import_file, write_error_report
-from registry.quality import scan
 
 SHOWN_ERRORS = 50
 
 
 class Command(BaseCommand):
-    help = "Импорт файла обмена (CSV, XLSX, JSON) в регистр: работники, места работы, документы, организации."
+    help = (
+        "Импорт файла обмена (CSV, XLSX, JSON) в регистр: работники, организации, места работы, документы, "
+        "образование, квалификационные категории, записи НМО."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file")
@@ -42,16 +44,13 @@ class Command(BaseCommand):
                 dry_run=options["dry_run"],
                 sync=options["sync"],
                 batch_size=options["batch_size"],
+                check_duplicates=not options["skip_duplicate_check"],
                 progress=lambda done: (
                     self.stderr.write(f"  строк обработано: {done:,}") if options["verbosity"] > 1 else None
                 ),
             )
         except ImportFileError as exc:
             raise CommandError(str(exc)) from None
-        candidates = 0
-        if not options["dry_run"] and options["kind"] == "workers" and not options["skip_duplicate_check"]:
-            if result.created or result.updated:
-                candidates = scan.duplicates_detect().new
         elapsed = time.perf_counter() - started
         if not options["dry_run"]:
             audit_record(
@@ -67,17 +66,21 @@ class Command(BaseCommand):
                 },
             )
         self.stdout.write(result.summary())
-        if candidates:
-            self.stdout.write(f"Новых возможных дубликатов: {candidates}")
         if result.vanished:
             self.stdout.write(f"Исчезли из источника (первые): {', '.join(result.vanished_keys)}")
         for error in result.errors[:SHOWN_ERRORS]:
             self.stdout.write(f"  {error}")
         if len(result.errors) > SHOWN_ERRORS:
             self.stdout.write(f"  … и ещё ошибок: {len(result.errors) - SHOWN_ERRORS}")
-        if options["report"] and result.errors:
+        for note in result.notes[:SHOWN_ERRORS]:
+            self.stdout.write(f"  {note}")
+        if len(result.notes) > SHOWN_ERRORS:
+            self.stdout.write(f"  … и ещё примечаний: {len(result.notes) - SHOWN_ERRORS}")
+        if options["report"] and (result.errors or result.notes):
             with open(options["report"], "w", encoding="utf-8", newline="") as handle:
-                write_error_report(result.errors, handle, labels=KINDS[options["kind"]].labels)
+                write_error_report(
+                    result.errors, handle, labels=KINDS[options["kind"]].labels, notes=result.notes
+                )
             self.stdout.write(f"Отчёт об ошибках: {options['report']}")
         rate = result.total / elapsed if elapsed else 0
         self.stdout.write(f"Время: {elapsed:.1f} с ({rate:,.0f} строк/с)")
