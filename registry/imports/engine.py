@@ -582,6 +582,33 @@ def _prefetch(iterator, depth: int = 2):
 # --- Per-batch SQL -------------------------------------------------------------------------------
 
 
+# Stage columns of an organization row and of its licence, by the register's column they go to.
+ORGANIZATION_COLUMNS = [
+    ("ogrn", "ogrn"),
+    ("inn", "inn"),
+    ("kpp", "kpp"),
+    ("full_name", "full_name"),
+    ("short_name", "short_name"),
+    ("org_type_id", "org_type"),
+    ("region_id", "region"),
+    ("address", "address"),
+    ("phone", "phone"),
+    ("email", "email"),
+    ("website", "website"),
+    ("status", "status"),
+    ("closed_on", "closed_on"),
+    ("search_name", "search_name"),
+]
+LICENSE_COLUMNS = [
+    ("organization_id", "organization_id"),
+    ("number", "license_number"),
+    ("issued_on", "license_issued_on"),
+    ("valid_until", "license_valid_until"),
+    ("authority", "license_authority"),
+    ("status", "license_status"),
+]
+
+
 class _Loader:
     def __init__(self, spec: KindSpec, ctx: Context, result: ImportResult, *, sample: bool):
         self.spec, self.ctx, self.result, self.sample = spec, ctx, result, sample
@@ -718,6 +745,24 @@ class _Loader:
         alias = f"{STAGE} s" if self.pg else f"{STAGE} AS s"
         cursor.execute(f"UPDATE {alias} SET {sets} FROM {table} t WHERE {key_join} AND ({empty})")
 
+    def _sample_keys(self, cursor, *, table, key_join, key_select, stage_filter, distinct) -> None:
+        """The first keys of new and of changed rows, for a sync's preview (when sampling)."""
+        and_filter = f"AND {stage_filter}" if stage_filter else ""
+        if self.sample and len(self.result.new_keys) < SAMPLE_SIZE:
+            cursor.execute(
+                f"SELECT {key_select} FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {key_join}) "
+                f"{and_filter} ORDER BY s.row_no LIMIT {SAMPLE_SIZE}"
+            )
+            self.result.new_keys += [_key_text(r) for r in cursor.fetchall()][: SAMPLE_SIZE - len(self.result.new_keys)]
+        if self.sample and len(self.result.changed_keys) < SAMPLE_SIZE:
+            cursor.execute(
+                f"SELECT {key_select} FROM {STAGE} s JOIN {table} t ON {key_join} WHERE ({distinct}) {and_filter} "
+                f"ORDER BY s.row_no LIMIT {SAMPLE_SIZE}"
+            )
+            self.result.changed_keys += [_key_text(r) for r in cursor.fetchall()][
+                : SAMPLE_SIZE - len(self.result.changed_keys)
+            ]
+
     def _upsert(
         self,
         cursor,
@@ -735,28 +780,14 @@ class _Loader:
         """INSERT ... ON CONFLICT (key) DO UPDATE for changed rows only; counts and samples. With
         ``rows``, returns the ``returning`` values of the written rows."""
         where = f"WHERE {stage_filter}" if stage_filter else "WHERE true"
-        and_filter = f"AND {stage_filter}" if stage_filter else ""
         update_cols = [(t, s) for t, s in columns if t not in key]
-        distinct = self._distinct("t", "s", update_cols)
         if not self.pg:
             cursor.execute(f"SELECT count(*) FROM {STAGE} s JOIN {table} t ON {key_join} {where}")
             existing = cursor.fetchone()[0]
             cursor.execute(f"SELECT count(*) FROM {STAGE} s {where}")
             staged = cursor.fetchone()[0]
-        if self.sample and len(self.result.new_keys) < SAMPLE_SIZE:
-            cursor.execute(
-                f"SELECT {key_select} FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {key_join}) "
-                f"{and_filter} ORDER BY s.row_no LIMIT {SAMPLE_SIZE}"
-            )
-            self.result.new_keys += [_key_text(r) for r in cursor.fetchall()][: SAMPLE_SIZE - len(self.result.new_keys)]
-        if self.sample and len(self.result.changed_keys) < SAMPLE_SIZE:
-            cursor.execute(
-                f"SELECT {key_select} FROM {STAGE} s JOIN {table} t ON {key_join} WHERE ({distinct}) {and_filter} "
-                f"ORDER BY s.row_no LIMIT {SAMPLE_SIZE}"
-            )
-            self.result.changed_keys += [_key_text(r) for r in cursor.fetchall()][
-                : SAMPLE_SIZE - len(self.result.changed_keys)
-            ]
+        self._sample_keys(cursor, table=table, key_join=key_join, key_select=key_select,
+                          stage_filter=stage_filter, distinct=self._distinct("t", "s", update_cols))  # fmt: skip
         names = [t for t, _s in columns] + list(inserts)
         values = [self.spec.final(s) for _t, s in columns] + ["%s"] * len(inserts)
         params = list(inserts.values())
@@ -903,38 +934,14 @@ class _Loader:
                 lambda r: "лицензия с этим номером принадлежит другой организации",
             )
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        columns = [
-            ("ogrn", "ogrn"),
-            ("inn", "inn"),
-            ("kpp", "kpp"),
-            ("full_name", "full_name"),
-            ("short_name", "short_name"),
-            ("org_type_id", "org_type"),
-            ("region_id", "region"),
-            ("address", "address"),
-            ("phone", "phone"),
-            ("email", "email"),
-            ("website", "website"),
-            ("status", "status"),
-            ("closed_on", "closed_on"),
-            ("search_name", "search_name"),
-        ]
-        lic_columns = [
-            ("organization_id", "organization_id"),
-            ("number", "license_number"),
-            ("issued_on", "license_issued_on"),
-            ("valid_until", "license_valid_until"),
-            ("authority", "license_authority"),
-            ("status", "license_status"),
-        ]
         if not self.fresh:
-            self._fill(cursor, table=o, key_join="t.ogrn = s.ogrn", columns=columns)
-            self._fill(cursor, table=lic, key_join="t.number = s.license_number", columns=lic_columns)
+            self._fill(cursor, table=o, key_join="t.ogrn = s.ogrn", columns=ORGANIZATION_COLUMNS)
+            self._fill(cursor, table=lic, key_join="t.number = s.license_number", columns=LICENSE_COLUMNS)
         self._upsert(
             cursor,
             table=o,
             key=("ogrn",),
-            columns=columns,
+            columns=ORGANIZATION_COLUMNS,
             inserts={"created_at": now, "updated_at": now},
             returning="id",
             key_join="t.ogrn = s.ogrn",
@@ -942,14 +949,17 @@ class _Loader:
         )
         # Licenses ride along on the organization rows; they are counted with their organization.
         self._resolve(cursor, "organization_id", o, "ogrn", "ogrn")
-        counts = (self.result.created, self.result.updated)
-        sample = self.sample
+        self._load_licenses(cursor, now)
+        self._expired_license_alerts(cursor)
+
+    def _load_licenses(self, cursor, now) -> None:
+        counts, sample = (self.result.created, self.result.updated), self.sample
         self.sample = False
         self._upsert(
             cursor,
-            table=lic,
+            table="registry_organizationlicense",
             key=("number",),
-            columns=lic_columns,
+            columns=LICENSE_COLUMNS,
             inserts={"kinds_of_work": "", "updated_at": now},
             returning="id",
             key_join="t.number = s.license_number",
@@ -957,6 +967,8 @@ class _Loader:
             stage_filter="s.license_number IS NOT NULL",
         )
         self.result.created, self.result.updated, self.sample = counts[0], counts[1], sample
+
+    def _expired_license_alerts(self, cursor) -> None:
         spec = self.spec
         cursor.execute(
             f"SELECT s.license_number, s.short_name, s.region FROM {STAGE} s WHERE s.license_number IS NOT NULL "
@@ -1256,55 +1268,14 @@ def _reconcile_vanished(spec: KindSpec, keys: set, result: ImportResult, ctx: Co
 def _retire_vanished(spec: KindSpec, keys: set, result: ImportResult, ctx: Context, *, apply: bool) -> None:
     """An organization is closed, a document annulled, an employment ended, a worker flagged for
     review (the register never deletes a person)."""
-
     today = ctx.today
-    if spec.kind == "workers":
-        live = MedicalWorker.objects.values_list("id", "snils", "region_id")
-        vanished = [
-            (pk, (snils,), region) for pk, snils, region in live.iterator(chunk_size=5000) if (snils,) not in keys
-        ]
-    elif spec.kind == "organizations":
-        live = MedicalOrganization.objects.filter(status=MedicalOrganization.Status.ACTIVE).values_list(
-            "id", "ogrn", "region_id"
-        )
-        vanished = [(pk, (ogrn,), region) for pk, ogrn, region in live.iterator(chunk_size=5000) if (ogrn,) not in keys]
-    elif spec.kind == "admission_documents":
-        live = AdmissionDocument.objects.exclude(status=AdmissionDocument.Status.ANNULLED).values_list(
-            "id", "kind", "number", "worker_id"
-        )
-        vanished = [
-            (pk, (kind, number), worker)
-            for pk, kind, number, worker in live.iterator(chunk_size=5000)
-            if (kind, number) not in keys
-        ]
-    else:
-        live = Employment.objects.filter(ended_on__isnull=True, started_on__lte=today).values_list(
-            "id", "worker__snils", "organization__ogrn", "position_id", "started_on", "worker_id"
-        )
-        vanished = [
-            (pk, (snils, ogrn, position, started), worker)
-            for pk, snils, ogrn, position, started, worker in live.iterator(chunk_size=5000)
-            if (snils, ogrn, position, started) not in keys
-        ]
+    vanished = _vanished_rows(spec.kind, keys, today)
     result.vanished = len(vanished)
     result.vanished_keys = [_key_text(key) for _pk, key, _extra in vanished[:SAMPLE_SIZE]]
     if not apply or not vanished:
         return
-    ids = [pk for pk, _key, _extra in vanished]
-    now = timezone.now()
     with transaction.atomic():
-        for start in range(0, len(ids), 1000):
-            chunk = ids[start : start + 1000]
-            if spec.kind == "organizations":
-                MedicalOrganization.objects.filter(id__in=chunk).update(
-                    status=MedicalOrganization.Status.CLOSED, closed_on=today, updated_at=now
-                )
-            elif spec.kind == "admission_documents":
-                AdmissionDocument.objects.filter(id__in=chunk).update(
-                    status=AdmissionDocument.Status.ANNULLED, updated_at=now
-                )
-            elif spec.kind == "employments":
-                Employment.objects.filter(id__in=chunk).update(ended_on=today, updated_at=now)
+        _retire(spec.kind, [pk for pk, _key, _extra in vanished], today)
         if spec.kind in ("admission_documents", "employments"):
             _refresh(result, {extra for _pk, _key, extra in vanished}, today)
         if spec.kind == "workers":
@@ -1321,6 +1292,51 @@ def _retire_vanished(spec: KindSpec, keys: set, result: ImportResult, ctx: Conte
                     for pk, key, region in vanished
                 ]
             )
+
+
+def _vanished_rows(kind: str, keys: set, today: dt.date) -> list[tuple]:
+    """(id, natural key, worker or region) of the live rows of this kind the source no longer has."""
+    if kind == "workers":
+        live = MedicalWorker.objects.values_list("id", "snils", "region_id")
+        return [(pk, (snils,), region) for pk, snils, region in live.iterator(chunk_size=5000) if (snils,) not in keys]
+    if kind == "organizations":
+        live = MedicalOrganization.objects.filter(status=MedicalOrganization.Status.ACTIVE).values_list(
+            "id", "ogrn", "region_id"
+        )
+        return [(pk, (ogrn,), region) for pk, ogrn, region in live.iterator(chunk_size=5000) if (ogrn,) not in keys]
+    if kind == "admission_documents":
+        live = AdmissionDocument.objects.exclude(status=AdmissionDocument.Status.ANNULLED).values_list(
+            "id", "kind", "number", "worker_id"
+        )
+        return [
+            (pk, (kind_, number), worker)
+            for pk, kind_, number, worker in live.iterator(chunk_size=5000)
+            if (kind_, number) not in keys
+        ]
+    live = Employment.objects.filter(ended_on__isnull=True, started_on__lte=today).values_list(
+        "id", "worker__snils", "organization__ogrn", "position_id", "started_on", "worker_id"
+    )
+    return [
+        (pk, (snils, ogrn, position, started), worker)
+        for pk, snils, ogrn, position, started, worker in live.iterator(chunk_size=5000)
+        if (snils, ogrn, position, started) not in keys
+    ]
+
+
+def _retire(kind: str, ids: list[int], today: dt.date) -> None:
+    now = timezone.now()
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        if kind == "organizations":
+            MedicalOrganization.objects.filter(id__in=chunk).update(
+                status=MedicalOrganization.Status.CLOSED, closed_on=today, updated_at=now
+            )
+        elif kind == "admission_documents":
+            AdmissionDocument.objects.filter(id__in=chunk).update(
+                status=AdmissionDocument.Status.ANNULLED, updated_at=now
+            )
+        elif kind == "employments":
+            Employment.objects.filter(id__in=chunk).update(ended_on=today, updated_at=now)
 
 
 # Educations, categories and НМО records: their natural key in the register (the SNILS first).
