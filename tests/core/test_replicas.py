@@ -28,6 +28,7 @@ from core import replicas
 from registry import services
 from registry.exports import services as exports
 from registry.models import ExportJob, MedicalWorker
+from tests.conftest import skip_or_fail
 from tests.factories import EmploymentFactory, UserFactory, WorkerFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +45,7 @@ pytestmark = [pytest.mark.replica, pytest.mark.django_db(transaction=True, datab
 @pytest.fixture(autouse=True)
 def _replica_configured(settings):
     if not PAIR:
-        pytest.skip("runs in .ci/run against a primary and a streaming replica of its own (MEDREG_TEST_REPLICA_DIR)")
+        skip_or_fail("runs with -m replica against a primary and a streaming replica of its own (MEDREG_TEST_REPLICA_DIR)")
     assert replicas.replica_aliases() == [REPLICA], "DATABASE_REPLICA_URLS: the replica of MEDREG_TEST_REPLICA_DIR"
     settings.DATABASE_REPLICA_CHECK_SECONDS = 0  # every request re-reads the replica's state
     settings.DATABASE_REPLICA_RETRY_SECONDS = 0
