@@ -12,7 +12,7 @@ from PIL import Image
 from pypdf import PdfWriter
 
 from accounts.models import User
-from demo.management.commands.seed_demo import DEMO_WRONG_INN, WORKERS
+from demo.people import DEMO_WRONG_INN, WORKERS
 from tests.factories import StaffFactory
 from verification.models import ChangeRequest, IdentityApplication
 
