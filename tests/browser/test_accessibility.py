@@ -152,7 +152,7 @@ def test_worker_pages_have_no_serious_axe_violations_and_fit_a_phone(_chromium, 
         user=qualification.worker.user,
         layout={f"/cabinet/qualification/{qualification.pk}/"},
     )
-    roles = _table_roles(_chromium, live_server, "/accounts/journal/", worker)
+    roles = _table_roles(_chromium, live_server, "/cabinet/", worker)
     assert {"table", "row", "cell"} <= roles, roles
 
 
