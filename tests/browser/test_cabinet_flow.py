@@ -66,7 +66,7 @@ def test_identity_rejected_fixed_confirmed_and_correction_approved(_chromium, li
     page.get_by_role("button", name="Отправить повторно").click()
     page.wait_for_url("**/cabinet/identity/*/")
     assert page.locator("[data-status]").inner_text() == "Подтверждено"
-    assert IdentityApplication.objects.get().status == "confirmed"
+    assert IdentityApplication.objects.get(worker__user=demo).status == "confirmed"
     page.screenshot(path=str(screenshot_dir / "cabinet-identity-confirmed.png"), full_page=True)
 
     page.goto(f"{live_server.url}/cabinet/correction/")
