@@ -17,7 +17,10 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import User
+from core.audit import audit_record
+from core.models import AuditEntry
 from registry.models import MedicalWorker
+from support.services import TicketInput, ticket_create
 from verification.models import IdentityApplication, QualificationApplication
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -59,8 +62,18 @@ def _no_sideways_scroll(page) -> tuple[int, int]:
     return page.evaluate("() => [document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
 
 
-def _walk(browser, live_server, who: str, paths: list[str], *, user=None, layout: set[str] = frozenset()):
-    """Every path at both sizes: axe, and for the `layout` paths no sideways scrolling."""
+def _walk(
+    browser,
+    live_server,
+    who: str,
+    paths: list[str],
+    *,
+    user=None,
+    layout: set[str] = frozenset(),
+    tables: set[str] = frozenset(),
+):
+    """Every path at both sizes: axe; for the `layout` paths no sideways scrolling; the `tables`
+    paths must show a table that turns into cards (so the layout check covers one)."""
     failures = []
     for size, viewport in VIEWPORTS.items():
         context = _context(browser, live_server, viewport, user)
@@ -79,6 +92,8 @@ def _walk(browser, live_server, who: str, paths: list[str], *, user=None, layout
             )
             for v in blocking:
                 failures.append(f"{size} {who} {path}: {v['impact']} {v['id']} — {v['help']} at {v['nodes']}")
+            if path in tables and not page.locator("table.table--cards tbody td[data-label]").count():
+                failures.append(f"{size} {who} {path}: no table with labelled cells")
             if path in layout:
                 scroll, client = _no_sideways_scroll(page)
                 if scroll > client:
@@ -112,13 +127,25 @@ def test_anonymous_pages_have_no_serious_axe_violations_and_fit_a_phone(_chromiu
         "/api/docs/",
         "/support/tickets/new/",
     ]
-    _walk(_chromium, live_server, "anonymous", paths, layout={results, f"/registry/{number}/", "/registry/"})
+    _walk(
+        _chromium,
+        live_server,
+        "anonymous",
+        paths,
+        layout={results, f"/registry/{number}/", "/registry/"},
+        tables={results, f"/registry/{number}/"},
+    )
     roles = _table_roles(_chromium, live_server, results)
     assert {"table", "row", "cell", "columnheader"} <= roles, roles
 
 
 def test_worker_pages_have_no_serious_axe_violations_and_fit_a_phone(_chromium, live_server, demo):
     worker = User.objects.get(username="11223344595")
+    # Something in her journal and one ticket, so those pages show their tables too.
+    audit_record(event=AuditEntry.Event.LOGIN, subject=worker, actor=worker)
+    ticket_create(
+        data=TicketInput(full_name=worker.full_name, topic="other", description="Вопрос о выписке."), user=worker
+    )
     applicant = IdentityApplication.objects.filter(status="rejected").select_related("worker__user").first()
     qualification = QualificationApplication.objects.select_related("worker__user").first()
     paths = [
@@ -134,7 +161,15 @@ def test_worker_pages_have_no_serious_axe_violations_and_fit_a_phone(_chromium, 
         "/support/chat/",
         "/registry/saved/",
     ]
-    _walk(_chromium, live_server, "worker", paths, user=worker, layout=set(paths))
+    _walk(
+        _chromium,
+        live_server,
+        "worker",
+        paths,
+        user=worker,
+        layout=set(paths),
+        tables={"/cabinet/", "/accounts/journal/", "/support/tickets/"},
+    )
     # Applicants of the demo: an application's page with its history table.
     _walk(
         _chromium,
