@@ -51,6 +51,15 @@ QUALIFICATION_PLAN = (
     (Qualification.NEEDS_FIX, 10 * 24, -2 * 24),  # not fixed in 7 days
     (Qualification.CLOSED, 40 * 24, -30 * 24),
 )
+# The worker's identity status that goes with the state of their identity application.
+IDENTITY_OF_WORKER = {
+    Identity.SUBMITTED: MedicalWorker.IdentityStatus.PENDING,
+    Identity.CHECKING: MedicalWorker.IdentityStatus.PENDING,
+    Identity.MANUAL_REVIEW: MedicalWorker.IdentityStatus.PENDING,
+    Identity.CONFIRMED: MedicalWorker.IdentityStatus.CONFIRMED,
+    Identity.REJECTED: MedicalWorker.IdentityStatus.REJECTED,
+    Identity.EXPIRED: MedicalWorker.IdentityStatus.REJECTED,
+}
 FIRST_APPLICANT = 200  # the synthetic workers from this offset on (the first ones serve duplicates)
 DISCREPANCY = [
     {
@@ -165,6 +174,8 @@ def applications_seed(*, applicants: list[MedicalWorker], now: dt.datetime | Non
                 Qualification.ESCALATED,
             )
             application = create(worker, (passport, diploma), status, _times(now, hours, fix_hours, decided))
+            if kind == ApplicationHistory.Kind.IDENTITY:
+                MedicalWorker.objects.filter(pk=worker.pk).update(identity_status=IDENTITY_OF_WORKER[status])
             ApplicationHistory.objects.create(
                 kind=kind,
                 application_id=application.pk,
@@ -177,7 +188,7 @@ def applications_seed(*, applicants: list[MedicalWorker], now: dt.datetime | Non
 
 
 def applicants_pick(*, demo_snils: set[str]) -> list[MedicalWorker]:
-    """Synthetic workers without an account, a fixed slice of the register (the same every run)."""
+    """A fixed slice of the synthetic workers (the same every run)."""
     count = len(IDENTITY_PLAN) + len(QUALIFICATION_PLAN)
     return list(
         MedicalWorker.objects.exclude(snils__in=demo_snils).order_by("id")[FIRST_APPLICANT : FIRST_APPLICANT + count]

@@ -24,8 +24,10 @@ from registry.models import (
     WorkforceSnapshot,
 )
 from support.models import ChatConversation, Ticket, TicketMessage
+from verification import deadlines
 from verification.documents import document_read
 from verification.models import IdentityApplication, QualificationApplication, StoredDocument
+from verification.services import identity_application_approve
 
 pytestmark = pytest.mark.django_db
 
@@ -97,6 +99,13 @@ def test_seed_demo_puts_applications_in_every_state_some_past_their_deadlines():
     assert IdentityApplication.objects.filter(status="rejected", fix_deadline__lt=now).exists()  # 30 days passed
     assert QualificationApplication.objects.filter(status="checking", submitted_at__lt=now - day).exists()
     assert QualificationApplication.objects.filter(status="needs_fix", fix_deadline__lt=now).exists()  # 7 days
+    # The overdue ones are what the deadline sweep moves next; staff can decide the waiting ones.
+    moved = deadlines.run_all()
+    assert moved["escalated"] >= 2 and moved["closed"] >= 1 and moved["expired"] >= 1, moved
+    agent = User.objects.get(username="support")
+    waiting = IdentityApplication.objects.filter(status="manual_review").order_by("submitted_at").first()
+    identity_application_approve(application=waiting, actor=agent)
+    assert MedicalWorker.objects.get(pk=waiting.worker_id).identity_status == "confirmed"
     # The scans are real stored documents, readable by staff.
     application = IdentityApplication.objects.select_related("passport_document").first()
     assert document_read(document=application.passport_document).startswith(b"\x89PNG")
