@@ -269,13 +269,34 @@ CANNED_ANSWERS = [
 ]
 
 
+def _upsert(model, lookup: dict, values: dict, *, keep_if_set: tuple[str, ...] = ()):
+    """Create the row, or bring it to `values` saving only the fields that differ; returns the row
+    and whether anything was written, so a second run writes nothing (updated_at feeds the API's
+    changes list). Fields in keep_if_set hold a moment such as «now»: only set or not is compared."""
+    obj = model.objects.filter(**lookup).first()
+    if obj is None:
+        return model.objects.create(**lookup, **values), True
+    changed = [
+        name
+        for name, value in values.items()
+        if (bool(getattr(obj, name)) != bool(value) if name in keep_if_set else getattr(obj, name) != value)
+    ]
+    if changed:
+        for name in changed:
+            setattr(obj, name, values[name])
+        auto_now = [f.name for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
+        obj.save(update_fields=changed + auto_now)
+    return obj, bool(changed)
+
+
 def organization_seed(row, today):
     ogrn_body, inn_body, kpp, short, full, region_code, type_hint, address, status = row
     ogrn = validators.ogrn_from_body(ogrn_body)
     closed = status == "closed"
-    org, _ = models.MedicalOrganization.objects.update_or_create(
-        ogrn=ogrn,
-        defaults={
+    org, _ = _upsert(
+        models.MedicalOrganization,
+        {"ogrn": ogrn},
+        {
             "inn": validators.inn_legal_from_body(inn_body),
             "kpp": kpp,
             "short_name": short,
@@ -290,9 +311,10 @@ def organization_seed(row, today):
         },
     )
     number = f"Л041-01137-{region_code}/{int(ogrn_body[-8:]):08d}"
-    models.OrganizationLicense.objects.update_or_create(
-        number=number,
-        defaults={
+    _upsert(
+        models.OrganizationLicense,
+        {"number": number},
+        {
             "organization": org,
             "issued_on": dt.date(2019, 3, 1),
             "authority": "Федеральная служба по надзору в сфере здравоохранения",
@@ -305,12 +327,14 @@ def organization_seed(row, today):
     return org
 
 
-def worker_seed(spec: DemoWorker, orgs, today):
+def worker_seed(spec: DemoWorker, orgs, today) -> tuple[models.MedicalWorker, bool]:
+    """The named worker with their records; True when anything was written (derived fields are due)."""
     serial = models.MedicalWorker.objects.filter(snils=spec.snils).values_list("registry_number", flat=True)
     registry_number = serial.first() or validators.registry_number_from_serial(WORKERS.index(spec) + 1)
-    worker, _ = models.MedicalWorker.objects.update_or_create(
-        snils=spec.snils,
-        defaults={
+    worker, changed = _upsert(
+        models.MedicalWorker,
+        {"snils": spec.snils},
+        {
             "registry_number": registry_number,
             "last_name": spec.last,
             "first_name": spec.first,
@@ -328,22 +352,22 @@ def worker_seed(spec: DemoWorker, orgs, today):
             "phone": "+79160000000",
             "email": f"demo{WORKERS.index(spec) + 1}@example.org",
         },
+        keep_if_set=("last_confirmed_at",),
     )
     specialty = _pick(models.Specialty, spec.specialty)
-    _worker_job(worker, spec, orgs[spec.org], specialty, today)
-    _worker_education(worker, spec, specialty, today)
+    changed |= _worker_job(worker, spec, orgs[spec.org], specialty, today)
+    changed |= _worker_education(worker, spec, specialty, today)
     if spec.login:
         _worker_login(worker, spec)
-    return worker
+    return worker, changed
 
 
-def _worker_job(worker, spec: DemoWorker, org, specialty, today) -> None:
-    """The main job, the admission document and the category."""
-    models.Employment.objects.update_or_create(
-        worker=worker,
-        organization=org,
-        started_on=dt.date(2015, 9, 1),
-        defaults={
+def _worker_job(worker, spec: DemoWorker, org, specialty, today) -> bool:
+    """The main job, the admission document and the category; True when anything was written."""
+    _row, changed = _upsert(
+        models.Employment,
+        {"worker": worker, "organization": org, "started_on": dt.date(2015, 9, 1)},
+        {
             "position": _pick(models.Position, spec.position),
             "specialty": specialty,
             "rate": 1,
@@ -355,14 +379,12 @@ def _worker_job(worker, spec: DemoWorker, org, specialty, today) -> None:
         valid_until = today + dt.timedelta(days=spec.doc_days_left)
         issued_on = valid_until.replace(year=valid_until.year - 5)
         accreditation = issued_on.year >= 2021
-        models.AdmissionDocument.objects.update_or_create(
-            kind=(
-                models.AdmissionDocument.Kind.ACCREDITATION
-                if accreditation
-                else models.AdmissionDocument.Kind.CERTIFICATE
-            ),
-            number=f"77{spec.snils[:9]}",
-            defaults={
+        kinds = models.AdmissionDocument.Kind
+        kind = kinds.ACCREDITATION if accreditation else kinds.CERTIFICATE
+        _row, written = _upsert(
+            models.AdmissionDocument,
+            {"kind": kind, "number": f"77{spec.snils[:9]}"},
+            {
                 "worker": worker,
                 "accreditation_kind": _pick(models.AccreditationKind, "период") if accreditation else None,
                 "specialty": specialty,
@@ -371,26 +393,28 @@ def _worker_job(worker, spec: DemoWorker, org, specialty, today) -> None:
                 "status": spec.doc_status,
             },
         )
+        changed |= written
     if spec.category:
-        models.CategoryAssignment.objects.update_or_create(
-            worker=worker,
-            specialty=specialty,
-            defaults={
+        _row, written = _upsert(
+            models.CategoryAssignment,
+            {"worker": worker, "specialty": specialty},
+            {
                 "category": _pick(models.QualificationCategory, spec.category),
                 "awarded_on": today - dt.timedelta(days=365),
                 "valid_until": today + dt.timedelta(days=4 * 365),
                 "order_number": "123-к",
             },
         )
+        changed |= written
+    return changed
 
 
-def _worker_education(worker, spec: DemoWorker, specialty, today) -> None:
-    """The diploma and continuing-education records."""
-    models.Education.objects.update_or_create(
-        worker=worker,
-        diploma_series="107724",
-        diploma_number=spec.snils[:7],
-        defaults={
+def _worker_education(worker, spec: DemoWorker, specialty, today) -> bool:
+    """The diploma and continuing-education records; True when anything was written."""
+    _row, changed = _upsert(
+        models.Education,
+        {"worker": worker, "diploma_series": "107724", "diploma_number": spec.snils[:7]},
+        {
             "level": _pick(models.EducationLevel, "высшее"),
             "institution": "Первый МГМУ им. И. М. Сеченова",
             "issued_on": dt.date(spec.birth.year + 23, 6, 30),
@@ -399,23 +423,26 @@ def _worker_education(worker, spec: DemoWorker, specialty, today) -> None:
         },
     )
     for i, hours in enumerate((36, 18, 36)):
-        models.ContinuingEducation.objects.update_or_create(
-            worker=worker,
-            topic=f"Актуальные вопросы специальности, часть {i + 1}",
-            defaults={
+        _row, written = _upsert(
+            models.ContinuingEducation,
+            {"worker": worker, "topic": f"Актуальные вопросы специальности, часть {i + 1}"},
+            {
                 "specialty": specialty,
                 "completed_on": today - dt.timedelta(days=200 * (i + 1)),
                 "hours": hours,
                 "provider": "Портал НМО",
             },
         )
+        changed |= written
+    return changed
 
 
 def _worker_login(worker, spec: DemoWorker) -> None:
     """The demo account of a worker that logs in."""
-    user, _ = User.objects.update_or_create(
-        username=spec.snils,
-        defaults={
+    user, _ = _upsert(
+        User,
+        {"username": spec.snils},
+        {
             "kind": User.Kind.WORKER,
             "snils": spec.snils,
             "last_name": spec.last,
@@ -427,6 +454,7 @@ def _worker_login(worker, spec: DemoWorker) -> None:
             "phone": worker.phone if spec.phone_confirmed else "+79160000002",
             "phone_confirmed_at": timezone.now() if spec.phone_confirmed else None,
         },
+        keep_if_set=("phone_confirmed_at",),
     )
     _password_keep(user, DEMO_PASSWORD_WORKER)
     if worker.user_id != user.id:
@@ -456,9 +484,10 @@ def staff_seed():
         | Permission.objects.filter(content_type__app_label="core", codename="view_auditentry")
     )
     group.permissions.set(perms)
-    user, _ = User.objects.update_or_create(
-        username="support",
-        defaults={
+    user, _ = _upsert(
+        User,
+        {"username": "support"},
+        {
             "kind": User.Kind.STAFF,
             "is_staff": True,
             "last_name": "Сотрудникова",
@@ -467,6 +496,7 @@ def staff_seed():
             "phone": "+79160000099",
             "phone_confirmed_at": timezone.now(),
         },
+        keep_if_set=("phone_confirmed_at",),
     )
     _password_keep(user, DEMO_PASSWORD_STAFF)
     user.groups.add(group)
@@ -477,7 +507,7 @@ def support_seed(workers):
     """Canned answers for staff and one open demo ticket in the queue."""
 
     for title, topic, body in CANNED_ANSWERS:
-        CannedAnswer.objects.update_or_create(title=title, defaults={"topic": topic, "body": body})
+        _upsert(CannedAnswer, {"title": title}, {"topic": topic, "body": body})
     owner = workers[1].user
     if owner is not None and not Ticket.objects.filter(user=owner).exists():
         ticket_create(
@@ -502,16 +532,16 @@ def state_registry_reference_seed(workers):
             "middle_name": worker.middle_name,
             "birth_date": worker.birth_date,
         }
-        StateRegistryReference.objects.update_or_create(
-            source=StateRegistryReference.Source.SOCIAL_FUND,
-            key=worker.snils,
-            defaults={**common, "linked_key": worker.inn or ""},
+        _upsert(
+            StateRegistryReference,
+            {"source": StateRegistryReference.Source.SOCIAL_FUND, "key": worker.snils},
+            {**common, "linked_key": worker.inn or ""},
         )
         if worker.inn:
-            StateRegistryReference.objects.update_or_create(
-                source=StateRegistryReference.Source.TAX,
-                key=worker.inn,
-                defaults={**common, "linked_key": worker.snils},
+            _upsert(
+                StateRegistryReference,
+                {"source": StateRegistryReference.Source.TAX, "key": worker.inn},
+                {**common, "linked_key": worker.snils},
             )
 
 

@@ -32,11 +32,13 @@ class Command(BaseCommand):
         today = timezone.localdate()
         with transaction.atomic():
             orgs = [people.organization_seed(row, today) for row in people.ORGANIZATIONS]
-            workers = [people.worker_seed(spec, orgs, today) for spec in people.WORKERS]
+            seeded = [people.worker_seed(spec, orgs, today) for spec in people.WORKERS]
+            workers = [worker for worker, _changed in seeded]
             staff = people.staff_seed()
             people.support_seed(workers)
             people.state_registry_reference_seed(workers)
-        services.worker_refresh_derived(worker_ids=[w.id for w in workers], today=today)
+        # Only rows this run wrote: the refresh bumps updated_at, which the API's changes feed reads.
+        services.worker_refresh_derived(worker_ids=[w.id for w, changed in seeded if changed], today=today)
         named = {spec.snils for spec in people.WORKERS}
         added = register.synthetic_register_seed(demo_snils=named, today=today, stdout=self.stdout)
         if added:
