@@ -1,6 +1,5 @@
 """The data-quality audit and workforce monitoring dashboards."""
 
-
 from __future__ import annotations
 
 import tempfile
@@ -26,7 +25,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HISTORY_POINTS = 60
 
 
-
 def _xlsx_response(write, name: str):
     handle = tempfile.TemporaryFile(suffix=".xlsx")
     write(handle)
@@ -36,7 +34,6 @@ def _xlsx_response(write, name: str):
 
 def _chart(labels, datasets) -> dict:
     return {"labels": list(labels), "datasets": [{"label": label, "data": list(data)} for label, data in datasets]}
-
 
 
 @admin.register(models.DQAuditRun)
@@ -91,6 +88,7 @@ class DQAuditRunAdmin(ViewOnlyMixin, admin.ModelAdmin):
                 charts={
                     "dq-by-kind": {
                         "type": "bar",
+                        "integer": True,  # counts: whole-number ticks
                         "data": _chart(
                             [row["label"] for row in trend.values()],
                             [
@@ -101,6 +99,7 @@ class DQAuditRunAdmin(ViewOnlyMixin, admin.ModelAdmin):
                     },
                     "dq-by-region": {
                         "type": "bar",
+                        "integer": True,  # counts: whole-number ticks
                         "stacked": True,
                         "data": _chart(
                             [name for name, _counts in regions],
@@ -112,6 +111,7 @@ class DQAuditRunAdmin(ViewOnlyMixin, admin.ModelAdmin):
                     },
                     "dq-history": {
                         "type": "line",
+                        "integer": True,  # counts: whole-number ticks
                         "data": _chart(
                             [timezone.localtime(r.created_at).strftime("%d.%m.%Y") for r in history],
                             [("Всего проблем", [r.total_problems for r in history])],
@@ -186,19 +186,26 @@ class WorkforceSnapshotAdmin(ViewOnlyMixin, admin.ModelAdmin):
                 ("wf-position", "Места работы по должностям", snapshot.by_position),
             ):
                 labels, values = self._top(data)
-                charts[key] = {"type": "bar", "horizontal": True, "data": _chart(labels, [(title, values)])}
+                charts[key] = {
+                    "type": "bar",
+                    "horizontal": True,
+                    "integer": True,
+                    "data": _chart(labels, [(title, values)]),
+                }
             charts["wf-status"] = {
                 "type": "doughnut",
                 "data": _chart(snapshot.by_status.keys(), [("Статус допуска", snapshot.by_status.values())]),
             }
             charts["wf-expiring"] = {
                 "type": "bar",
+                "integer": True,  # counts: whole-number ticks
                 "data": _chart(
                     snapshot.expiring_by_month.keys(), [("Истекает документов", snapshot.expiring_by_month.values())]
                 ),
             }
             charts["wf-history"] = {
                 "type": "line",
+                "integer": True,  # counts: whole-number ticks
                 "data": _chart(
                     [s.taken_on.strftime("%d.%m.%Y") for s in history],
                     [
