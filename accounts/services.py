@@ -17,7 +17,6 @@ import pyotp
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.tokens import default_token_generator
-from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -27,7 +26,7 @@ from django.utils.http import urlsafe_base64_encode
 from core.audit import audit_record
 from core.models import AuditEntry
 
-from . import outbox, sms
+from . import emails, outbox, sms
 from .models import LoginThrottle, OneTimeCode, TotpDevice, User
 
 logger = logging.getLogger(__name__)
@@ -156,22 +155,18 @@ def throttle_reset(*, key: str) -> None:
 
 
 def _notify_lockout(user: User, locked_until: dt.datetime) -> None:
-    local = timezone.localtime(locked_until)
-    text = (
-        f"Медрег: вход в ваш кабинет заблокирован до {local:%H:%M} после неудачных попыток. "
-        "Если это были не вы, смените пароль."
-    )
-    _notify(user, subject="Вход в личный кабинет заблокирован", text=text)
+    _notify(user, template="accounts/emails/lockout", context={"locked_until": locked_until})
 
 
-def _notify(user: User, *, subject: str, text: str, channels=("sms", "email")) -> None:
+def _notify(user: User, *, template: str, context: dict | None = None, channels=("sms", "email")) -> None:
     """Tell the owner through every channel given, through the outbox (accounts.outbox): with the
-    broker down the message waits in the database; the change it reports still happens."""
-
+    broker down the message waits in the database; the change it reports still happens. The texts are
+    the templates `template` (_subject.txt, .txt, .html) and its `_sms.txt`."""
+    context = context or {}
     if "sms" in channels and user.phone_confirmed:
-        outbox.send_sms(to=user.phone, text=text)
+        outbox.send_sms(to=user.phone, text=" ".join(emails.render_text(f"{template}_sms.txt", context).split()))
     if "email" in channels and user.email:
-        outbox.send_email(to=user.email, subject=subject, body=text)
+        emails.email_send(to=user.email, template=template, context=context, subject_suffix="")
 
 
 # --- Step 1: password ---------------------------------------------------------------------------
@@ -514,9 +509,7 @@ def password_change(*, request, user: User, new_password: str) -> None:
         locked.save(update_fields=["password"])
         audit_record(event=AuditEntry.Event.PASSWORD_CHANGED, subject=locked, actor=locked, request=request)
     auth.update_session_auth_hash(request, locked)
-    transaction.on_commit(
-        lambda: _notify(locked, subject="Пароль изменён", text="Медрег: пароль от личного кабинета изменён.")
-    )
+    transaction.on_commit(lambda: _notify(locked, template="accounts/emails/password_changed"))
 
 
 def password_reset_request(*, request, login: str, channel: str) -> User | None:
@@ -542,12 +535,11 @@ def password_reset_request(*, request, login: str, channel: str) -> User | None:
         # From SITE_URL, never from the request: the Host header is the client's to choose, and a
         # forged one would mail the owner a working reset link to someone else's site.
         link = settings.SITE_URL.rstrip("/") + reverse("accounts:recover_email", args=[uid, token])
-        text = (
-            "Здравствуйте!\n\nДля восстановления пароля от личного кабинета Медрег перейдите по ссылке "
-            f"(действует {settings.PASSWORD_RESET_TIMEOUT // 3600} ч):\n{link}\n\n"
-            "Если вы не запрашивали восстановление, ничего не делайте: пароль останется прежним."
+        emails.email_send(
+            to=user.email,
+            template="accounts/emails/password_reset",
+            context={"link": link, "hours": settings.PASSWORD_RESET_TIMEOUT // 3600},
         )
-        transaction.on_commit(lambda: send_mail("Восстановление пароля — Медрег", text, None, [user.email]))
     return None
 
 
@@ -565,12 +557,4 @@ def password_reset_complete(*, request, user: User, new_password: str, channel: 
             event=AuditEntry.Event.PASSWORD_RESET, subject=locked, request=request, details={"channel": channel}
         )
     other = ("email",) if channel == "sms" else ("sms",)
-    transaction.on_commit(
-        lambda: _notify(
-            locked,
-            subject="Пароль восстановлен",
-            text="Медрег: пароль от личного кабинета восстановлен, все сеансы завершены. "
-            "Если это были не вы, обратитесь в службу поддержки.",
-            channels=other,
-        )
-    )
+    transaction.on_commit(lambda: _notify(locked, template="accounts/emails/password_restored", channels=other))
