@@ -73,6 +73,12 @@ def format_duration(delta: dt.timedelta) -> str:
     return f"{minutes} мин"
 
 
+def format_deadline(delta: dt.timedelta) -> str:
+    """«24 ч», «7 д», «30 д»: deadlines as the rules state them."""
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours} ч" if hours <= 48 else format_duration(delta)
+
+
 def _url(model: str, query: dict | None, bounds: dict[str, str]) -> str:
     if query is None:
         return ""
@@ -94,7 +100,7 @@ def _row(spec: QueueSpec, figures: selectors.QueueFigures, now: dt.datetime, use
         "title": spec.title,
         "figures": figures,
         "age": format_duration(age) if age is not None else "",
-        "deadline": format_duration(figures.deadline) if figures.deadline else "",
+        "deadline": format_deadline(figures.deadline) if figures.deadline else "",
         "late": bool(age and figures.deadline and age > figures.deadline),
         "url": _url(spec.model, spec.query, bounds) if allowed else "",
         "overdue_url": _url(spec.model, spec.overdue_query, bounds) if allowed else "",

@@ -107,3 +107,11 @@ def test_durations_read_as_staff_write_them(minutes, text):
     import datetime as dt
 
     assert format_duration(dt.timedelta(minutes=minutes)) == text
+
+
+def test_deadlines_read_as_the_rules_state_them():
+    import datetime as dt
+
+    from desk.sites import format_deadline
+
+    assert [format_deadline(dt.timedelta(hours=h)) for h in (24, 7 * 24, 30 * 24)] == ["24 ч", "7 д", "30 д"]
