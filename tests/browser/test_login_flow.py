@@ -43,7 +43,7 @@ def test_demo_worker_logs_in_with_sms_code_from_outbox(browser_page, live_server
     page.get_by_label("Код").fill(code)
     page.get_by_role("button", name="Войти").click()
     page.wait_for_url(f"{live_server.url}/cabinet/")
-    assert page.get_by_text("Иванова Мария Петровна").is_visible()
+    assert page.get_by_text("Вы вошли как Иванова Мария Петровна").is_visible()
     page.screenshot(path=str(screenshot_dir / "login-done.png"), full_page=True)
 
 
@@ -56,7 +56,7 @@ def test_demo_worker_logs_in_with_totp(browser_page, live_server, demo, screensh
     page.get_by_label("Код").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Войти").click()
     page.wait_for_url(f"{live_server.url}/cabinet/")
-    assert page.get_by_text("Иванова Мария Петровна").is_visible()
+    assert page.get_by_text("Вы вошли как Иванова Мария Петровна").is_visible()
     assert not SmsOutbox.objects.exists()  # the app's code was enough: no SMS was sent
 
 
