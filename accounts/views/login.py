@@ -55,6 +55,10 @@ def after_login_redirect(request, user: User):
 @require_http_methods(["GET", "POST"])
 def login_view(request):
     if request.user.is_authenticated:
+        # Already signed in (a second tab, a bookmarked login link): straight on to where it leads.
+        next_url = _safe_next(request, request.GET.get("next"))
+        if next_url:
+            request.session[NEXT_KEY] = next_url
         return after_login_redirect(request, request.user)
     form = LoginForm(request.POST or None, request=request)
     # Per account the lockout applies; per address this stops one host trying many SNILS.

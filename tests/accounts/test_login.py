@@ -244,6 +244,14 @@ def test_worker_lands_on_the_page_asked_for(client, user):
 
 
 @pytest.mark.django_db
+def test_signed_in_worker_opening_the_login_goes_straight_on(client, user):
+    full_login(client, user)
+    assert client.get(LOGIN)["Location"] == reverse("verification:cabinet")
+    assert client.get(LOGIN + "?next=/support/")["Location"] == "/support/"
+    assert client.get(LOGIN + "?next=https://evil.example/")["Location"] == reverse("verification:cabinet")
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)"])
 def test_next_to_another_site_lands_in_the_cabinet(client, user, target):
     client.post(LOGIN, {"kind": "worker", "username": user.username, "password": PASSWORD, "next": target})
