@@ -36,6 +36,45 @@ def _chart(labels, datasets) -> dict:
     return {"labels": list(labels), "datasets": [{"label": label, "data": list(data)} for label, data in datasets]}
 
 
+def _dq_charts(run, trend) -> dict:
+    """The data-quality dashboard's charts; all plot counts ("integer": whole-number ticks)."""
+    history = list(models.DQAuditRun.objects.order_by("-created_at")[:HISTORY_POINTS])[::-1]
+    regions = sorted(run.by_region.items(), key=lambda item: -sum(item[1].values()))[:20]
+    return {
+        "dq-by-kind": {
+            "type": "bar",
+            "integer": True,
+            "data": _chart(
+                [row["label"] for row in trend.values()],
+                [
+                    ("Сейчас", [row["now"] for row in trend.values()]),
+                    ("В прошлый раз", [row["before"] or 0 for row in trend.values()]),
+                ],
+            ),
+        },
+        "dq-by-region": {
+            "type": "bar",
+            "integer": True,
+            "stacked": True,
+            "data": _chart(
+                [name for name, _counts in regions],
+                [
+                    (label, [counts.get(kind, 0) for _name, counts in regions])
+                    for kind, label in audits.PROBLEM_KINDS.items()
+                ],
+            ),
+        },
+        "dq-history": {
+            "type": "line",
+            "integer": True,
+            "data": _chart(
+                [timezone.localtime(r.created_at).strftime("%d.%m.%Y") for r in history],
+                [("Всего проблем", [r.total_problems for r in history])],
+            ),
+        },
+    }
+
+
 @admin.register(models.DQAuditRun)
 class DQAuditRunAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_display = ("created_at", "total_workers", "total_problems", "duration_ms")
@@ -81,44 +120,7 @@ class DQAuditRunAdmin(ViewOnlyMixin, admin.ModelAdmin):
         ).count()
         if run is not None:
             trend = audits.dq_trend(run)
-            history = list(models.DQAuditRun.objects.order_by("-created_at")[:HISTORY_POINTS])[::-1]
-            regions = sorted(run.by_region.items(), key=lambda item: -sum(item[1].values()))[:20]
-            context.update(
-                trend=trend.values(),
-                charts={
-                    "dq-by-kind": {
-                        "type": "bar",
-                        "integer": True,  # counts: whole-number ticks
-                        "data": _chart(
-                            [row["label"] for row in trend.values()],
-                            [
-                                ("Сейчас", [row["now"] for row in trend.values()]),
-                                ("В прошлый раз", [row["before"] or 0 for row in trend.values()]),
-                            ],
-                        ),
-                    },
-                    "dq-by-region": {
-                        "type": "bar",
-                        "integer": True,  # counts: whole-number ticks
-                        "stacked": True,
-                        "data": _chart(
-                            [name for name, _counts in regions],
-                            [
-                                (label, [counts.get(kind, 0) for _name, counts in regions])
-                                for kind, label in audits.PROBLEM_KINDS.items()
-                            ],
-                        ),
-                    },
-                    "dq-history": {
-                        "type": "line",
-                        "integer": True,  # counts: whole-number ticks
-                        "data": _chart(
-                            [timezone.localtime(r.created_at).strftime("%d.%m.%Y") for r in history],
-                            [("Всего проблем", [r.total_problems for r in history])],
-                        ),
-                    },
-                },
-            )
+            context.update(trend=trend.values(), charts=_dq_charts(run, trend))
         return render(request, "admin/registry/dq_dashboard.html", context)
 
     def xlsx_view(self, request, run_id):
@@ -198,14 +200,14 @@ class WorkforceSnapshotAdmin(ViewOnlyMixin, admin.ModelAdmin):
             }
             charts["wf-expiring"] = {
                 "type": "bar",
-                "integer": True,  # counts: whole-number ticks
+                "integer": True,
                 "data": _chart(
                     snapshot.expiring_by_month.keys(), [("Истекает документов", snapshot.expiring_by_month.values())]
                 ),
             }
             charts["wf-history"] = {
                 "type": "line",
-                "integer": True,  # counts: whole-number ticks
+                "integer": True,
                 "data": _chart(
                     [s.taken_on.strftime("%d.%m.%Y") for s in history],
                     [
