@@ -110,6 +110,8 @@ def test_second_login_within_a_minute_says_the_code_was_already_sent(sized, live
     text = notice.inner_text()
     assert f"{sent_at:%H:%M}" in text and re.search(r"новый можно запросить через \d+ с", text)
     assert SmsOutbox.objects.count() == 1  # nothing new was sent
+    shown = int(page.locator("[data-resend-seconds]").inner_text())
+    page.wait_for_function(f"() => Number(document.querySelector('[data-resend-seconds]').textContent) < {shown}")
     page.screenshot(path=str(screenshot_dir / f"login-code-already-sent-{size}.png"), full_page=True)
     _code_step(page)  # the code of the first SMS works
     page.wait_for_url(f"{live_server.url}/cabinet/")
