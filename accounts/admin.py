@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from core.admin_mixins import ReadOnlyAdmin, ViewOnlyMixin
 from core.audit import audit_record
 from core.models import AuditEntry
+from core.paginator import EstimatedCountPaginator
 
 from . import services
 from .journal import entry_summary
@@ -16,6 +17,9 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ("kind", "is_staff", "is_active")
     search_fields = ("=username", "=snils", "last_name", "email")
     readonly_fields = ("last_login", "date_joined", "phone_confirmed_at")
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
     def user_change_password(self, request, id, form_url=""):
         """Staff setting someone's password is written to that user's journal."""
         response = super().user_change_password(request, id, form_url)
@@ -40,6 +44,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_select_related = ("subject", "actor")
     date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     @admin.display(description="подробности")
     def summary(self, entry: AuditEntry) -> str:
@@ -61,6 +66,7 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
     search_fields = ("=to",)
     ordering = ("-id",)
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(LoginThrottle)
@@ -125,3 +131,4 @@ class NotificationAdmin(ReadOnlyAdmin):
     search_fields = ("=user__username",)
     list_select_related = ("user",)
     show_full_result_count = False
+    paginator = EstimatedCountPaginator

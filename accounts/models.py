@@ -58,9 +58,7 @@ class User(AbstractUser):
         verbose_name_plural = "пользователи"
         constraints = [
             # A worker account without SNILS could never log in through the worker form.
-            models.CheckConstraint(
-                condition=~Q(kind="worker") | Q(snils__isnull=False), name="user_worker_has_snils"
-            ),
+            models.CheckConstraint(condition=~Q(kind="worker") | Q(snils__isnull=False), name="user_worker_has_snils"),
         ]
 
     def __str__(self) -> str:
@@ -235,6 +233,8 @@ class OutboundMessage(models.Model):
     to = models.CharField("адрес", max_length=254)
     subject = models.CharField("тема", max_length=300, blank=True)
     body = models.TextField("текст")
+    # The HTML part of an e-mail (the same text with markup, accounts.emails); empty for an SMS.
+    html_body = models.TextField("HTML-текст", blank=True, default="")
     state = models.CharField("состояние", max_length=10, choices=State.choices, default=State.QUEUED)
     attempts = models.PositiveSmallIntegerField("попыток", default=0)
     created_at = models.DateTimeField("создано", default=timezone.now)
@@ -248,7 +248,8 @@ class OutboundMessage(models.Model):
         indexes = [
             # The reconciler's question: what is queued or sending since when (sent rows are most rows).
             models.Index(
-                fields=["state", "queued_at"], name="outbox_pending_idx",
+                fields=["state", "queued_at"],
+                name="outbox_pending_idx",
                 condition=Q(state__in=["queued", "sending"]),
             ),
             models.Index(fields=["sent_at"], name="outbox_sent_idx", condition=Q(state="sent")),

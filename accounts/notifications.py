@@ -1,16 +1,17 @@
 """Notifications to a user: a row in the cabinet, an e-mail, and an SMS for the important ones.
 
-Texts come from templates `templates/<app>/emails/<name>_subject.txt`, `<name>.txt` and, for
-SMS, `<name>_sms.txt`. The e-mail and SMS go through the outbox (accounts.outbox): written with the
-change they report, sent after commit, never lost with a broker message.
+Texts come from templates `templates/<app>/emails/<name>_subject.txt`, `<name>.txt`, `<name>.html`
+(the e-mail's HTML part, accounts.emails) and, for SMS, `<name>_sms.txt`. The e-mail and SMS go
+through the outbox (accounts.outbox): written with the change they report, sent after commit, never
+lost with a broker message.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.template.loader import render_to_string
 
 from . import outbox
+from .emails import email_render, render_text
 from .models import Notification, User
 
 
@@ -18,15 +19,17 @@ def notification_send(
     *, user: User, kind: str, template: str, context: dict, important: bool = False, link: str = ""
 ) -> Notification:
     """Store the notification for the cabinet and queue the e-mail (and SMS when important)."""
-    context = {**context, "site_url": settings.SITE_URL, "link": link}
-    subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
-    body = render_to_string(f"{template}.txt", context).strip()
+    email_link = f"{settings.SITE_URL}{link}"
+    context = {**context, "site_url": settings.SITE_URL, "link": link, "email_link": email_link}
+    email = email_render(template, context)
     notification = Notification.objects.create(
-        user=user, kind=kind, title=subject, body=body, link=link, important=important
+        user=user, kind=kind, title=email.subject, body=email.text, link=link, important=important
     )
-    outbox.send_email(to=user.email, subject=f"{subject} — Медрег", body=f"{body}\n\n{settings.SITE_URL}{link}")
+    outbox.send_email(
+        to=user.email, subject=f"{email.subject} — Медрег", body=f"{email.text}\n\n{email_link}", html=email.html
+    )
     if important and user.phone_confirmed:
-        outbox.send_sms(to=user.phone, text=" ".join(render_to_string(f"{template}_sms.txt", context).split()))
+        outbox.send_sms(to=user.phone, text=" ".join(render_text(f"{template}_sms.txt", context).split()))
     return notification
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.db.models import F
 from django.utils import timezone
 
@@ -35,9 +35,10 @@ class DeliveryError(Exception):
     """The gateway did not take the message; the task retries."""
 
 
-def send_email(*, to: str, subject: str, body: str) -> OutboundMessage | None:
-    """Queue an e-mail; sent after the current transaction commits (nothing if it rolls back)."""
-    return _queue(OutboundMessage.Channel.EMAIL, to, subject, body)
+def send_email(*, to: str, subject: str, body: str, html: str = "") -> OutboundMessage | None:
+    """Queue an e-mail (a text part and, given `html`, an HTML part with the same text; see
+    accounts.emails); sent after the current transaction commits (nothing if it rolls back)."""
+    return _queue(OutboundMessage.Channel.EMAIL, to, subject, body, html)
 
 
 def send_sms(*, to: str, text: str) -> OutboundMessage | None:
@@ -45,10 +46,10 @@ def send_sms(*, to: str, text: str) -> OutboundMessage | None:
     return _queue(OutboundMessage.Channel.SMS, to, "", text)
 
 
-def _queue(channel: str, to: str, subject: str, body: str) -> OutboundMessage | None:
+def _queue(channel: str, to: str, subject: str, body: str, html: str = "") -> OutboundMessage | None:
     if not to:
         return None
-    message = OutboundMessage.objects.create(channel=channel, to=to, subject=subject[:300], body=body)
+    message = OutboundMessage.objects.create(channel=channel, to=to, subject=subject[:300], body=body, html_body=html)
     reconcile.enqueue_on_commit("accounts.send_message", str(message.pk))
     return message
 
@@ -56,8 +57,13 @@ def _queue(channel: str, to: str, subject: str, body: str) -> OutboundMessage | 
 def claim(message_id: int, *, now: dt.datetime | None = None) -> OutboundMessage | None:
     """Take a queued message (or one whose sender died) for sending; None when another has it or it is done."""
     taken = claim_row(
-        OutboundMessage, pk=message_id, state_field="state", queued=OutboundMessage.State.QUEUED,
-        running=OutboundMessage.State.SENDING, lease=SEND_LEASE, now=now or timezone.now(),
+        OutboundMessage,
+        pk=message_id,
+        state_field="state",
+        queued=OutboundMessage.State.QUEUED,
+        running=OutboundMessage.State.SENDING,
+        lease=SEND_LEASE,
+        now=now or timezone.now(),
         attempts=F("attempts") + 1,
     )
     return OutboundMessage.objects.get(pk=message_id) if taken else None
@@ -67,7 +73,10 @@ def deliver(message: OutboundMessage) -> None:
     """Hand the message to the mail server or the SMS gateway; DeliveryError when they refuse."""
     try:
         if message.channel == OutboundMessage.Channel.EMAIL:
-            send_mail(message.subject, message.body, None, [message.to])
+            email = EmailMultiAlternatives(message.subject, message.body, None, [message.to])
+            if message.html_body:
+                email.attach_alternative(message.html_body, "text/html")
+            email.send()
         else:
             sms.send_sms(phone=message.to, text=message.body)
     except (OSError, sms.SmsDeliveryError) as exc:

@@ -17,7 +17,6 @@ import pyotp
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.tokens import default_token_generator
-from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -27,7 +26,7 @@ from django.utils.http import urlsafe_base64_encode
 from core.audit import audit_record
 from core.models import AuditEntry
 
-from . import outbox, sms
+from . import emails, outbox, sms
 from .models import LoginThrottle, OneTimeCode, TotpDevice, User
 
 logger = logging.getLogger(__name__)
@@ -91,6 +90,18 @@ class RateLimited(AuthError):
         self.retry_after = retry_after
 
 
+class ResendTooSoon(RateLimited):
+    """A code still pending was sent less than a minute ago: that code stands, nothing new is sent."""
+
+    def __init__(self, *, sent_at: dt.datetime, retry_after: int):
+        local = timezone.localtime(sent_at)
+        super().__init__(
+            f"Код уже отправлен в {local:%H:%M}; новый можно запросить через {retry_after} с.",
+            retry_after=retry_after,
+        )
+        self.sent_at = sent_at
+
+
 # --- Lockout ------------------------------------------------------------------------------------
 
 
@@ -144,22 +155,18 @@ def throttle_reset(*, key: str) -> None:
 
 
 def _notify_lockout(user: User, locked_until: dt.datetime) -> None:
-    local = timezone.localtime(locked_until)
-    text = (
-        f"Медрег: вход в ваш кабинет заблокирован до {local:%H:%M} после неудачных попыток. "
-        "Если это были не вы, смените пароль."
-    )
-    _notify(user, subject="Вход в личный кабинет заблокирован", text=text)
+    _notify(user, template="accounts/emails/lockout", context={"locked_until": locked_until})
 
 
-def _notify(user: User, *, subject: str, text: str, channels=("sms", "email")) -> None:
+def _notify(user: User, *, template: str, context: dict | None = None, channels=("sms", "email")) -> None:
     """Tell the owner through every channel given, through the outbox (accounts.outbox): with the
-    broker down the message waits in the database; the change it reports still happens."""
-
+    broker down the message waits in the database; the change it reports still happens. The texts are
+    the templates `template` (_subject.txt, .txt, .html) and its `_sms.txt`."""
+    context = context or {}
     if "sms" in channels and user.phone_confirmed:
-        outbox.send_sms(to=user.phone, text=text)
+        outbox.send_sms(to=user.phone, text=" ".join(emails.render_text(f"{template}_sms.txt", context).split()))
     if "email" in channels and user.email:
-        outbox.send_email(to=user.email, subject=subject, body=text)
+        emails.email_send(to=user.email, template=template, context=context, subject_suffix="")
 
 
 # --- Step 1: password ---------------------------------------------------------------------------
@@ -182,9 +189,7 @@ def password_check(*, request, login: str, password: str, kind: str) -> User:
     else:
         ok = user.check_password(password)
     if not ok:
-        audit_record(
-            event=AuditEntry.Event.LOGIN_FAILED, subject=user, request=request, details={"reason": "password"}
-        )
+        audit_record(event=AuditEntry.Event.LOGIN_FAILED, subject=user, request=request, details={"reason": "password"})
         locked_until = throttle_fail(key=key, user=user, request=request)
         if locked_until is not None:
             raise AccountLocked(locked_until)
@@ -232,6 +237,44 @@ class SentCode:
     resend_after: int
 
 
+@dataclass(frozen=True)
+class CodeStatus:
+    """The latest code of a purpose as the code page tells it: when it went out, until when it works
+    (None: no code that can still be entered) and how many seconds before a new one may be asked."""
+
+    sent_at: dt.datetime | None
+    valid_until: dt.datetime | None
+    resend_wait: int
+
+
+def _pending_code(user: User, purpose: str, now: dt.datetime) -> OneTimeCode | None:
+    """The latest code of the purpose if it can still be entered: not used, not expired, tries left.
+
+    Only such a code holds back a new send for a minute. A code already used (the login it served
+    is over) or dead must never make someone who logs in again wait with no code at all.
+    """
+    last = OneTimeCode.objects.filter(user=user, purpose=purpose).order_by("-created_at").first()
+    if last is None or last.used_at is not None or last.expires_at <= now or last.attempts >= CODE_MAX_ATTEMPTS:
+        return None
+    return last
+
+
+def _resend_wait(code: OneTimeCode | None, now: dt.datetime) -> int:
+    if code is None or now - code.created_at >= CODE_RESEND_AFTER:
+        return 0
+    return int((code.created_at + CODE_RESEND_AFTER - now).total_seconds()) + 1
+
+
+def sms_code_status(*, user: User, purpose: str) -> CodeStatus:
+    now = timezone.now()
+    pending = _pending_code(user, purpose, now)
+    if pending is None:
+        return CodeStatus(sent_at=None, valid_until=None, resend_wait=0)
+    return CodeStatus(
+        sent_at=pending.created_at, valid_until=pending.expires_at, resend_wait=_resend_wait(pending, now)
+    )
+
+
 def sms_code_send(*, user: User, purpose: str, request=None, phone: str | None = None) -> SentCode:
     """Send a fresh 6-digit code; earlier unused codes for the same purpose stop working."""
     phone = phone or user.phone
@@ -247,9 +290,7 @@ def sms_code_send(*, user: User, purpose: str, request=None, phone: str | None =
             if purpose == OneTimeCode.Purpose.PASSWORD_RESET
             else [OneTimeCode.Purpose.LOGIN, OneTimeCode.Purpose.PHONE_CONFIRM]
         )
-        recent = OneTimeCode.objects.filter(
-            user=user, purpose__in=group, created_at__gt=now - dt.timedelta(hours=1)
-        )
+        recent = OneTimeCode.objects.filter(user=user, purpose__in=group, created_at__gt=now - dt.timedelta(hours=1))
         if recent.count() >= CODE_SENDS_PER_HOUR:
             oldest = recent.order_by("created_at").values_list("created_at", flat=True).first() or now
             wait = int((oldest + dt.timedelta(hours=1) - now).total_seconds()) + 1
@@ -258,10 +299,10 @@ def sms_code_send(*, user: User, purpose: str, request=None, phone: str | None =
                 f"Попробуйте через {max(1, wait // 60)} мин.",
                 retry_after=wait,
             )
-        last = recent.filter(purpose=purpose).order_by("-created_at").first()
-        if last is not None and now - last.created_at < CODE_RESEND_AFTER:
-            wait = int((last.created_at + CODE_RESEND_AFTER - now).total_seconds()) + 1
-            raise RateLimited(f"Новый код можно запросить через {wait} с.", retry_after=wait)
+        pending = _pending_code(user, purpose, now)
+        wait = _resend_wait(pending, now)
+        if pending is not None and wait:
+            raise ResendTooSoon(sent_at=pending.created_at, retry_after=wait)
         OneTimeCode.objects.filter(user=user, purpose=purpose, used_at__isnull=True).update(used_at=now)
         code = f"{secrets.randbelow(10**6):06d}"
         otp = OneTimeCode.objects.create(
@@ -269,9 +310,7 @@ def sms_code_send(*, user: User, purpose: str, request=None, phone: str | None =
         )
         otp.code_hash = _code_hash(otp.pk, code)
         otp.save(update_fields=["code_hash"])
-        audit_record(
-            event=AuditEntry.Event.CODE_SENT, subject=user, request=request, details={"purpose": purpose}
-        )
+        audit_record(event=AuditEntry.Event.CODE_SENT, subject=user, request=request, details={"purpose": purpose})
         text = f"Медрег: код {code}. Никому его не сообщайте. Действует 5 минут."
         transaction.on_commit(lambda: _send_code(phone=phone, text=text, user_id=user.pk))
     return SentCode(phone_masked=_mask(phone), resend_after=int(CODE_RESEND_AFTER.total_seconds()))
@@ -313,9 +352,7 @@ def sms_code_verify(*, user: User, purpose: str, code: str, request=None) -> One
         otp.attempts += 1
         otp.save(update_fields=["attempts"])
         left = CODE_MAX_ATTEMPTS - otp.attempts
-        audit_record(
-            event=AuditEntry.Event.CODE_FAILED, subject=user, request=request, details={"purpose": purpose}
-        )
+        audit_record(event=AuditEntry.Event.CODE_FAILED, subject=user, request=request, details={"purpose": purpose})
         failure = CodeError(
             f"Неверный код. Осталось попыток: {left}." if left else "Неверный код. Запросите новый код.",
             code="wrong",
@@ -455,8 +492,9 @@ def current_password_check(*, request, user: User, password: str) -> bool:
     throttle_check(key=key)
     if user.check_password(password):
         return True
-    audit_record(event=AuditEntry.Event.LOGIN_FAILED, subject=user, request=request,
-                 details={"reason": "current_password"})
+    audit_record(
+        event=AuditEntry.Event.LOGIN_FAILED, subject=user, request=request, details={"reason": "current_password"}
+    )
     locked_until = throttle_fail(key=key, user=user, request=request)
     if locked_until is not None:
         raise AccountLocked(locked_until)
@@ -471,9 +509,7 @@ def password_change(*, request, user: User, new_password: str) -> None:
         locked.save(update_fields=["password"])
         audit_record(event=AuditEntry.Event.PASSWORD_CHANGED, subject=locked, actor=locked, request=request)
     auth.update_session_auth_hash(request, locked)
-    transaction.on_commit(
-        lambda: _notify(locked, subject="Пароль изменён", text="Медрег: пароль от личного кабинета изменён.")
-    )
+    transaction.on_commit(lambda: _notify(locked, template="accounts/emails/password_changed"))
 
 
 def password_reset_request(*, request, login: str, channel: str) -> User | None:
@@ -499,12 +535,11 @@ def password_reset_request(*, request, login: str, channel: str) -> User | None:
         # From SITE_URL, never from the request: the Host header is the client's to choose, and a
         # forged one would mail the owner a working reset link to someone else's site.
         link = settings.SITE_URL.rstrip("/") + reverse("accounts:recover_email", args=[uid, token])
-        text = (
-            "Здравствуйте!\n\nДля восстановления пароля от личного кабинета Медрег перейдите по ссылке "
-            f"(действует {settings.PASSWORD_RESET_TIMEOUT // 3600} ч):\n{link}\n\n"
-            "Если вы не запрашивали восстановление, ничего не делайте: пароль останется прежним."
+        emails.email_send(
+            to=user.email,
+            template="accounts/emails/password_reset",
+            context={"link": link, "hours": settings.PASSWORD_RESET_TIMEOUT // 3600},
         )
-        transaction.on_commit(lambda: send_mail("Восстановление пароля — Медрег", text, None, [user.email]))
     return None
 
 
@@ -522,12 +557,4 @@ def password_reset_complete(*, request, user: User, new_password: str, channel: 
             event=AuditEntry.Event.PASSWORD_RESET, subject=locked, request=request, details={"channel": channel}
         )
     other = ("email",) if channel == "sms" else ("sms",)
-    transaction.on_commit(
-        lambda: _notify(
-            locked,
-            subject="Пароль восстановлен",
-            text="Медрег: пароль от личного кабинета восстановлен, все сеансы завершены. "
-            "Если это были не вы, обратитесь в службу поддержки.",
-            channels=other,
-        )
-    )
+    transaction.on_commit(lambda: _notify(locked, template="accounts/emails/password_restored", channels=other))

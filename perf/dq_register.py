@@ -135,15 +135,18 @@ def _load_organizations(ids: set[str], regions: dict[str, int], now) -> int:
 
 def _load_documents(records, specialties, now, today) -> int:
     accreditation = _directory_ids(AccreditationKind)[0]
-    seen: set[str] = set()
+    seen: Counter = Counter()
 
     def rows():
         for r in records:
             for number in r["documents"]:
                 # A number shared with the original (one document, entered twice) takes the other kind:
-                # (kind, number) is unique in the register.
-                kind = "certificate" if number not in seen else "accreditation"
-                seen.add(number)
+                # (kind, number) is unique in the register. A third record of one person sharing it too
+                # (two duplicates of one original) has no kind left and goes without that document.
+                seen[number] += 1
+                if seen[number] > 2:
+                    continue
+                kind = "certificate" if seen[number] == 1 else "accreditation"
                 yield (r["id"] + 1, kind, number, accreditation if kind == "accreditation" else None,
                        specialties[int(r["specialty"]) % len(specialties)], today - dt.timedelta(days=400),
                        today + dt.timedelta(days=1400), "valid", now)  # fmt: skip

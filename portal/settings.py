@@ -44,8 +44,7 @@ _DEV_SECRET = "dev-insecure-secret-key-do-not-use-in-production-0123456789"  # n
 SECRET_KEY = env_str("SECRET_KEY", "" if PRODUCTION else _DEV_SECRET)
 if PRODUCTION and (not SECRET_KEY or SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured(
-        "SECRET_KEY (or SECRET_KEY_FILE) must be set to a random value of 50+ characters "
-        "when DJANGO_ENV=production."
+        "SECRET_KEY (or SECRET_KEY_FILE) must be set to a random value of 50+ characters when DJANGO_ENV=production."
     )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
@@ -55,7 +54,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin with the staff desk as its home page (desk.sites.DeskAdminSite).
+    "desk.apps.DeskAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "registry",
     "verification",
     "support",
+    "desk.apps.DeskConfig",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -180,8 +181,9 @@ DATABASE_REPLICA_CONNECT_TIMEOUT = int(env_str("DATABASE_REPLICA_CONNECT_TIMEOUT
 for _index, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
     _replica = database_config(_url, pooled=False, connect_timeout=DATABASE_REPLICA_CONNECT_TIMEOUT)
     if not (_replica["ENGINE"] == DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"):
-        raise ImproperlyConfigured("DATABASE_REPLICA_URLS: replicas are PostgreSQL streaming replicas of a "
-                                   "PostgreSQL primary.")
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URLS: replicas are PostgreSQL streaming replicas of a PostgreSQL primary."
+        )
     # A query on a replica whose host vanished (no reset, no answer) fails after this many
     # milliseconds instead of waiting for TCP's own timeout (minutes).
     _replica["OPTIONS"].setdefault("tcp_user_timeout", DATABASE_REPLICA_CONNECT_TIMEOUT * 1000)
@@ -339,6 +341,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "portal:landing"
+# Where a finished login lands (staff desk, cabinet, the page asked for): one function in the wiring,
+# so accounts needs to know none of the apps it sends people to.
+LOGIN_LANDING = "portal.views.after_login_url"
 LOGOUT_REDIRECT_URL = "portal:landing"
 
 # Absolute session lifetime 12 hours; the 30-minute idle limit is enforced by

@@ -4,10 +4,6 @@ from django.views.generic import RedirectView
 
 from . import views
 
-admin.site.site_header = "Медрег — служба поддержки"
-admin.site.site_title = "Медрег"
-admin.site.index_title = "Администрирование регистра"
-
 portal_patterns = (
     [
         path("", views.landing, name="landing"),

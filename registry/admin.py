@@ -5,6 +5,7 @@ from core import validators
 from core.admin_mixins import LabelledTabularInline, ReadOnlyAdmin
 from core.audit import audit_record
 from core.models import AuditEntry
+from core.paginator import EstimatedCountPaginator
 
 from . import models, services
 from .forms import WorkerAddForm
@@ -23,6 +24,7 @@ class WorkerRecordsListMixin:
     ordering = ("-id",)
     sortable_by = ()
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 class RefreshesWorkerMixin:
@@ -75,6 +77,7 @@ class MedicalOrganizationAdmin(admin.ModelAdmin):
     autocomplete_fields = ("region", "org_type")
     inlines = [LicenseInline]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(models.OrganizationLicense)
@@ -148,6 +151,7 @@ class MedicalWorkerAdmin(admin.ModelAdmin):
     )
     inlines = [EmploymentInline, AdmissionDocumentInline, EducationInline, CategoryInline]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     date_hierarchy = None
 
     def get_search_results(self, request, queryset, search_term):
@@ -243,6 +247,7 @@ class EmploymentAdmin(WorkerRecordsListMixin, RefreshesWorkerMixin, admin.ModelA
     list_select_related = ("worker", "organization", "position")
     autocomplete_fields = ("worker", "organization", "position", "specialty")
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(models.Education)
@@ -253,6 +258,7 @@ class EducationAdmin(WorkerRecordsListMixin, admin.ModelAdmin):
     list_select_related = ("worker", "level")
     autocomplete_fields = ("worker", "specialty")
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(models.AdmissionDocument)
@@ -264,6 +270,7 @@ class AdmissionDocumentAdmin(WorkerRecordsListMixin, RefreshesWorkerMixin, admin
     autocomplete_fields = ("worker", "specialty")
     readonly_fields = ("updated_at",)
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(models.CategoryAssignment)
@@ -274,6 +281,7 @@ class CategoryAssignmentAdmin(WorkerRecordsListMixin, RefreshesWorkerMixin, admi
     list_select_related = ("worker", "category", "specialty")
     autocomplete_fields = ("worker", "specialty")
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(models.ContinuingEducation)
@@ -284,6 +292,8 @@ class ContinuingEducationAdmin(WorkerRecordsListMixin, admin.ModelAdmin):
     list_select_related = ("worker",)
     autocomplete_fields = ("worker", "specialty")
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
 
 # Data quality and registry sync (issue 7): import, duplicates, alerts, dashboards.
 @admin.register(models.ExportJob)
@@ -293,9 +303,20 @@ class ExportJobAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "format", "status", "progress", "rows", "user", "finished_at")
     list_filter = ("status", "format")
     list_select_related = ("user",)
-    readonly_fields = ("id", "created_at", "started_at", "finished_at", "params", "format", "status", "progress",
-                       "rows", "file_name", "error", "user")
+    readonly_fields = (
+        "id",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "params",
+        "format",
+        "status",
+        "progress",
+        "rows",
+        "file_name",
+        "error",
+        "user",
+    )
     exclude = ("session_key",)  # a session key is a credential
     ordering = ("-created_at",)
     date_hierarchy = "created_at"
-

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import outbox
+from accounts import emails, outbox
 from accounts.models import User
 from core.audit import audit_record
 from core.models import AuditEntry
@@ -32,8 +32,12 @@ MAX_MESSAGE_LENGTH = 5000
 
 # Which statuses a ticket may move to from each status (staff actions; user replies reopen).
 TRANSITIONS: dict[str, set[str]] = {
-    Ticket.Status.NEW: {Ticket.Status.IN_PROGRESS, Ticket.Status.WAITING_USER, Ticket.Status.RESOLVED,
-                        Ticket.Status.CLOSED},
+    Ticket.Status.NEW: {
+        Ticket.Status.IN_PROGRESS,
+        Ticket.Status.WAITING_USER,
+        Ticket.Status.RESOLVED,
+        Ticket.Status.CLOSED,
+    },
     Ticket.Status.IN_PROGRESS: {Ticket.Status.WAITING_USER, Ticket.Status.RESOLVED, Ticket.Status.CLOSED},
     Ticket.Status.WAITING_USER: {Ticket.Status.IN_PROGRESS, Ticket.Status.RESOLVED, Ticket.Status.CLOSED},
     Ticket.Status.RESOLVED: {Ticket.Status.IN_PROGRESS, Ticket.Status.CLOSED},
@@ -108,7 +112,6 @@ def ticket_create(*, data: TicketInput, user: User | None, screenshot=None, requ
             )
     attachment = None
     if screenshot is not None:
-
         try:
             attachment = document_store(
                 uploaded_file=screenshot,
@@ -126,7 +129,6 @@ def ticket_create(*, data: TicketInput, user: User | None, screenshot=None, requ
         return _ticket_create_rows(data=data, user=user, follows=follows, attachment=attachment, request=request)
     except BaseException:
         if attachment is not None:
-
             document_discard(document=attachment)
         raise
 
@@ -150,33 +152,38 @@ def _ticket_create_rows(*, data: TicketInput, user, follows, attachment, request
             created_at=now,
         )
         TicketMessage.objects.create(
-            ticket=ticket, author=user, author_kind=TicketMessage.Author.USER, body=data.description,
-            attachment=attachment, created_at=now,
+            ticket=ticket,
+            author=user,
+            author_kind=TicketMessage.Author.USER,
+            body=data.description,
+            attachment=attachment,
+            created_at=now,
         )
         TicketStatusChange.objects.create(ticket=ticket, to_status=Ticket.Status.NEW, changed_by=user, changed_at=now)
         if user is not None:
             audit_record(
-                event=AuditEntry.Event.DATA_CHANGED, subject=user, request=request, object_type="ticket",
-                object_id=ticket.number, details={"action": "ticket_created"},
+                event=AuditEntry.Event.DATA_CHANGED,
+                subject=user,
+                request=request,
+                object_type="ticket",
+                object_id=ticket.number,
+                details={"action": "ticket_created"},
             )
         transaction.on_commit(lambda: _notify_created(ticket.pk))
     return ticket
 
 
 def _notify_created(ticket_id: int) -> None:
-    ticket = Ticket.objects.get(pk=ticket_id)
-    text = (
-        f"Ваше обращение зарегистрировано под номером {ticket.number}. "
-        "Статус можно проверить на сайте в разделе «Помощь и поддержка»."
-    )
-    _send(ticket, subject=f"Обращение {ticket.number} зарегистрировано", text=text)
+    _send(Ticket.objects.get(pk=ticket_id), template="ticket_created")
 
 
-def _send(ticket: Ticket, *, subject: str, text: str) -> None:
-    """E-mail and SMS to the ticket's contacts, through the outbox (accounts.outbox): with the broker
-    down they wait in the database and the ticket stands."""
-
-    outbox.send_email(to=ticket.contact_email, subject=f"{subject} — Медрег", body=text)
+def _send(ticket: Ticket, *, template: str, context: dict | None = None) -> None:
+    """E-mail (support/emails/<template>) and SMS to the ticket's contacts, through the outbox
+    (accounts.outbox): with the broker down they wait in the database and the ticket stands."""
+    context = {"ticket": ticket, **(context or {})}
+    path = f"support/emails/{template}"
+    emails.email_send(to=ticket.contact_email, template=path, context=context)
+    text = " ".join(emails.render_text(f"{path}.txt", context).split())
     outbox.send_sms(to=ticket.contact_phone, text=f"Медрег: {text}")
 
 
@@ -214,13 +221,7 @@ def ticket_set_status(*, ticket: Ticket, status: str, by: User, note: str = "") 
         old = ticket.status
         _change_status(ticket, status, by=by, note=note)
         if old != status:
-            transaction.on_commit(
-                lambda: _send(
-                    ticket,
-                    subject=f"Обращение {ticket.number}: {ticket.get_status_display().lower()}",
-                    text=f"Статус обращения {ticket.number}: «{ticket.get_status_display()}».",
-                )
-            )
+            transaction.on_commit(lambda: _send(ticket, template="ticket_status"))
     return ticket
 
 
@@ -244,9 +245,7 @@ def _clean_body(body: str) -> str:
     if not body:
         raise SupportError("Сообщение: введите текст.", field="body")
     if len(body) > MAX_MESSAGE_LENGTH:
-        raise SupportError(
-            f"Сообщение: не больше {MAX_MESSAGE_LENGTH} символов (сейчас {len(body)}).", field="body"
-        )
+        raise SupportError(f"Сообщение: не больше {MAX_MESSAGE_LENGTH} символов (сейчас {len(body)}).", field="body")
     return body
 
 
@@ -260,8 +259,10 @@ def ticket_reply_user(*, ticket: Ticket, user: User | None, body: str) -> Ticket
                 "Обращение закрыто. Создайте новое и укажите номер этого обращения как предыдущий.", field="body"
             )
         message = TicketMessage.objects.create(
-            ticket=ticket, author=user if user and user.is_authenticated else None,
-            author_kind=TicketMessage.Author.USER, body=body,
+            ticket=ticket,
+            author=user if user and user.is_authenticated else None,
+            author_kind=TicketMessage.Author.USER,
+            body=body,
         )
         if ticket.status in (Ticket.Status.WAITING_USER, Ticket.Status.RESOLVED):
             _change_status(ticket, Ticket.Status.IN_PROGRESS, by=None, note="ответ пользователя")
@@ -283,7 +284,11 @@ def ticket_reply_staff(
             raise SupportError("Обращение закрыто: ответ не будет отправлен.", field="body")
         now = timezone.now()
         message = TicketMessage.objects.create(
-            ticket=ticket, author=staff, author_kind=TicketMessage.Author.STAFF, body=body, internal=internal,
+            ticket=ticket,
+            author=staff,
+            author_kind=TicketMessage.Author.STAFF,
+            body=body,
+            internal=internal,
             created_at=now,
         )
         fields = ["updated_at"]
@@ -304,14 +309,7 @@ def ticket_reply_staff(
             _change_status(ticket, target, by=staff)
         if not internal:
             link = settings.SITE_URL.rstrip("/") + reverse("support:ticket_detail", args=[ticket.number])
-            transaction.on_commit(
-                lambda: _send(
-                    ticket,
-                    subject=f"Ответ по обращению {ticket.number}",
-                    text=f"Служба поддержки ответила на обращение {ticket.number}. "
-                    f"Статус: «{ticket.get_status_display()}». Ответ: {link}",
-                )
-            )
+            transaction.on_commit(lambda: _send(ticket, template="ticket_reply", context={"link": link}))
     return message
 
 
@@ -333,20 +331,28 @@ def ticket_merge(*, duplicate: Ticket, into: Ticket, by: User) -> Ticket:
         if into.status == Ticket.Status.CLOSED:
             raise SupportError("Нельзя объединить с закрытым обращением.")
         same_person = (duplicate.user_id is not None and duplicate.user_id == into.user_id) or (
-            duplicate.user_id is None and into.user_id is None
-            and ((duplicate.contact_email and duplicate.contact_email.lower() == into.contact_email.lower())
-                 or (duplicate.contact_phone and duplicate.contact_phone == into.contact_phone))
+            duplicate.user_id is None
+            and into.user_id is None
+            and (
+                (duplicate.contact_email and duplicate.contact_email.lower() == into.contact_email.lower())
+                or (duplicate.contact_phone and duplicate.contact_phone == into.contact_phone)
+            )
         )
         if not same_person:
             raise SupportError("Объединять можно только обращения одного и того же заявителя.")
         duplicate.merged_into = into
         duplicate.save(update_fields=["merged_into", "updated_at"])
         TicketMessage.objects.create(
-            ticket=duplicate, author=by, author_kind=TicketMessage.Author.SYSTEM,
+            ticket=duplicate,
+            author=by,
+            author_kind=TicketMessage.Author.SYSTEM,
             body=f"Обращение объединено с {into.number}: ответ будет дан в нём.",
         )
         TicketMessage.objects.create(
-            ticket=into, author=by, author_kind=TicketMessage.Author.SYSTEM, internal=True,
+            ticket=into,
+            author=by,
+            author_kind=TicketMessage.Author.SYSTEM,
+            internal=True,
             body=f"Присоединено повторное обращение {duplicate.number}.",
         )
         _change_status(duplicate, Ticket.Status.CLOSED, by=by, note=f"дубликат {into.number}")
@@ -361,7 +367,6 @@ def ticket_lookup(*, number: str, contact: str) -> Ticket | None:
     contact = (contact or "").strip()
     phone = ""
     if "@" not in contact:
-
         try:
             phone = normalize_mobile_phone(contact)
         except ValidationError:  # an unparsable contact simply does not match
@@ -438,9 +443,11 @@ def chat_to_ticket(*, conversation: ChatConversation, by: User, topic: str = "ot
         TicketMessage.objects.bulk_create(
             [
                 TicketMessage(
-                    ticket=ticket, author=m.author,
+                    ticket=ticket,
+                    author=m.author,
                     author_kind=TicketMessage.Author.STAFF if m.from_staff else TicketMessage.Author.USER,
-                    body=m.body, created_at=m.created_at,
+                    body=m.body,
+                    created_at=m.created_at,
                 )
                 for m in messages
             ]

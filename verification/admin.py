@@ -21,6 +21,7 @@ from accounts.models import User
 from core.admin_mixins import NoAddDeleteMixin, ReadOnlyAdmin, ServiceFailureMixin
 from core.audit import audit_record
 from core.models import AuditEntry
+from core.paginator import EstimatedCountPaginator
 
 from . import services
 from .models import (
@@ -48,6 +49,7 @@ class StoredDocumentAdmin(ReadOnlyAdmin):
     list_select_related = ("owner",)
     exclude = ("storage_name", "key_fingerprint")
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(StateRegistryReference)
@@ -58,6 +60,7 @@ class StateRegistryReferenceAdmin(admin.ModelAdmin):
     list_filter = ("source",)
     search_fields = ("=key", "last_name")
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 def _age_text(delta: dt.timedelta) -> str:
@@ -76,17 +79,29 @@ def _document_links(documents) -> str:
     for document in documents:
         url = reverse("verification:document", args=[document.pk])
         if document.content_type.startswith("image/"):
-            items.append(format_html(
-                '<figure style="margin:0 0 1em"><a href="{}">{}: {}</a><br>'
-                '<img src="{}" alt="{}" loading="lazy" style="max-width:480px;max-height:480px;border:1px solid #ccc">'
-                "</figure>",
-                url, document.get_kind_display(), document.original_name, url, document.get_kind_display(),
-            ))
+            items.append(
+                format_html(
+                    '<figure style="margin:0 0 1em"><a href="{}">{}: {}</a><br>'
+                    '<img src="{}" alt="{}" loading="lazy" '
+                    'style="max-width:480px;max-height:480px;border:1px solid #ccc">'
+                    "</figure>",
+                    url,
+                    document.get_kind_display(),
+                    document.original_name,
+                    url,
+                    document.get_kind_display(),
+                )
+            )
         else:
-            items.append(format_html(
-                '<p><a href="{}">{}: {} (PDF, {} КБ)</a></p>', url, document.get_kind_display(),
-                document.original_name, max(1, document.size // 1024),
-            ))
+            items.append(
+                format_html(
+                    '<p><a href="{}">{}: {} (PDF, {} КБ)</a></p>',
+                    url,
+                    document.get_kind_display(),
+                    document.original_name,
+                    max(1, document.size // 1024),
+                )
+            )
     return format_html_join("", "{}", ((item,) for item in items)) if items else "—"
 
 
@@ -94,10 +109,19 @@ def _history_table(kind: str, pk: int) -> str:
     rows = application_history(kind=kind, application_id=pk)
     return format_html(
         "<table><tr><th>Время</th><th>Статус</th><th>Кто</th><th>Комментарий</th></tr>{}</table>",
-        format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
-            (timezone.localtime(h.created_at).strftime("%d.%m.%Y %H:%M"), h.to_label,
-             h.actor.full_name if h.actor else "система", h.note or "") for h in rows
-        )),
+        format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    timezone.localtime(h.created_at).strftime("%d.%m.%Y %H:%M"),
+                    h.to_label,
+                    h.actor.full_name if h.actor else "система",
+                    h.note or "",
+                )
+                for h in rows
+            ),
+        ),
     )
 
 
@@ -114,12 +138,16 @@ class DecisionForm(forms.ModelForm):
     """Only non-model fields: save_model hands them to the services."""
 
     decision = forms.ChoiceField(
-        label="Решение", required=False,
+        label="Решение",
+        required=False,
         choices=[("", "— без решения —"), ("approve", "Подтвердить"), ("reject", "Отклонить")],
     )
-    reason = forms.CharField(label="Причина отказа / комментарий", required=False,
-                             widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-                             help_text="Обязательна при отказе; работник увидит её в кабинете.")
+    reason = forms.CharField(
+        label="Причина отказа / комментарий",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Обязательна при отказе; работник увидит её в кабинете.",
+    )
     assign_to = StaffChoiceField(label="Исполнитель", queryset=_staff(), required=False)
 
     class Meta:
@@ -147,14 +175,18 @@ class ReviewQueueAdmin(NoAddDeleteMixin, ServiceFailureMixin, admin.ModelAdmin):
     date_field = "submitted_at"
     list_per_page = 50
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     actions = ["assign_to_me", "approve_selected"]
     decision_fields = ("decision", "reason", "assign_to")
 
     def get_ordering(self, request):
         # Waiting for a person first, oldest on top: the order they are due in.
-        waiting = Case(When(status__in=self.review_statuses, then=Value(0)),
-                       When(status__in=self.open_statuses, then=Value(1)), default=Value(2),
-                       output_field=IntegerField())
+        waiting = Case(
+            When(status__in=self.review_statuses, then=Value(0)),
+            When(status__in=self.open_statuses, then=Value(1)),
+            default=Value(2),
+            output_field=IntegerField(),
+        )
         return [waiting.asc(), self.date_field, "id"]
 
     @admin.display(description="ожидает")
@@ -191,8 +223,14 @@ class ReviewQueueAdmin(NoAddDeleteMixin, ServiceFailureMixin, admin.ModelAdmin):
             obj = self.get_object(request, object_id)
             if obj is not None:
                 # Staff opening an application reads protected personal data: journaled.
-                audit_record(event=AuditEntry.Event.DATA_VIEWED, subject=obj.worker.user, request=request,
-                             object_type=self.kind, object_id=str(obj.pk), details={"via": "admin"})
+                audit_record(
+                    event=AuditEntry.Event.DATA_VIEWED,
+                    subject=obj.worker.user,
+                    request=request,
+                    object_type=self.kind,
+                    object_id=str(obj.pk),
+                    details={"via": "admin"},
+                )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
@@ -265,9 +303,23 @@ class IdentityApplicationAdmin(ReviewQueueAdmin):
     list_display = ("id", "worker_name", "status", "submitted_at", "sla_age", "assignee_name", "check_attempts")
     list_select_related = ("worker", "assignee")
     search_fields = ("=snils", "=inn", "last_name")
-    shown_fields = ("status", "worker", "snils", "inn", "last_name", "first_name", "middle_name", "birth_date",
-                    "submitted_at", "sla_age", "check_attempts", "discrepancies_list", "documents_inline",
-                    "decision_note", "history")
+    shown_fields = (
+        "status",
+        "worker",
+        "snils",
+        "inn",
+        "last_name",
+        "first_name",
+        "middle_name",
+        "birth_date",
+        "submitted_at",
+        "sla_age",
+        "check_attempts",
+        "discrepancies_list",
+        "documents_inline",
+        "decision_note",
+        "history",
+    )
 
     def get_list_filter(self, request):
         return (_queue_filter(type(self)), "status")
@@ -296,8 +348,19 @@ class QualificationApplicationAdmin(ReviewQueueAdmin):
     list_display = ("id", "worker_name", "status", "submitted_at", "sla_age", "assignee_name", "check_attempts")
     list_select_related = ("worker", "assignee")
     search_fields = ("=diploma_number", "=admission_number", "worker__last_name")
-    shown_fields = ("status", "worker", "diploma_number", "admission_number", "submitted_at", "sla_age",
-                    "fix_deadline", "problems_list", "documents_inline", "decision_note", "history")
+    shown_fields = (
+        "status",
+        "worker",
+        "diploma_number",
+        "admission_number",
+        "submitted_at",
+        "sla_age",
+        "fix_deadline",
+        "problems_list",
+        "documents_inline",
+        "decision_note",
+        "history",
+    )
 
     def get_list_filter(self, request):
         return (_queue_filter(type(self)), "status")
@@ -314,8 +377,7 @@ class QualificationApplicationAdmin(ReviewQueueAdmin):
         services.qualification_application_approve(application=obj, actor=request.user, request=request)
 
     def reject(self, obj, request, reason):
-        services.qualification_application_reject(application=obj, actor=request.user, reason=reason,
-                                                  request=request)
+        services.qualification_application_reject(application=obj, actor=request.user, reason=reason, request=request)
 
 
 @admin.register(ChangeRequest)
@@ -328,8 +390,18 @@ class ChangeRequestAdmin(ReviewQueueAdmin):
     list_display = ("id", "worker_name", "status", "created_at", "sla_age", "assignee_name", "changed_fields")
     list_select_related = ("worker", "assignee")
     search_fields = ("worker__last_name", "=worker__registry_number")
-    shown_fields = ("status", "worker", "created_at", "sla_age", "diff_table", "comment", "documents_inline",
-                    "reviewed_by", "reject_reason", "history")
+    shown_fields = (
+        "status",
+        "worker",
+        "created_at",
+        "sla_age",
+        "diff_table",
+        "comment",
+        "documents_inline",
+        "reviewed_by",
+        "reject_reason",
+        "history",
+    )
 
     def get_list_filter(self, request):
         return (_queue_filter(type(self)), "status")
@@ -342,8 +414,11 @@ class ChangeRequestAdmin(ReviewQueueAdmin):
     def diff_table(self, obj):
         return format_html(
             "<table><tr><th>Поле</th><th>Сейчас</th><th>Станет</th></tr>{}</table>",
-            format_html_join("", "<tr><td>{}</td><td>{}</td><td><strong>{}</strong></td></tr>",
-                             ((c["label"], c["old"], c["new"]) for c in obj.changes.values())),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td><strong>{}</strong></td></tr>",
+                ((c["label"], c["old"], c["new"]) for c in obj.changes.values()),
+            ),
         )
 
     @admin.display(description="подтверждающий документ")

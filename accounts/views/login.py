@@ -7,8 +7,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -25,6 +25,8 @@ NEXT_KEY = "accounts.next"
 
 
 PHONE_KEY = "accounts.phone_to_confirm"
+# Set when a login asked for a code while the previous one, sent under a minute ago, still stood.
+CODE_REUSED_KEY = "accounts.code_already_sent"
 
 
 def _safe_next(request, candidate: str | None) -> str | None:
@@ -33,11 +35,15 @@ def _safe_next(request, candidate: str | None) -> str | None:
     return None
 
 
-def _after_login(request, user: User):
-    target = _safe_next(request, request.session.pop(NEXT_KEY, None))
-    if target:
-        return redirect(target)
-    return redirect("admin:index" if user.is_staff else "portal:landing")
+def login_next_pop(request) -> str | None:
+    """The page the login started from, if it is on this site; taken once."""
+    return _safe_next(request, request.session.pop(NEXT_KEY, None))
+
+
+def after_login_redirect(request, user: User):
+    """Where a finished login goes is the wiring's decision (settings.LOGIN_LANDING): the landing
+    knows the desks and cabinets of apps this one must not import."""
+    return redirect(import_string(settings.LOGIN_LANDING)(request, user))
 
 
 # --- Step 1 -------------------------------------------------------------------------------------
@@ -49,7 +55,11 @@ def _after_login(request, user: User):
 @require_http_methods(["GET", "POST"])
 def login_view(request):
     if request.user.is_authenticated:
-        return _after_login(request, request.user)
+        # Already signed in (a second tab, a bookmarked login link): straight on to where it leads.
+        next_url = _safe_next(request, request.GET.get("next"))
+        if next_url:
+            request.session[NEXT_KEY] = next_url
+        return after_login_redirect(request, request.user)
     form = LoginForm(request.POST or None, request=request)
     # Per account the lockout applies; per address this stops one host trying many SNILS.
     wait = request.method == "POST" and ratelimit.hit(
@@ -78,10 +88,16 @@ def login_view(request):
 def _send_login_code(request, user: User, *, announce: bool = True) -> None:
     try:
         sent = services.sms_code_send(user=user, purpose=OneTimeCode.Purpose.LOGIN, request=request)
-        if announce:
-            messages.info(request, f"Новый код отправлен на номер {sent.phone_masked}.")
+    except services.ResendTooSoon:
+        # The code sent a moment ago still works: the code page says when it went out.
+        request.session[CODE_REUSED_KEY] = True
+        return
     except services.AuthError as exc:
         messages.error(request, exc.message)
+        return
+    request.session.pop(CODE_REUSED_KEY, None)
+    if announce:
+        messages.info(request, f"Новый код отправлен на номер {sent.phone_masked}.")
 
 
 # --- Step 2 -------------------------------------------------------------------------------------
@@ -92,14 +108,6 @@ def _pending_or_restart(request):
     if user is None:
         messages.error(request, "Время на ввод кода истекло или вход не начат. Введите СНИЛС и пароль ещё раз.")
     return user
-
-
-def _resend_wait(user: User) -> int:
-    last = OneTimeCode.objects.filter(user=user, purpose=OneTimeCode.Purpose.LOGIN).order_by("-created_at").first()
-    if last is None:
-        return 0
-    left = (last.created_at + services.CODE_RESEND_AFTER - timezone.now()).total_seconds()
-    return max(0, int(left) + 1)
 
 
 @csrf_protect
@@ -137,8 +145,10 @@ def login_verify(request):
             except services.AuthError as exc:
                 form.add_error("code", exc.message)
             else:
+                request.session.pop(CODE_REUSED_KEY, None)
                 services.login_complete(request=request, user=user, method=method)
-                return _after_login(request, user)
+                return after_login_redirect(request, user)
+    code = services.sms_code_status(user=user, purpose=OneTimeCode.Purpose.LOGIN)
     return render(
         request,
         "accounts/login_verify.html",
@@ -147,7 +157,9 @@ def login_verify(request):
             "method": method,
             "has_totp": has_totp,
             "masked_phone": user.masked_phone,
-            "resend_wait": _resend_wait(user) if method == "sms" else 0,
+            "code": code,
+            "code_already_sent": bool(request.session.get(CODE_REUSED_KEY)) and code.sent_at is not None,
+            "resend_wait": code.resend_wait if method == "sms" else 0,
         },
     )
 
@@ -231,7 +243,7 @@ def _phone_code_confirm(request, user: User, phone: str, code_form: CodeForm):
     request.session.pop(PHONE_KEY, None)
     services.login_complete(request=request, user=user, method="sms")
     messages.success(request, "Телефон подтверждён. Теперь код для входа будет приходить на этот номер.")
-    return _after_login(request, user)
+    return after_login_redirect(request, user)
 
 
 # --- Logout -------------------------------------------------------------------------------------

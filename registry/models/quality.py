@@ -149,6 +149,10 @@ class DiscrepancyAlert(models.Model):
         ordering = ["-last_seen_at"]
         indexes = [
             models.Index(fields=["resolved_at", "kind"], name="alert_open_kind_idx"),
+            # The staff desk: how many alerts are open and since when, without reading resolved ones.
+            models.Index(
+                fields=["first_seen_at"], name="alert_open_seen_idx", condition=models.Q(resolved_at__isnull=True)
+            ),
             models.Index(
                 fields=["notified_at"], name="alert_notified_idx", condition=models.Q(notified_at__isnull=True)
             ),

@@ -10,11 +10,11 @@ import logging
 from collections import Counter
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts import emails
 from accounts.models import User
 
 from ..models import (
@@ -108,7 +108,6 @@ def alerts_digest_send() -> int:
     """E-mail staff the alerts not yet reported; each alert is in exactly one digest."""
     recipients = list(getattr(settings, "DQ_ALERT_EMAILS", []) or [])
     if not recipients:
-
         recipients = list(
             User.objects.filter(is_staff=True, is_active=True).exclude(email="").values_list("email", flat=True)
         )
@@ -122,20 +121,16 @@ def alerts_digest_send() -> int:
             return 0
         DiscrepancyAlert.objects.filter(id__in=[a.id for a in pending]).update(notified_at=timezone.now())
         if recipients:
-            counts = Counter(a.get_kind_display() for a in pending)
-            lines = [f"Новых расхождений в регистре: {len(pending)}.", ""]
-            lines += [f"  {label}: {count}" for label, count in counts.most_common()]
-            lines += ["", "Первые из них:"] + [f"  — {a.message}" for a in pending[:DIGEST_LINES]]
-            lines += ["", "Все расхождения: раздел «Расхождения» в панели администратора."]
-            body = "\n".join(lines)
-            transaction.on_commit(
-                lambda: send_mail(
-                    f"Медрег: новые расхождения в данных ({len(pending)})",
-                    body,
-                    settings.DEFAULT_FROM_EMAIL,
-                    recipients,
+            context = {
+                "total": len(pending),
+                "counts": Counter(a.get_kind_display() for a in pending).most_common(),
+                "first": [a.message for a in pending[:DIGEST_LINES]],
+            }
+            # One outbox row per address, written with the notified_at marks: sent once, after commit.
+            for recipient in recipients:
+                emails.email_send(
+                    to=recipient, template="registry/emails/discrepancy_digest", context=context, subject_suffix=""
                 )
-            )
     return len(pending)
 
 

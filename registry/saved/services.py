@@ -21,7 +21,7 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import outbox
+from accounts import emails
 
 from ..models import AdmissionStatus, MedicalWorker, SavedSearch, WatchedWorker
 from ..search.engine import SearchForm, worker_search
@@ -209,8 +209,12 @@ def _digest_user(*, user_id: int, ceiling: int, today: dt.date) -> bool:
         if not user.email:
             # Nowhere to send; the marks still move so that adding an address later is not a flood.
             return False
-        subject, body = _digest_message(digest, today=today)
-        outbox.send_email(to=user.email, subject=subject, body=body)
+        emails.email_send(
+            to=user.email,
+            template="registry/emails/saved_digest",
+            context=_digest_context(digest, today=today),
+            subject_suffix="",
+        )
         return True
 
 
@@ -235,24 +239,31 @@ def _search_news(search: SavedSearch, *, ceiling: int) -> _SearchNews | None:
     return _SearchNews(search=search, names=names, total=total)
 
 
-def _digest_message(digest: _Digest, *, today: dt.date) -> tuple[str, str]:
+def _digest_context(digest: _Digest, *, today: dt.date) -> dict:
+    """What the digest templates (registry/emails/saved_digest) show: names and absolute links."""
     site = settings.SITE_URL.rstrip("/")
-    lines = ["Здравствуйте!", "", f"Изменения в регистре медицинских работников на {today:%d.%m.%Y}."]
-    for news in digest.searches:
-        lines += ["", f"Новые специалисты по сохранённому поиску «{news.search.name}»: {news.total}."]
-        lines += [f"  — {name}" for name in news.names]
-        if news.total > len(news.names):
-            lines.append(f"  и ещё {news.total - len(news.names)}")
-        lines.append(f"  Открыть поиск: {site}{reverse('registry:search')}?{news.search.query_string()}")
-    if digest.statuses:
-        lines += ["", "Изменился статус допуска:"]
-        for worker, old, new in digest.statuses:
-            url = site + reverse("registry:profile", args=[worker.registry_number])
-            lines.append(f"  — {worker.full_name}: {AdmissionStatus(old).label} → {AdmissionStatus(new).label}. {url}")
-    lines += [
-        "",
-        f"Настроить уведомления: {site}{reverse('registry:saved')}",
-        "",
-        "Это автоматическое письмо Медрега, отвечать на него не нужно.",
+    searches = [
+        {
+            "name": news.search.name,
+            "total": news.total,
+            "names": news.names,
+            "more": news.total - len(news.names),
+            "url": f"{site}{reverse('registry:search')}?{news.search.query_string()}",
+        }
+        for news in digest.searches
     ]
-    return "Медрег: новое по вашим поискам и отслеживаемым специалистам", "\n".join(lines)
+    statuses = [
+        {
+            "name": worker.full_name,
+            "old": AdmissionStatus(old).label,
+            "new": AdmissionStatus(new).label,
+            "url": site + reverse("registry:profile", args=[worker.registry_number]),
+        }
+        for worker, old, new in digest.statuses
+    ]
+    return {
+        "today": today,
+        "searches": searches,
+        "statuses": statuses,
+        "settings_url": site + reverse("registry:saved"),
+    }

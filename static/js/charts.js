@@ -1,6 +1,6 @@
 // Draws the admin dashboard charts with the vendored Chart.js. The data comes from a
 // <script type="application/json" id="dashboard-charts"> element (Django's json_script):
-// {"canvas-id": {"type": "bar" | "line" | "doughnut", "stacked": bool, "horizontal": bool,
+// {"canvas-id": {"type": "bar" | "line" | "doughnut", "stacked": bool, "horizontal": bool, "integer": bool,
 //                "data": {"labels": [...], "datasets": [{"label": ..., "data": [...]}]}}}
 (function () {
   "use strict";
@@ -28,6 +28,11 @@
       if (spec.horizontal) {
         options.indexAxis = "y";
         options.scales.y.ticks = { autoSkip: false };  // every category name, not every other one
+      }
+      if (options.scales && spec.integer) {
+        // Counts: ticks at whole numbers only (no 0,2 … 1,0 on a chart of one or two items).
+        var valueAxis = spec.horizontal ? options.scales.x : options.scales.y;
+        valueAxis.ticks = Object.assign(valueAxis.ticks || {}, { precision: 0 });
       }
       new Chart(canvas, { type: spec.type, data: spec.data, options: options });
     });

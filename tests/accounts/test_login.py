@@ -85,8 +85,9 @@ def test_unknown_snils_and_wrong_password_get_identical_answers(client, user):
 
 @pytest.mark.django_db
 def test_unknown_snils_costs_one_password_hash_like_a_wrong_password(client, user):
-    with mock.patch.object(PBKDF2PasswordHasher, "encode", autospec=True,
-                           side_effect=PBKDF2PasswordHasher.encode) as encode:
+    with mock.patch.object(
+        PBKDF2PasswordHasher, "encode", autospec=True, side_effect=PBKDF2PasswordHasher.encode
+    ) as encode:
         password_step(client, user.username, "not-the-password-at-all")
         wrong_calls = encode.call_count
         password_step(Client(), snils_from_number(987_654_321))
@@ -176,6 +177,86 @@ def test_resend_waits_a_minute_and_the_page_shows_the_countdown(client, user):
     assert "через" in response.content.decode()
     assert len(sms.outbox) == 1
     assert response.context["resend_wait"] > 0
+
+
+@pytest.mark.django_db
+def test_logging_in_again_within_a_minute_sends_a_fresh_code(client, user):
+    full_login(client, user)
+    client.post(reverse("accounts:logout"))
+    password_step(client, user.username)
+    # The first code was used, so it holds nothing back: a second SMS goes out at once.
+    assert len(sms.outbox) == 2
+    page = client.get(VERIFY).content.decode()
+    assert "Мы отправили SMS" in page and "уже отправлен" not in page
+    response = client.post(VERIFY, {"action": "verify", "method": "sms", "code": last_code()})
+    assert response.status_code == 302 and logged_in_id(client) == str(user.pk)
+
+
+@pytest.mark.django_db
+def test_second_login_while_a_code_is_pending_says_when_it_was_sent(client, user):
+    password_step(Client(), user.username)  # another tab or device: the code is still pending
+    sent_at = timezone.localtime(OneTimeCode.objects.get(user=user).created_at)
+    password_step(client, user.username)
+    assert len(sms.outbox) == 1
+    response = client.get(VERIFY)
+    page = re.sub(r"<[^>]+>", "", response.content.decode())
+    wait = response.context["resend_wait"]
+    assert 0 < wait <= 60
+    assert f"Код уже отправлен в {sent_at:%H:%M}" in page
+    assert f"новый можно запросить через {wait} с" in page
+    response = client.post(VERIFY, {"action": "verify", "method": "sms", "code": last_code()})
+    assert response.status_code == 302 and logged_in_id(client) == str(user.pk)
+
+
+@pytest.mark.django_db
+def test_code_page_says_so_when_no_code_can_be_entered(client, user):
+    password_step(client, user.username)
+    OneTimeCode.objects.filter(user=user).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    response = client.get(VERIFY)
+    assert "Действующего кода нет" in response.content.decode()
+    assert response.context["resend_wait"] == 0
+
+
+@pytest.mark.django_db
+def test_code_with_no_tries_left_does_not_hold_back_a_new_one(user):
+    with mock.patch.object(services, "throttle_fail", return_value=None):
+        services.sms_code_send(user=user, purpose=OneTimeCode.Purpose.LOGIN)
+        OneTimeCode.objects.filter(user=user).update(attempts=services.CODE_MAX_ATTEMPTS)
+        services.sms_code_send(user=user, purpose=OneTimeCode.Purpose.LOGIN)
+    assert len(sms.outbox) == 2
+
+
+@pytest.mark.django_db
+def test_worker_lands_in_the_cabinet(client, user):
+    response = full_login(client, user)
+    assert response["Location"] == reverse("verification:cabinet")
+
+
+@pytest.mark.django_db
+def test_worker_lands_on_the_page_asked_for(client, user):
+    client.get(LOGIN + "?next=/support/")
+    password_step_next = client.post(
+        LOGIN, {"kind": "worker", "username": user.username, "password": PASSWORD, "next": "/support/"}
+    )
+    assert password_step_next.status_code == 302
+    response = client.post(VERIFY, {"action": "verify", "method": "sms", "code": last_code()})
+    assert response["Location"] == "/support/"
+
+
+@pytest.mark.django_db
+def test_signed_in_worker_opening_the_login_goes_straight_on(client, user):
+    full_login(client, user)
+    assert client.get(LOGIN)["Location"] == reverse("verification:cabinet")
+    assert client.get(LOGIN + "?next=/support/")["Location"] == "/support/"
+    assert client.get(LOGIN + "?next=https://evil.example/")["Location"] == reverse("verification:cabinet")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)"])
+def test_next_to_another_site_lands_in_the_cabinet(client, user, target):
+    client.post(LOGIN, {"kind": "worker", "username": user.username, "password": PASSWORD, "next": target})
+    response = client.post(VERIFY, {"action": "verify", "method": "sms", "code": last_code()})
+    assert response["Location"] == reverse("verification:cabinet")
 
 
 @pytest.mark.django_db
@@ -410,6 +491,19 @@ def test_staff_pass_the_second_factor_and_go_on_to_admin(client):
 
 
 @pytest.mark.django_db
+def test_staff_sent_from_an_admin_page_go_back_to_it_and_elsewhere_to_the_desk(client):
+    staff = StaffFactory(phone="+79160000099", phone_confirmed_at=timezone.now())
+    page = reverse("admin:support_ticket_changelist")
+    client.post(LOGIN, {"kind": "staff", "username": staff.username, "password": PASSWORD, "next": page})
+    response = client.post(VERIFY, {"action": "verify", "method": "sms", "code": last_code()})
+    assert response["Location"] == page
+    client.post(reverse("accounts:logout"))
+    client.post(LOGIN, {"kind": "staff", "username": staff.username, "password": PASSWORD, "next": "/cabinet/"})
+    response = client.post(VERIFY, {"action": "verify", "method": "sms", "code": last_code()})
+    assert response["Location"] == reverse("admin:index")
+
+
+@pytest.mark.django_db
 def test_staff_cannot_log_in_through_the_worker_choice(client):
     staff = StaffFactory(phone="+79160000099", phone_confirmed_at=timezone.now())
     assert password_step(client, staff.username, kind="worker").status_code == 200
@@ -474,13 +568,25 @@ def test_password_change_keeps_this_session_and_ends_others(user):
     full_login(this, user)
     expire_resend_cooldown(user)
     full_login(other, user)
-    wrong = this.post(reverse("accounts:security"), {"action": "password", "old_password": "nope",
-                                                     "new_password1": "a-brand-new-passphrase",
-                                                     "new_password2": "a-brand-new-passphrase"})
+    wrong = this.post(
+        reverse("accounts:security"),
+        {
+            "action": "password",
+            "old_password": "nope",
+            "new_password1": "a-brand-new-passphrase",
+            "new_password2": "a-brand-new-passphrase",
+        },
+    )
     assert "Текущий пароль" in wrong.context["password_form"].errors["old_password"][0]
-    this.post(reverse("accounts:security"), {"action": "password", "old_password": PASSWORD,
-                                             "new_password1": "a-brand-new-passphrase",
-                                             "new_password2": "a-brand-new-passphrase"})
+    this.post(
+        reverse("accounts:security"),
+        {
+            "action": "password",
+            "old_password": PASSWORD,
+            "new_password1": "a-brand-new-passphrase",
+            "new_password2": "a-brand-new-passphrase",
+        },
+    )
     assert this.get(reverse("accounts:security")).status_code == 200
     assert other.get(reverse("accounts:security")).status_code == 302
     assert AuditEntry.objects.filter(subject=user, event=AuditEntry.Event.PASSWORD_CHANGED).exists()
@@ -489,8 +595,9 @@ def test_password_change_keeps_this_session_and_ends_others(user):
 @pytest.mark.django_db
 def test_recovery_answer_is_the_same_for_unknown_snils(client, user):
     known = client.post(reverse("accounts:recover"), {"username": user.username, "channel": "sms"}, follow=True)
-    unknown = Client().post(reverse("accounts:recover"), {"username": snils_from_number(987_654_321),
-                                                          "channel": "sms"}, follow=True)
+    unknown = Client().post(
+        reverse("accounts:recover"), {"username": snils_from_number(987_654_321), "channel": "sms"}, follow=True
+    )
     assert known.redirect_chain == unknown.redirect_chain
     assert [str(m) for m in known.context["messages"]] == [str(m) for m in unknown.context["messages"]]
 
@@ -502,9 +609,14 @@ def test_sms_recovery_sets_password_ends_other_sessions_and_tells_by_email(user)
     expire_resend_cooldown(user)
     client = Client()
     client.post(reverse("accounts:recover"), {"username": format_snils(user.username), "channel": "sms"})
-    response = client.post(reverse("accounts:recover_code"), {"code": last_code(),
-                                                              "new_password1": "recovered-passphrase-2026",
-                                                              "new_password2": "recovered-passphrase-2026"})
+    response = client.post(
+        reverse("accounts:recover_code"),
+        {
+            "code": last_code(),
+            "new_password1": "recovered-passphrase-2026",
+            "new_password2": "recovered-passphrase-2026",
+        },
+    )
     assert response["Location"] == LOGIN
     user.refresh_from_db()
     assert user.check_password("recovered-passphrase-2026")
@@ -517,8 +629,9 @@ def test_email_recovery_link_sets_password_once_and_tells_by_sms(client, user):
     client.post(reverse("accounts:recover"), {"username": user.username, "channel": "email"})
     link = re.search(r"https?://\S+", mail.outbox[-1].body).group(0)
     path = urlsplit(link).path  # the link is on SITE_URL (tests/accounts/test_password_reset_link.py)
-    response = client.post(path, {"new_password1": "emailed-passphrase-2026",
-                                  "new_password2": "emailed-passphrase-2026"})
+    response = client.post(
+        path, {"new_password1": "emailed-passphrase-2026", "new_password2": "emailed-passphrase-2026"}
+    )
     assert response["Location"] == LOGIN
     user.refresh_from_db()
     assert user.check_password("emailed-passphrase-2026")
@@ -530,8 +643,14 @@ def test_email_recovery_link_sets_password_once_and_tells_by_sms(client, user):
 def test_recovery_unlocks_a_locked_account(client, user):
     _fail_passwords(user.username, 5)
     client.post(reverse("accounts:recover"), {"username": user.username, "channel": "sms"})
-    client.post(reverse("accounts:recover_code"), {"code": last_code(), "new_password1": "recovered-passphrase-2026",
-                                                   "new_password2": "recovered-passphrase-2026"})
+    client.post(
+        reverse("accounts:recover_code"),
+        {
+            "code": last_code(),
+            "new_password1": "recovered-passphrase-2026",
+            "new_password2": "recovered-passphrase-2026",
+        },
+    )
     assert not LoginThrottle.objects.get(key=services.login_key(user.username)).is_locked()
 
 
@@ -615,7 +734,8 @@ def test_staff_setting_a_password_in_admin_is_journaled(client):
     target = UserFactory()
     client.force_login(admin_user)
     url = f"/admin/accounts/user/{target.pk}/password/"
-    client.post(url, {"password1": "a-new-long-passphrase-1", "password2": "a-new-long-passphrase-1",
-                      "usable_password": "true"})
+    client.post(
+        url, {"password1": "a-new-long-passphrase-1", "password2": "a-new-long-passphrase-1", "usable_password": "true"}
+    )
     assert AuditEntry.objects.filter(subject=target, event=AuditEntry.Event.PASSWORD_CHANGED).exists()
     assert client.get("/admin/password_change/")["Location"] == reverse("accounts:security")

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _notify(user, **kwargs):
-    return notification_send(user=user, kind="test", template="verification/emails/identity_confirmed",
-                             context={"user": user}, **kwargs)
+    return notification_send(
+        user=user, kind="test", template="verification/emails/identity_confirmed", context={"user": user}, **kwargs
+    )
 
 
 def test_a_rolled_back_change_leaves_no_message_and_a_committed_one_is_sent_once(django_capture_on_commit_callbacks):
@@ -54,7 +55,7 @@ def test_a_failing_gateway_is_retried_and_the_claim_released(settings):
     message = OutboundMessage.objects.get()
     assert message.state == "queued"
     with (
-        mock.patch("accounts.outbox.send_mail", side_effect=OSError("mail server down")),
+        mock.patch("accounts.outbox.EmailMultiAlternatives.send", side_effect=OSError("mail server down")),
         mock.patch.object(tasks.send_message, "retry", side_effect=RuntimeError("retry scheduled")) as retry,
         pytest.raises(RuntimeError, match="retry scheduled"),
     ):
@@ -69,7 +70,7 @@ def test_a_failing_gateway_is_retried_and_the_claim_released(settings):
 def test_out_of_retries_the_message_is_failed_for_staff_to_see():
     message = outbox.send_email(to="anna@example.org", subject="Тема", body="Текст")
     with (
-        mock.patch("accounts.outbox.send_mail", side_effect=OSError("mail server down")),
+        mock.patch("accounts.outbox.EmailMultiAlternatives.send", side_effect=OSError("mail server down")),
         mock.patch.object(tasks.send_message, "max_retries", 0),
     ):
         assert tasks.send_message.run(str(message.pk)) == "failed"
@@ -88,8 +89,12 @@ def test_the_reconciler_sends_a_lost_message_and_retakes_one_from_a_dead_worker(
     OutboundMessage.objects.filter(pk=busy.pk).update(state="sending", started_at=now)
     assert reconcile.reconcile_queued()["accounts.OutboundMessage"] == 2  # inline: sent at once
     states = dict(OutboundMessage.objects.values_list("to", "state"))
-    assert states == {"lost@example.org": "sent", "fresh@example.org": "queued", "dead@example.org": "sent",
-                      "busy@example.org": "sending"}
+    assert states == {
+        "lost@example.org": "sent",
+        "fresh@example.org": "queued",
+        "dead@example.org": "sent",
+        "busy@example.org": "sending",
+    }
     assert sorted(m.to[0] for m in mail.outbox) == ["dead@example.org", "lost@example.org"]
     assert outbox.claim(busy.pk) is None  # another worker holds it
     assert fresh.pk

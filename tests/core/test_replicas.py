@@ -45,7 +45,9 @@ pytestmark = [pytest.mark.replica, pytest.mark.django_db(transaction=True, datab
 @pytest.fixture(autouse=True)
 def _replica_configured(settings):
     if not PAIR:
-        skip_or_fail("runs with -m replica against a primary and a streaming replica of its own (MEDREG_TEST_REPLICA_DIR)")
+        skip_or_fail(
+            "runs with -m replica against a primary and a streaming replica of its own (MEDREG_TEST_REPLICA_DIR)"
+        )
     assert replicas.replica_aliases() == [REPLICA], "DATABASE_REPLICA_URLS: the replica of MEDREG_TEST_REPLICA_DIR"
     settings.DATABASE_REPLICA_CHECK_SECONDS = 0  # every request re-reads the replica's state
     settings.DATABASE_REPLICA_RETRY_SECONDS = 0

@@ -1,6 +1,5 @@
 """The data-quality audit and workforce monitoring dashboards."""
 
-
 from __future__ import annotations
 
 import tempfile
@@ -26,7 +25,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HISTORY_POINTS = 60
 
 
-
 def _xlsx_response(write, name: str):
     handle = tempfile.TemporaryFile(suffix=".xlsx")
     write(handle)
@@ -37,6 +35,44 @@ def _xlsx_response(write, name: str):
 def _chart(labels, datasets) -> dict:
     return {"labels": list(labels), "datasets": [{"label": label, "data": list(data)} for label, data in datasets]}
 
+
+def _dq_charts(run, trend) -> dict:
+    """The data-quality dashboard's charts; all plot counts ("integer": whole-number ticks)."""
+    history = list(models.DQAuditRun.objects.order_by("-created_at")[:HISTORY_POINTS])[::-1]
+    regions = sorted(run.by_region.items(), key=lambda item: -sum(item[1].values()))[:20]
+    return {
+        "dq-by-kind": {
+            "type": "bar",
+            "integer": True,
+            "data": _chart(
+                [row["label"] for row in trend.values()],
+                [
+                    ("Сейчас", [row["now"] for row in trend.values()]),
+                    ("В прошлый раз", [row["before"] or 0 for row in trend.values()]),
+                ],
+            ),
+        },
+        "dq-by-region": {
+            "type": "bar",
+            "integer": True,
+            "stacked": True,
+            "data": _chart(
+                [name for name, _counts in regions],
+                [
+                    (label, [counts.get(kind, 0) for _name, counts in regions])
+                    for kind, label in audits.PROBLEM_KINDS.items()
+                ],
+            ),
+        },
+        "dq-history": {
+            "type": "line",
+            "integer": True,
+            "data": _chart(
+                [timezone.localtime(r.created_at).strftime("%d.%m.%Y") for r in history],
+                [("Всего проблем", [r.total_problems for r in history])],
+            ),
+        },
+    }
 
 
 @admin.register(models.DQAuditRun)
@@ -84,41 +120,7 @@ class DQAuditRunAdmin(ViewOnlyMixin, admin.ModelAdmin):
         ).count()
         if run is not None:
             trend = audits.dq_trend(run)
-            history = list(models.DQAuditRun.objects.order_by("-created_at")[:HISTORY_POINTS])[::-1]
-            regions = sorted(run.by_region.items(), key=lambda item: -sum(item[1].values()))[:20]
-            context.update(
-                trend=trend.values(),
-                charts={
-                    "dq-by-kind": {
-                        "type": "bar",
-                        "data": _chart(
-                            [row["label"] for row in trend.values()],
-                            [
-                                ("Сейчас", [row["now"] for row in trend.values()]),
-                                ("В прошлый раз", [row["before"] or 0 for row in trend.values()]),
-                            ],
-                        ),
-                    },
-                    "dq-by-region": {
-                        "type": "bar",
-                        "stacked": True,
-                        "data": _chart(
-                            [name for name, _counts in regions],
-                            [
-                                (label, [counts.get(kind, 0) for _name, counts in regions])
-                                for kind, label in audits.PROBLEM_KINDS.items()
-                            ],
-                        ),
-                    },
-                    "dq-history": {
-                        "type": "line",
-                        "data": _chart(
-                            [timezone.localtime(r.created_at).strftime("%d.%m.%Y") for r in history],
-                            [("Всего проблем", [r.total_problems for r in history])],
-                        ),
-                    },
-                },
-            )
+            context.update(trend=trend.values(), charts=_dq_charts(run, trend))
         return render(request, "admin/registry/dq_dashboard.html", context)
 
     def xlsx_view(self, request, run_id):
@@ -186,19 +188,26 @@ class WorkforceSnapshotAdmin(ViewOnlyMixin, admin.ModelAdmin):
                 ("wf-position", "Места работы по должностям", snapshot.by_position),
             ):
                 labels, values = self._top(data)
-                charts[key] = {"type": "bar", "horizontal": True, "data": _chart(labels, [(title, values)])}
+                charts[key] = {
+                    "type": "bar",
+                    "horizontal": True,
+                    "integer": True,
+                    "data": _chart(labels, [(title, values)]),
+                }
             charts["wf-status"] = {
                 "type": "doughnut",
                 "data": _chart(snapshot.by_status.keys(), [("Статус допуска", snapshot.by_status.values())]),
             }
             charts["wf-expiring"] = {
                 "type": "bar",
+                "integer": True,
                 "data": _chart(
                     snapshot.expiring_by_month.keys(), [("Истекает документов", snapshot.expiring_by_month.values())]
                 ),
             }
             charts["wf-history"] = {
                 "type": "line",
+                "integer": True,
                 "data": _chart(
                     [s.taken_on.strftime("%d.%m.%Y") for s in history],
                     [

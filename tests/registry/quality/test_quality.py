@@ -5,6 +5,7 @@ import datetime as dt
 import io
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -488,3 +489,18 @@ def test_a_record_that_absorbed_another_can_itself_be_merged_keeping_both_trails
         [a.registry_number, b.registry_number]
     )
     assert set(WorkerMerge.objects.values_list("survivor_id", flat=True)) == {c.id}
+
+
+def test_count_charts_tick_whole_numbers_and_keep_their_tables(admin_client):
+    conflicts()
+    audits.dq_audit_run()
+    monitoring.workforce_snapshot_take()
+    for name in ("admin:registry_dqauditrun_dashboard", "admin:registry_workforcesnapshot_dashboard"):
+        page = admin_client.get(reverse(name))
+        charts = page.context["charts"]
+        axis_charts = {key: spec for key, spec in charts.items() if spec["type"] != "doughnut"}
+        assert axis_charts and all(spec.get("integer") is True for spec in axis_charts.values()), name
+        text = page.content.decode()
+        assert text.count("<canvas") == len(charts) and text.count("<table") >= 1, name
+    script = (settings.BASE_DIR / "static/js/charts.js").read_text()
+    assert "spec.integer" in script and "precision: 0" in script
