@@ -21,7 +21,14 @@ from PIL import Image
 from accounts.models import User
 from registry.models import MedicalWorker
 from verification.documents import document_store
-from verification.models import ApplicationHistory, IdentityApplication, QualificationApplication, StoredDocument
+from verification.models import (
+    ApplicationHistory,
+    ChangeRequest,
+    IdentityApplication,
+    QualificationApplication,
+    StoredDocument,
+)
+from verification.services import change_request_submit
 
 Identity = IdentityApplication.Status
 Qualification = QualificationApplication.Status
@@ -193,3 +200,29 @@ def applicants_pick(*, demo_snils: set[str]) -> list[MedicalWorker]:
     return list(
         MedicalWorker.objects.exclude(snils__in=demo_snils).order_by("id")[FIRST_APPLICANT : FIRST_APPLICANT + count]
     )
+
+
+# Corrections the workers ask for, each with a scan as proof: (new values, comment, hours ago)
+CHANGE_REQUESTS = (
+    ({"last_name": "Белова"}, "Сменила фамилию после регистрации брака, прикладываю свидетельство.", 3),
+    ({"email": "new.address@example.org"}, "Прежний адрес больше не работает.", 30),
+    ({"middle_name": ""}, "Отчества нет, в регистре указано ошибочно.", 80),
+)
+
+
+def change_requests_seed(*, users: list[User]) -> int:
+    """Pending corrections from applicants with a confirmed identity, made by change_request_submit."""
+    confirmed = [
+        u
+        for u in users
+        if MedicalWorker.objects.filter(user=u, identity_status=MedicalWorker.IdentityStatus.CONFIRMED).exists()
+    ]
+    if len(confirmed) < len(CHANGE_REQUESTS) or ChangeRequest.objects.filter(worker__user__in=confirmed).exists():
+        return 0
+    now = timezone.now()
+    for user, (values, comment, hours) in zip(confirmed, CHANGE_REQUESTS, strict=False):
+        change = change_request_submit(
+            user=user, new_values=values, proof=_scan("proof.png", (230, 230, 230)), comment=comment
+        )
+        ChangeRequest.objects.filter(pk=change.pk).update(created_at=now - dt.timedelta(hours=hours))
+    return len(CHANGE_REQUESTS)

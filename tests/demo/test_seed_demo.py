@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from demo import applications, desk, register
+from desk.selectors import desk_queues
 from registry.models import (
     AdmissionStatus,
     DiscrepancyAlert,
@@ -26,12 +27,13 @@ from registry.models import (
 from support.models import ChatConversation, Ticket, TicketMessage
 from verification import deadlines
 from verification.documents import document_read
-from verification.models import IdentityApplication, QualificationApplication, StoredDocument
+from verification.models import ChangeRequest, IdentityApplication, QualificationApplication, StoredDocument
 from verification.services import identity_application_approve
 
 pytestmark = pytest.mark.django_db
 
 SEEDED_MODELS = (
+    ChangeRequest,
     MedicalOrganization,
     MedicalWorker,
     Employment,
@@ -78,6 +80,11 @@ def test_seed_demo_fills_register_and_desk_and_a_second_run_changes_nothing(caps
     out = capsys.readouterr().out
     assert "112-233-445 95" in out and "support" in out
 
+    # The staff desk has work in every queue but the running imports and exports, some of it late.
+    queues = desk_queues()
+    assert {name for name, queue in queues.items() if queue.count} == set(queues) - {"imports", "exports"}
+    assert [name for name, queue in queues.items() if queue.overdue], "nothing is past its deadline"
+
     # One first run of each data-quality job, with results for the dashboards.
     assert first["DuplicateScanRun"] == first["WorkforceSnapshot"] == first["DQAuditRun"] == 1
     assert DuplicateScanRun.objects.get().status == DuplicateScanRun.Status.DONE
@@ -99,6 +106,7 @@ def test_seed_demo_puts_applications_in_every_state_some_past_their_deadlines():
     assert IdentityApplication.objects.filter(status="rejected", fix_deadline__lt=now).exists()  # 30 days passed
     assert QualificationApplication.objects.filter(status="checking", submitted_at__lt=now - day).exists()
     assert QualificationApplication.objects.filter(status="needs_fix", fix_deadline__lt=now).exists()  # 7 days
+    assert ChangeRequest.objects.filter(status="pending").count() == len(applications.CHANGE_REQUESTS)
     # The overdue ones are what the deadline sweep moves next; staff can decide the waiting ones.
     moved = deadlines.run_all()
     assert moved["escalated"] >= 2 and moved["closed"] >= 1 and moved["expired"] >= 1, moved

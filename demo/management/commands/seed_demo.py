@@ -53,6 +53,7 @@ class Command(BaseCommand):
             .order_by("id")
             if w.user is not None
         ]
+        applications.change_requests_seed(users=users)
         desk.tickets_seed(users=users, staff=staff)
         desk.chats_seed(users=users, staff=staff)
         quality.duplicate_scan_first()
