@@ -54,3 +54,18 @@ class ServiceFailureMixin:
         if getattr(request, _SERVICE_FAILED, False):
             return HttpResponseRedirect(request.path)
         return super().response_change(request, obj)
+
+
+class LabelledTabularInline(admin.TabularInline):
+    """A tabular inline whose fields are named for screen readers.
+
+    Django's tabular inline puts the field names in the column headers only, so every input of a
+    row has no label (axe-core: label, select-name). Each widget gets its column's name as
+    aria-label.
+    """
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None:
+            field.widget.attrs.setdefault("aria-label", str(field.label))
+        return field

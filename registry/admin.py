@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import Q
 
 from core import validators
-from core.admin_mixins import ReadOnlyAdmin
+from core.admin_mixins import LabelledTabularInline, ReadOnlyAdmin
 from core.audit import audit_record
 from core.models import AuditEntry
 from core.paginator import EstimatedCountPaginator
@@ -60,7 +60,7 @@ for directory in models.DIRECTORY_MODELS:
     admin.site.register(directory, DirectoryAdmin)
 
 
-class LicenseInline(admin.TabularInline):
+class LicenseInline(LabelledTabularInline):
     model = models.OrganizationLicense
     extra = 0
     fields = ("number", "issued_on", "valid_until", "authority", "status")
@@ -90,27 +90,27 @@ class OrganizationLicenseAdmin(admin.ModelAdmin):
     readonly_fields = ("updated_at",)
 
 
-class EmploymentInline(admin.TabularInline):
+class EmploymentInline(LabelledTabularInline):
     model = models.Employment
     extra = 0
     fields = ("organization", "position", "specialty", "rate", "kind", "started_on", "ended_on")
     autocomplete_fields = ("organization", "position", "specialty")
 
 
-class AdmissionDocumentInline(admin.TabularInline):
+class AdmissionDocumentInline(LabelledTabularInline):
     model = models.AdmissionDocument
     extra = 0
     fields = ("kind", "accreditation_kind", "specialty", "number", "issued_on", "valid_until", "status")
     autocomplete_fields = ("specialty",)
 
 
-class EducationInline(admin.TabularInline):
+class EducationInline(LabelledTabularInline):
     model = models.Education
     extra = 0
     autocomplete_fields = ("specialty",)
 
 
-class CategoryInline(admin.TabularInline):
+class CategoryInline(LabelledTabularInline):
     model = models.CategoryAssignment
     extra = 0
     autocomplete_fields = ("specialty",)

@@ -13,13 +13,16 @@ from ..selectors import directory_labels
 
 _STATUS_HTML = {code: (escape(code), escape(label)) for code, label in AdmissionStatus.choices}
 # One row of the results, in WorkerTable.Meta.sequence order; every value is escaped before it goes in.
+# data-label repeats the column header for the stacked cards on a phone (static/css/site.css).
 _ROW = (
-    '<tr><td><input type="checkbox" name="ids" value="{number}" form="export-selected" '
+    '<tr><td data-label="Выгрузить"><input type="checkbox" name="ids" value="{number}" form="export-selected" '
     'aria-label="Отметить для выгрузки: {name}"></td>'
-    '<td><a href="{url}" hx-boost="false">{name}</a></td>'
-    "<td>{number_display}</td><td>{specialty}</td><td>{region}</td>"
-    '<td><span class="badge badge-{status}">{status_label}</span></td>'
-    "<td>{valid_until}</td><td>{category}</td><td>{registered_on}</td></tr>"
+    '<td data-label="ФИО"><a href="{url}" hx-boost="false">{name}</a></td>'
+    '<td data-label="Регистровый номер">{number_display}</td><td data-label="Специальность">{specialty}</td>'
+    '<td data-label="Регион">{region}</td>'
+    '<td data-label="Допуск"><span class="badge badge-{status}">{status_label}</span></td>'
+    '<td data-label="Действует до">{valid_until}</td><td data-label="Категория">{category}</td>'
+    '<td data-label="В регистре с">{registered_on}</td></tr>'
 )
 
 
@@ -92,7 +95,7 @@ class WorkerTable(tables.Table):
         fields = ()
         sequence = ("selected", "full_name", "registry_number", "primary_specialty", "region", "admission_status",
                     "admission_valid_until", "category", "registered_on")
-        attrs = {"class": "table", "id": "results-table"}
+        attrs = {"class": "table table--cards", "id": "results-table"}
         order_by_field = "sort"
         page_field = "page"
         per_page_field = "per_page"

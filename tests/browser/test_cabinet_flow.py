@@ -12,7 +12,7 @@ from PIL import Image
 from pypdf import PdfWriter
 
 from accounts.models import User
-from demo.management.commands.seed_demo import DEMO_WRONG_INN, WORKERS
+from demo.people import DEMO_WRONG_INN, WORKERS
 from tests.factories import StaffFactory
 from verification.models import ChangeRequest, IdentityApplication
 
@@ -66,7 +66,7 @@ def test_identity_rejected_fixed_confirmed_and_correction_approved(_chromium, li
     page.get_by_role("button", name="Отправить повторно").click()
     page.wait_for_url("**/cabinet/identity/*/")
     assert page.locator("[data-status]").inner_text() == "Подтверждено"
-    assert IdentityApplication.objects.get().status == "confirmed"
+    assert IdentityApplication.objects.get(worker__user=demo).status == "confirmed"
     page.screenshot(path=str(screenshot_dir / "cabinet-identity-confirmed.png"), full_page=True)
 
     page.goto(f"{live_server.url}/cabinet/correction/")
