@@ -53,7 +53,10 @@ def test_templates_and_scripts_contain_no_inline_code():
     offenders = []
     for template in (ROOT / "templates").rglob("*.html"):
         text = TEMPLATE_COMMENT.sub("", template.read_text(encoding="utf-8"))
-        for pattern in (INLINE_SCRIPT, INLINE_HANDLER, INLINE_STYLE):
+        # An e-mail's HTML part is read in a mail client, never under the site's policy, and mail
+        # clients drop <style> blocks and stylesheets: inline styles are its only styling. No script.
+        is_email = "emails" in template.parts
+        for pattern in (INLINE_SCRIPT, INLINE_HANDLER) if is_email else (INLINE_SCRIPT, INLINE_HANDLER, INLINE_STYLE):
             if pattern.search(text):
                 offenders.append(f"{template.relative_to(ROOT)}: {pattern.pattern}")
     for script in (ROOT / "static" / "js").rglob("*.js"):
