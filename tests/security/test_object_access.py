@@ -234,6 +234,8 @@ ACCESS: dict[str, Rule] = {
     "verification:identity_detail": Rule("GET", identity_application, PRIVATE_LOGIN),
     "verification:qualification_detail": Rule("GET", qualification_application, PRIVATE_LOGIN),
     "verification:correction_detail": Rule("GET", correction, PRIVATE_LOGIN),
+    # «Оспорить» an employer's entry (issue 20): the worker's own employment rows only.
+    "verification:employment_dispute": Rule("GET", employment_role, PRIVATE_LOGIN),
     # Uploaded files: the owner, and staff (journaled); nobody else learns they exist.
     "verification:document": Rule("GET", stored_document, {**PRIVATE_LOGIN, "staff": OK}),
     # Signed extracts (issue 8): a copy only for its owner; the verification page is public by design
