@@ -258,7 +258,7 @@ def _notify(*, worker: MedicalWorker, template: str, organization, employment: E
 
 def _locked_employment(*, organization: MedicalOrganization, employment_id: int) -> Employment:
     employment = (
-        Employment.objects.select_for_update()
+        Employment.objects.select_for_update(of=("self",))
         .select_related("worker__user", "position", "organization")
         .filter(pk=employment_id, organization=organization)
         .first()
@@ -291,7 +291,9 @@ def employment_hire(
     values = _post_values(post)
     try:
         with transaction.atomic():
-            worker = MedicalWorker.objects.select_for_update().select_related("user").filter(snils=snils).first()
+            worker = (
+                MedicalWorker.objects.select_for_update(of=("self",)).select_related("user").filter(snils=snils).first()
+            )
             if worker is None:
                 worker = _worker_add(
                     snils=snils, person=person, actor=actor, request=request, duplicate_confirmed=duplicate_confirmed
