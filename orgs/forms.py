@@ -86,6 +86,7 @@ class HireNewForm(PostForm):
     middle_name = forms.CharField(label="Отчество (если есть)", max_length=100, required=False)
     sex = forms.ChoiceField(label="Пол", choices=MedicalWorker.Sex.choices, error_messages=_required("Пол"))
     birth_date = _date("Дата рождения")
+    inn = forms.CharField(label="ИНН (если известен)", max_length=20, required=False, help_text="12 цифр.")
     phone = forms.CharField(label="Мобильный телефон", max_length=20, required=False)
     email = forms.CharField(label="E-mail", max_length=254, required=False)
     confirm_not_duplicate = forms.BooleanField(
@@ -100,6 +101,7 @@ class HireNewForm(PostForm):
         "middle_name",
         "sex",
         "birth_date",
+        "inn",
         "phone",
         "email",
         "position",
@@ -119,6 +121,7 @@ class HireNewForm(PostForm):
             middle_name=data.get("middle_name") or "",
             sex=data["sex"],
             birth_date=data["birth_date"],
+            inn=data.get("inn") or "",
             phone=data.get("phone") or "",
             email=data.get("email") or "",
         )

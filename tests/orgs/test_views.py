@@ -175,3 +175,24 @@ def test_forms_need_the_csrf_token(hr_a, staff_a):
     client = Client(enforce_csrf_checks=True)
     client.force_login(hr_a.user)
     assert client.post(reverse("orgs:change_rate", args=[staff_a[0].pk]), {}).status_code == 403
+
+
+def test_hire_of_a_new_person_warns_of_a_probable_duplicate_then_creates_the_record(hr_a):
+    from core import validators
+    from registry.models import MedicalWorker
+    from tests.factories import WorkerFactory
+
+    twin = WorkerFactory(last_name="Орлова", first_name="Мария", middle_name="", birth_date=dt.date(1990, 2, 2))
+    position = PositionFactory()
+    client = logged_in(hr_a.user)
+    form = {"snils": validators.format_snils(validators.snils_from_number(123_456_789)), "last_name": "Орлова",
+            "first_name": "Мария", "middle_name": "", "sex": "F", "birth_date": "1990-02-02", "inn": "",
+            "phone": "", "email": "", "position": position.code, "rate": "1", "kind": "main",
+            "started_on": timezone.localdate().isoformat()}  # fmt: skip
+    page = client.post(reverse("orgs:hire_new"), form)
+    assert page.status_code == 400 and twin.registry_number_display in page.content.decode()
+    assert MedicalWorker.objects.count() == 1
+    response = client.post(reverse("orgs:hire_new"), {**form, "confirm_not_duplicate": "on"})
+    created = MedicalWorker.objects.exclude(pk=twin.pk).get()
+    assert response.url == reverse("orgs:worker", args=[created.pk])
+    assert created.employments.get().organization == hr_a.organization
