@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='employment',
             name='source',
-            field=models.CharField(choices=[('register', 'Регистр (импорт, служба поддержки)'), ('organization', 'Внесено работодателем')], default='register', max_length=16, verbose_name='источник'),
+            field=models.CharField(choices=[('register', 'Регистр (импорт, служба поддержки)'), ('organization', 'Внесено работодателем')], db_default='register', default='register', max_length=16, verbose_name='источник'),
         ),
         migrations.SeparateDatabaseAndState(
             state_operations=[

@@ -306,9 +306,12 @@ class Employment(models.Model):
     started_on = models.DateField("дата начала")
     ended_on = models.DateField("дата окончания", null=True, blank=True)
     dismissal_reason = models.CharField("причина увольнения", max_length=500, blank=True)
-    # Who last wrote the row: the worker's cabinet shows entries made by an employer and lets the worker
-    # dispute them (the organization's HR cabinet, orgs.services).
-    source = models.CharField("источник", max_length=16, choices=Source.choices, default=Source.REGISTER)
+    # Set to "organization" when the employer's HR cabinet (orgs.services) writes the row: the worker's
+    # cabinet shows such entries and lets the worker dispute them. A database default too, since the
+    # import and the synthetic generator insert rows with SQL that names its columns.
+    source = models.CharField(
+        "источник", max_length=16, choices=Source.choices, default=Source.REGISTER, db_default=Source.REGISTER
+    )
     updated_at = models.DateTimeField("изменено", auto_now=True)
 
     class Meta:

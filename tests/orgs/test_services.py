@@ -382,3 +382,17 @@ def test_a_weak_password_for_a_new_account_is_refused():
         )
     assert caught.value.field == "password"
     assert not User.objects.filter(snils=validators.snils_from_number(555_000_222)).exists()
+
+
+def test_rows_inserted_by_sql_that_names_its_columns_get_the_register_source(registered, position):
+    # The import and the synthetic generator insert employments with explicit column lists.
+    from django.db import connection
+
+    org = OrganizationFactory()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO registry_employment (worker_id, organization_id, department, position_id, rate, kind, "
+            "started_on, dismissal_reason, updated_at) VALUES (%s, %s, '', %s, 1, 'main', %s, '', %s)",
+            [registered.pk, org.pk, position.pk, dt.date(2020, 1, 1), timezone.now()],
+        )
+    assert Employment.objects.get(organization=org).source == Employment.Source.REGISTER
