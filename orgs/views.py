@@ -170,7 +170,7 @@ def _worker_page(request, worker, *, forms: dict | None = None, status: int = 20
     )
     forms = forms or {}
     for employment in employments:
-        if employment.ended_on is None and request.membership.can_edit:
+        if employment.pk in forms or (employment.ended_on is None and request.membership.can_edit):
             employment.forms = forms.get(employment.pk) or _forms_for(employment)
     context = {
         "worker": worker,

@@ -196,3 +196,9 @@ def test_hire_of_a_new_person_warns_of_a_probable_duplicate_then_creates_the_rec
     created = MedicalWorker.objects.exclude(pk=twin.pk).get()
     assert response.url == reverse("orgs:worker", args=[created.pk])
     assert created.employments.get().organization == hr_a.organization
+
+
+def test_changing_a_post_that_has_ended_shows_why_not(hr_a, staff_a):
+    past = staff_a[1]
+    response = logged_in(hr_a.user).post(reverse("orgs:change_rate", args=[past.pk]), {f"r{past.pk}-rate": "0,5"})
+    assert response.status_code == 400 and "Работник уволен с этой должности" in response.content.decode()
