@@ -12,7 +12,6 @@ import tempfile
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -97,8 +96,9 @@ def _staff_filters(request):
 @require_GET
 def staff(request):
     form, filters = _staff_filters(request)
-    rows = selectors.org_staff(organization=request.organization, filters=filters)
-    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
+    page = selectors.org_staff_page(
+        organization=request.organization, filters=filters, number=request.GET.get("page"), per_page=PER_PAGE
+    )
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -52,7 +52,7 @@ class Migration(migrations.Migration):
             state_operations=[
                 migrations.AddIndex(
                     model_name='employment',
-                    index=models.Index(fields=['organization', 'worker'], name='employment_org_worker_idx'),
+                    index=models.Index(fields=['organization', 'worker'], include=('ended_on', 'started_on', 'position', 'specialty'), name='employment_org_worker_idx'),
                 ),
             ],
         ),

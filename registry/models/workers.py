@@ -326,7 +326,13 @@ class Employment(models.Model):
             models.Index(fields=["worker", "ended_on"], name="employment_worker_idx"),
             # The organization cabinet: its staff list (current and past, 20,000 rows for a large
             # hospital) and the check that a worker is or was employed there (organization, worker).
-            models.Index(fields=["organization", "worker"], name="employment_org_worker_idx"),
+            # Carrying the dates and the directory columns (PostgreSQL INCLUDE), the list's count and its
+            # filters on them are index-only scans; the workers are then joined by primary key.
+            models.Index(
+                fields=["organization", "worker"],
+                name="employment_org_worker_idx",
+                include=["ended_on", "started_on", "position", "specialty"],
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(rate__gte=0.25) & Q(rate__lte=1.5), name="employment_rate_range"),
