@@ -4,7 +4,9 @@ checks as the import and the API), and its refusals come back onto the field the
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
 
+from core import validators
 from registry.models import AdmissionStatus, DismissalReason, Employment, MedicalWorker, Position, Specialty
 
 from . import services
@@ -75,6 +77,12 @@ class HireForm(PostForm):
 
     snils = forms.CharField(label="СНИЛС работника", max_length=20, error_messages=_required("СНИЛС"))
     field_order = ["snils", "position", "specialty", "department", "rate", "kind", "started_on"]
+
+    def clean_snils(self) -> str:
+        try:
+            return validators.normalize_snils(self.cleaned_data["snils"])
+        except ValidationError as exc:
+            raise ValidationError(exc.messages[0]) from None
 
 
 class HireNewForm(PostForm):

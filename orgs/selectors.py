@@ -71,6 +71,16 @@ def org_can_see_worker(*, organization: MedicalOrganization, worker: MedicalWork
     return Employment.objects.filter(organization=organization, worker_id=worker_id).exists()
 
 
+def worker_by_snils(*, snils: str) -> MedicalWorker | None:
+    """A worker of the register by SNILS (digits), with only what the hire form shows: the name and the
+    registry number, which the public register shows anyway."""
+    return (
+        MedicalWorker.objects.only("last_name", "first_name", "middle_name", "registry_number", "snils")
+        .filter(snils=snils)
+        .first()
+    )
+
+
 def org_worker_or_404(*, organization: MedicalOrganization, worker_id: int) -> MedicalWorker:
     """A worker the organization may see; any other worker is a 404."""
     worker = (

@@ -293,27 +293,43 @@ def _hire_limited(request):
 @org_view(edit=True)
 @require_http_methods(["GET", "POST"])
 def hire(request):
-    """Hire a worker of the register by SNILS."""
+    """Hire a worker of the register by SNILS, in two steps: «Найти работника» shows whom the SNILS names
+    (name and registry number, public data), «Принять на работу» hires them. A typo that still passes
+    the checksum is caught by the name on the screen."""
     form = HireForm(request.POST if request.method == "POST" else None, initial={"started_on": timezone.localdate()})
+    found = None
     if request.method == "POST":
         limited = _hire_limited(request)
         if limited:
             return limited
         if form.is_valid():
-            try:
-                employment = services.employment_hire(
-                    actor=request.user,
-                    organization=request.organization,
-                    snils=form.cleaned_data["snils"],
-                    post=form.post(),
-                    request=request,
+            snils = form.cleaned_data["snils"]
+            if request.POST.get("step") == "confirm" and request.POST.get("checked_snils") == snils:
+                return _hire_confirmed(request, form)
+            found = selectors.worker_by_snils(snils=snils)
+            if found is None:
+                form.add_error(
+                    "snils", "СНИЛС: работника с таким СНИЛС нет в регистре — внесите его как нового работника."
                 )
-            except services.OrgError as exc:
-                form.add_service_error(exc)
-            else:
-                messages.success(request, "Работник принят; запись внесена в регистр, работник получил уведомление.")
-                return redirect("orgs:worker", pk=employment.worker_id)
-    return render(request, "orgs/hire.html", {"form": form, "new": False}, status=400 if form.errors else 200)
+    status = 400 if form.errors else 200
+    return render(request, "orgs/hire.html", {"form": form, "new": False, "found": found}, status=status)
+
+
+def _hire_confirmed(request, form):
+    try:
+        employment = services.employment_hire(
+            actor=request.user,
+            organization=request.organization,
+            snils=form.cleaned_data["snils"],
+            post=form.post(),
+            request=request,
+        )
+    except services.OrgError as exc:
+        form.add_service_error(exc)
+        found = selectors.worker_by_snils(snils=form.cleaned_data["snils"])
+        return render(request, "orgs/hire.html", {"form": form, "new": False, "found": found}, status=400)
+    messages.success(request, "Работник принят; запись внесена в регистр, работник получил уведомление.")
+    return redirect("orgs:worker", pk=employment.worker_id)
 
 
 @org_view(edit=True)

@@ -68,6 +68,8 @@ def test_hr_officer_hires_and_dismisses_and_the_worker_sees_it(_chromium, live_s
         page.get_by_label("Подразделение").fill("Приёмное отделение")
         page.get_by_label("Ставка").fill("0,5")
         page.get_by_label("Вид занятости").select_option("internal")
+        page.get_by_role("button", name="Найти работника").click()
+        assert page.get_by_text(f"Будет принят: {ivanova.full_name}").is_visible()
         page.get_by_role("button", name="Принять на работу").click()
         page.wait_for_url(f"{live_server.url}/org/workers/{ivanova.pk}/")
         assert page.get_by_text("Работник принят").is_visible()

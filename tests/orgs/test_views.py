@@ -54,8 +54,10 @@ def test_a_worker_and_staff_still_land_where_they_did(rf, worker_user, support_a
 def test_staff_list_shows_own_staff_only_with_bounded_queries(hr_a, staff_a, staff_b, django_assert_max_num_queries):
     from tests.factories import EmploymentFactory
 
-    for _ in range(30):
-        EmploymentFactory(organization=hr_a.organization)
+    from tests.factories import WorkerFactory
+
+    for _ in range(30):  # sorted after everyone else: page 1 holds the fixtures' workers
+        EmploymentFactory(organization=hr_a.organization, worker=WorkerFactory(last_name="Яяякина"))
     client = logged_in(hr_a.user)
     client.get(reverse("orgs:staff"))  # the filter choices are cached from here on
     with django_assert_max_num_queries(7):
@@ -110,9 +112,24 @@ def test_hire_by_snils_through_the_form(hr_a, worker_user):
         "started_on": timezone.localdate().isoformat(),
         "department": "Приёмное",
     }
-    response = client.post(reverse("orgs:hire"), form)
+    check = client.post(reverse("orgs:hire"), {**form, "step": "check"})
+    assert check.status_code == 200 and worker.full_name in check.content.decode()
+    assert not Employment.objects.exists()
+    # A confirmation for another SNILS than the one checked is a new check, not a hire.
+    again = client.post(reverse("orgs:hire"), {**form, "step": "confirm", "checked_snils": "11223344595"})
+    assert again.status_code == 200 and not Employment.objects.exists()
+    response = client.post(reverse("orgs:hire"), {**form, "step": "confirm", "checked_snils": worker.snils})
     assert response.url == reverse("orgs:worker", args=[worker.pk])
     assert Employment.objects.get(organization=hr_a.organization, worker=worker).department == "Приёмное"
+
+
+def test_hire_of_an_unknown_snils_points_to_the_new_person_form(hr_a):
+    from core import validators
+
+    client = logged_in(hr_a.user)
+    snils = validators.format_snils(validators.snils_from_number(555_000_111))
+    page = client.post(reverse("orgs:hire"), {"snils": snils, "step": "check"})
+    assert page.status_code == 400 and "нет в регистре" in page.content.decode()
 
 
 def test_hire_form_errors_name_the_field(hr_a, worker_user):
@@ -124,6 +141,8 @@ def test_hire_form_errors_name_the_field(hr_a, worker_user):
         "rate": "3",
         "kind": "main",
         "started_on": timezone.localdate().isoformat(),
+        "step": "confirm",
+        "checked_snils": worker_user.worker.snils,
     }
     response = client.post(reverse("orgs:hire"), form)
     assert response.status_code == 400 and "Ставка: ставка — от 0,25 до 1,5" in response.content.decode()
