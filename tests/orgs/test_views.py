@@ -52,9 +52,7 @@ def test_a_worker_and_staff_still_land_where_they_did(rf, worker_user, support_a
 
 
 def test_staff_list_shows_own_staff_only_with_bounded_queries(hr_a, staff_a, staff_b, django_assert_max_num_queries):
-    from tests.factories import EmploymentFactory
-
-    from tests.factories import WorkerFactory
+    from tests.factories import EmploymentFactory, WorkerFactory
 
     for _ in range(30):  # sorted after everyone else: page 1 holds the fixtures' workers
         EmploymentFactory(organization=hr_a.organization, worker=WorkerFactory(last_name="Яяякина"))
