@@ -187,11 +187,20 @@ def _search(qs: QuerySet[Employment], q: str) -> QuerySet[Employment]:
 FILTER_CHOICES_SECONDS = 300
 
 
+def _filter_choices_key(organization_id: int) -> str:
+    return f"orgs:filters:{organization_id}"
+
+
+def org_filter_choices_forget(*, organization_id: int) -> None:
+    """After a hire or a transfer: a new department or position shows up in the filters at once."""
+    cache.delete(_filter_choices_key(organization_id))
+
+
 def org_filter_choices(*, organization: MedicalOrganization) -> dict:
     """The departments, positions and specialties of the organization's posts, for the staff list's
     filters. Three DISTINCT reads over the organization's rows; kept in the cache for a few minutes
     (a new department shows up in the filter a little later, the list itself is always current)."""
-    key = f"orgs:filters:{organization.pk}"
+    key = _filter_choices_key(organization.pk)
     cached = cache.get(key)
     if cached is not None:
         return cached

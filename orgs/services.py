@@ -11,6 +11,7 @@ token bound to it); the functions check the state of the rows themselves.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -37,6 +38,7 @@ from registry.models import (
 )
 from registry.quality import matching
 
+from . import selectors
 from .models import OrgMembership
 
 
@@ -244,7 +246,8 @@ def _journal(
 
 def _notify(*, worker: MedicalWorker, template: str, organization, employment: Employment) -> None:
     """The worker's cabinet notification and e-mail, written with the change: the outbox sends them after
-    commit, and a rolled-back change sends nothing."""
+    commit, and a rolled-back change sends nothing. The staff list's filter choices are refreshed then too."""
+    transaction.on_commit(functools.partial(selectors.org_filter_choices_forget, organization_id=organization.pk))
     if worker.user is None:
         return
     notification_send(

@@ -219,3 +219,32 @@ def test_changing_a_post_that_has_ended_shows_why_not(hr_a, staff_a):
     past = staff_a[1]
     response = logged_in(hr_a.user).post(reverse("orgs:change_rate", args=[past.pk]), {f"r{past.pk}-rate": "0,5"})
     assert response.status_code == 400 and "Работник уволен с этой должности" in response.content.decode()
+
+
+def test_a_hire_into_a_new_department_shows_in_the_filter_at_once(hr_a, staff_a, worker_user, on_commit_immediate):
+    from orgs import services
+    from tests.factories import WorkerFactory
+
+    client = logged_in(hr_a.user)
+    assert "Реанимация" not in client.get(reverse("orgs:staff")).content.decode()
+    services.employment_hire(
+        actor=hr_a.user,
+        organization=hr_a.organization,
+        snils=WorkerFactory().snils,
+        post=services.PostInput(
+            position=PositionFactory().code, rate="1", started_on=dt.date(2024, 1, 1), department="Реанимация"
+        ),
+    )
+    assert '<option value="Реанимация"' in client.get(reverse("orgs:staff")).content.decode()
+
+
+def test_the_xlsx_export_holds_the_staff_with_headers(hr_a, staff_a):
+    import io
+
+    from openpyxl import load_workbook
+
+    response = logged_in(hr_a.user).get(reverse("orgs:export_xlsx"))
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("ФИО", "СНИЛС", "Регистровый номер")
+    assert rows[1][1] == staff_a[0].worker.snils_display and len(rows) == 2
