@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "accounts",
     "registry",
     "verification",
+    "orgs",
     "support",
     "desk.apps.DeskConfig",
     "rest_framework",

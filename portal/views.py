@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 from accounts.views.login import login_next_pop
 from api.fhir.views import server_error_outcome
 from api.rest.errors import server_error_response
+from orgs import selectors as org_selectors
 from portal.celery import app
 from registry import selectors
 
@@ -38,12 +39,25 @@ def _staff_landing(request, user, next_url: str | None) -> str | None:
     return next_url if next_url and next_url.startswith(admin_root) else admin_root
 
 
+def _org_landing(request, user, next_url: str | None) -> str | None:
+    """A person acting for an organization lands in its cabinet; serving several, they choose one."""
+    memberships = org_selectors.memberships_of(user=user)
+    if not memberships:
+        return None
+    if next_url:
+        return next_url
+    if len(memberships) == 1:
+        request.session[org_selectors.SESSION_KEY] = memberships[0].organization_id
+        return reverse("orgs:staff")
+    return reverse("orgs:choose")
+
+
 def _worker_landing(request, user, next_url: str | None) -> str | None:
     return next_url or reverse("verification:cabinet")
 
 
 # Tried in order; the first rule that answers decides. A new kind of user gets a rule above the worker's.
-LANDING_RULES = (_staff_landing, _worker_landing)
+LANDING_RULES = (_staff_landing, _org_landing, _worker_landing)
 
 
 def after_login_url(request, user) -> str:

@@ -93,7 +93,13 @@ class OrganizationLicenseAdmin(admin.ModelAdmin):
 class EmploymentInline(LabelledTabularInline):
     model = models.Employment
     extra = 0
-    fields = ("organization", "position", "specialty", "rate", "kind", "started_on", "ended_on")
+    # With the department, the dismissal reason and who entered the row: support fixes an entry a worker
+    # disputed here (the organization cabinet's «Оспорить»).
+    fields = (
+        "organization", "position", "specialty", "department", "rate", "kind", "started_on", "ended_on",
+        "dismissal_reason", "source",
+    )  # fmt: skip
+    readonly_fields = ("source",)
     autocomplete_fields = ("organization", "position", "specialty")
 
 

@@ -161,3 +161,18 @@ def test_seed_demo_refuses_in_production_and_writes_nothing(settings):
     with pytest.raises(CommandError, match="production"):
         call_command("seed_demo")
     assert not MedicalWorker.objects.exists() and not User.objects.exists()
+
+
+def test_demo_hr_officer_logs_in_and_lands_in_the_organization_cabinet(client, capsys):
+    from accounts.models import OneTimeCode
+    from demo.orgs import DEMO_PASSWORD_HR, hr_snils
+
+    call_command("load_directories")
+    call_command("seed_demo")
+    call_command("seed_demo")
+    assert "Кадровик организации" in capsys.readouterr().out
+    user = User.objects.get(snils=hr_snils())
+    assert user.org_memberships.get().organization.short_name == "ГКБ № 1 им. Н. И. Пирогова"
+    response = client.post("/accounts/login/", {"kind": "worker", "username": hr_snils(), "password": DEMO_PASSWORD_HR})
+    assert response.status_code == 302
+    assert OneTimeCode.objects.filter(user=user).exists()

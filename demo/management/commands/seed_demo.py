@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core import validators
 from demo import applications, desk, people, quality, register
+from demo.orgs import seed_org_cabinet
 from registry import models, services
 
 
@@ -61,6 +62,7 @@ class Command(BaseCommand):
         quality.workforce_snapshot_first()
         quality.dq_audit_first()
         self._print_logins(workers, staff)
+        seed_org_cabinet(stdout=self.stdout)
 
     def _print_logins(self, workers, staff):
         out = self.stdout

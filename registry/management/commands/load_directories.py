@@ -32,7 +32,7 @@ def find_directory(identifier: str) -> type[DirectoryEntry]:
     """A directory model by its name (``specialty``) or OID (with or without ``urn:oid:``)."""
     wanted = identifier.strip().lower().removeprefix("urn:oid:")
     for model in DIRECTORY_MODELS:
-        if wanted in (directory_key(model), model.OID):
+        if wanted and wanted in (directory_key(model), model.OID):  # dismissal reasons have no OID
             return model
     known = "\n".join(f"  {directory_key(m):<22} {m.OID:<28} {m._meta.verbose_name_plural}" for m in DIRECTORY_MODELS)
     raise CommandError(f"Неизвестный справочник «{identifier}» (unknown directory). Известные:\n{known}")
