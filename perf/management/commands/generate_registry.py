@@ -98,6 +98,13 @@ class Command(BaseCommand):
             "--keep-indexes", action="store_true", help="не снимать индексы и внешние ключи на время загрузки"
         )
         parser.add_argument("--no-progress", action="store_true", help="без индикатора выполнения")
+        parser.add_argument(
+            "--big-organization",
+            type=int,
+            default=0,
+            metavar="STAFF",
+            help="одна организация примерно с STAFF сотрудниками из новых работников (для bench_org)",
+        )
 
     def handle(self, *args, **options):
         self.verbosity = options["verbosity"]
@@ -106,6 +113,8 @@ class Command(BaseCommand):
             raise CommandError("--workers и --organizations не могут быть отрицательными")
         if options["batch"] < 1:
             raise CommandError("--batch должен быть положительным")
+        if options["big_organization"] and not 0 < options["big_organization"] < workers:
+            raise CommandError("--big-organization: больше нуля и меньше числа новых работников (--workers)")
         today = self._parse_today(options["today"])
         if connection.vendor != "postgresql":
             return self._generate(options, today, postgres=False)
@@ -159,6 +168,9 @@ class Command(BaseCommand):
             else:
                 plan.orgs = self._existing_org_pool(plan.seed)
             del org_rows
+            if options["big_organization"]:
+                big = synthetic.org_pool_enlarge(plan.orgs, share=options["big_organization"] / workers)
+                self.stdout.write(f"Крупная организация: id {big}, около {options['big_organization']} сотрудников")
             self.phases["организации"] = time.monotonic() - phase_started
             if workers:
                 phase_started = time.monotonic()
@@ -340,9 +352,7 @@ class Command(BaseCommand):
             if name in generated or f.null:
                 continue
             if not f.has_default():
-                raise CommandError(
-                    f"{model.__name__}.{name} обязательно и не генерируется; обновите perf/synthetic.py"
-                )
+                raise CommandError(f"{model.__name__}.{name} обязательно и не генерируется; обновите perf/synthetic.py")
             extras.append((f.column, f.get_default()))
         return [fields[name].column for name in generated] + [c for c, _ in extras], tuple(v for _, v in extras)
 
