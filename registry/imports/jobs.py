@@ -26,8 +26,8 @@ logger = logging.getLogger(__name__)
 
 STALE_RUNNING = dt.timedelta(hours=2)
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
-SNIFF_BYTES = 4096
 ALLOWED_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".json"}
+SNIFF_BYTES = 4096
 # What an organization's own upload may do: import or check, never a sync (it would end rows it
 # does not own).
 SCOPED_MODES = (ImportJob.Mode.IMPORT, ImportJob.Mode.DRY_RUN)
@@ -61,11 +61,11 @@ def upload_sniff(head: bytes, suffix: str) -> None:
     if b"\x00" in text or text.startswith((b"PK\x03\x04", b"%PDF", b"\xd0\xcf\x11\xe0", b"\x89PNG", b"\xff\xd8")):
         raise ImportFileError("Файл: это не текстовый CSV или JSON — содержимое не совпадает с расширением")
     try:
-        # The head may end inside a multi-byte character: a few trailing bytes may be cut.
         text.decode("utf-8")
     except UnicodeDecodeError as exc:
+        # The head may end inside a multi-byte character: only an error before its last bytes counts.
         if exc.start < len(text) - 3:
-            raise ImportFileError("Файл: текст не в кодировке UTF-8 — сохраните файл как CSV UTF-8") from None
+            raise ImportFileError("Файл: текст не в кодировке UTF-8 — сохраните файл как «CSV UTF-8»") from None
 
 
 def upload_store(uploaded) -> str:
@@ -88,14 +88,7 @@ def upload_store(uploaded) -> str:
 
 
 def import_job_create(
-    *,
-    kind: str,
-    source: str,
-    original_name: str,
-    mode: str,
-    user=None,
-    request=None,
-    preview: ImportJob | None = None,
+    *, kind: str, source: str, original_name: str, mode: str, user=None, request=None, preview: ImportJob | None = None,
     organization=None,
 ) -> ImportJob:
     """Queue an import (or a sync preview/apply) and start its task after commit. With an
@@ -107,12 +100,7 @@ def import_job_create(
         raise ImportFileError("Вид данных: организация загружает только места работы (импорт или проверку)")
     with transaction.atomic():
         job = ImportJob.objects.create(
-            kind=kind,
-            source=source,
-            original_name=original_name[:255],
-            mode=mode,
-            user=user,
-            preview=preview,
+            kind=kind, source=source, original_name=original_name[:255], mode=mode, user=user, preview=preview,
             organization=organization,
         )
         audit_record(
@@ -121,12 +109,8 @@ def import_job_create(
             request=request,
             object_type="import_job",
             object_id=str(job.pk),
-            details={
-                "kind": kind,
-                "mode": mode,
-                "file": original_name[:255],
-                **({"organization": organization.pk} if organization is not None else {}),
-            },
+            details={"kind": kind, "mode": mode, "file": original_name[:255],
+                     **({"organization": organization.pk} if organization is not None else {})},
         )
         # Never raises into the request (a .delay() with Redis down did, after retrying): the job
         # stays queued and the reconciler enqueues it again (registered in registry.apps).
@@ -138,14 +122,8 @@ def import_job_claim(*, job_id) -> bool:
     """Take the job for this run (core.claims.claim_row); a job left running by a lost worker is
     retaken once it is older than STALE_RUNNING."""
     return claim_row(
-        ImportJob,
-        pk=job_id,
-        queued=ImportJob.Status.QUEUED,
-        running=ImportJob.Status.RUNNING,
-        lease=STALE_RUNNING,
-        now=timezone.now(),
-        progress=0,
-        error="",
+        ImportJob, pk=job_id, queued=ImportJob.Status.QUEUED, running=ImportJob.Status.RUNNING,
+        lease=STALE_RUNNING, now=timezone.now(), progress=0, error="",
     )
 
 
