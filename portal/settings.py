@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "accounts",
     "registry",
     "verification",
+    "orgs",
     "support",
     "rest_framework",
     "drf_spectacular",

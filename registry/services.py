@@ -189,8 +189,11 @@ def registry_number_next() -> str:
     return validators.registry_number_from_serial(int(top[:9]) + 1 if top else 1)
 
 
-def worker_create(*, worker: MedicalWorker, actor, request=None, duplicate_confirmed: bool = False) -> MedicalWorker:
-    """Add a worker entered by staff: issue the next registry number and journal the addition."""
+def worker_create(
+    *, worker: MedicalWorker, actor, request=None, duplicate_confirmed: bool = False, via: str = "admin"
+) -> MedicalWorker:
+    """Add a worker entered by staff (``via`` the admin, or an organization hiring a new person): issue the
+    next registry number and journal the addition."""
     worker.search_name = validators.normalize_person_name(worker.full_name)
     for _attempt in range(3):  # two staff adding at once may draw the same number
         worker.registry_number = registry_number_next()
@@ -208,7 +211,7 @@ def worker_create(*, worker: MedicalWorker, actor, request=None, duplicate_confi
         request=request,
         object_type="worker",
         object_id=worker.registry_number,
-        details={"via": "admin", "action": "created", "duplicate_confirmed": duplicate_confirmed},
+        details={"via": via, "action": "created", "duplicate_confirmed": duplicate_confirmed},
     )
     worker_refresh_derived(worker_ids=[worker.pk])
     return worker
@@ -357,3 +360,31 @@ def worker_delete(*, worker_id: int, actor=None, request=None) -> WorkerTombston
             details={"action": "deleted"},
         )
     return tombstone
+
+
+# --- Employments entered one at a time (the organization cabinet and its API) ---------------------------
+# The caller validates the values (orgs.services), holds the transaction and the worker's lock; these
+# write the row and refresh the worker's derived columns, as an import does for its batch.
+
+
+def employment_add(
+    *,
+    worker: MedicalWorker,
+    organization: MedicalOrganization,
+    values: dict,
+    source: str = Employment.Source.REGISTER,
+) -> Employment:
+    """A new employment row of ``worker`` at ``organization``; ``values`` are Employment fields."""
+    employment = Employment.objects.create(worker=worker, organization=organization, source=source, **values)
+    worker_refresh_derived(worker_ids=[worker.pk])
+    return employment
+
+
+def employment_update(*, employment: Employment, values: dict, source: str = Employment.Source.REGISTER) -> Employment:
+    """Change fields of an employment row (its rate, its end and dismissal reason...)."""
+    for field, value in values.items():
+        setattr(employment, field, value)
+    employment.source = source
+    employment.save(update_fields=[*values, "source", "updated_at"])
+    worker_refresh_derived(worker_ids=[employment.worker_id])
+    return employment

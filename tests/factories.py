@@ -141,3 +141,23 @@ class AdmissionDocumentFactory(factory.django.DjangoModelFactory):
     number = factory.Sequence(lambda n: f"0177{n:08d}")
     valid_until = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=1000))
     issued_on = factory.LazyAttribute(lambda d: d.valid_until - dt.timedelta(days=5 * 365))
+
+
+class DismissalReasonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.DismissalReason
+        django_get_or_create = ("code",)
+
+    code = "77-1-3"
+    name = "Расторжение трудового договора по инициативе работника (п. 3 ч. 1 ст. 77 ТК РФ)"
+
+
+class OrgMembershipFactory(factory.django.DjangoModelFactory):
+    """A person acting for an organization (an HR officer by default), with an account of their own."""
+
+    class Meta:
+        model = "orgs.OrgMembership"
+
+    user = factory.SubFactory(UserFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    role = "hr"

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("core", "accounts", "registry", "verification", "support", "api", "backups", "perf", "demo", "portal")
+APPS = ("core", "accounts", "registry", "verification", "orgs", "support", "api", "backups", "perf", "demo", "portal")
 MAX_FUNCTION_LINES = 60
 MAX_FOLDER_LINES = 5000
 

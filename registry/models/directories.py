@@ -80,6 +80,18 @@ class PostType(DirectoryEntry):
         verbose_name_plural = "типы занятия должностей"
 
 
+class DismissalReason(DirectoryEntry):
+    """Grounds for ending an employment contract (Трудовой кодекс РФ, ст. 77 and the articles it names), the
+    list an organization's HR officer picks from. The ministry's NSI publishes no such directory, so it
+    has no OID; the codes are the article and its part."""
+
+    OID = ""
+
+    class Meta(DirectoryEntry.Meta):
+        verbose_name = "основание увольнения"
+        verbose_name_plural = "основания увольнения"
+
+
 class Region(DirectoryEntry):
     """A federal subject; `code` is its two-digit code (77 Москва, 50 Московская область)."""
 
@@ -99,5 +111,6 @@ DIRECTORY_MODELS: tuple[type[DirectoryEntry], ...] = (
     QualificationCategory,
     EducationLevel,
     PostType,
+    DismissalReason,
     Region,
 )

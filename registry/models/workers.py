@@ -286,12 +286,16 @@ class Employment(models.Model):
         INTERNAL = "internal", "Внутреннее совместительство"
         EXTERNAL = "external", "Внешнее совместительство"
 
+    class Source(models.TextChoices):
+        REGISTER = "register", "Регистр (импорт, служба поддержки)"
+        ORGANIZATION = "organization", "Внесено работодателем"
+
     worker = models.ForeignKey(
         MedicalWorker, models.CASCADE, verbose_name="работник", related_name="employments", db_index=False
     )  # covered by employment_worker_idx
     organization = models.ForeignKey(
-        MedicalOrganization, models.PROTECT, verbose_name="организация", related_name="employments"
-    )
+        MedicalOrganization, models.PROTECT, verbose_name="организация", related_name="employments", db_index=False
+    )  # covered by employment_org_worker_idx
     department = models.CharField("подразделение", max_length=300, blank=True)
     position = models.ForeignKey(Position, models.PROTECT, verbose_name="должность", related_name="+")
     specialty = models.ForeignKey(
@@ -302,6 +306,9 @@ class Employment(models.Model):
     started_on = models.DateField("дата начала")
     ended_on = models.DateField("дата окончания", null=True, blank=True)
     dismissal_reason = models.CharField("причина увольнения", max_length=500, blank=True)
+    # Who last wrote the row: the worker's cabinet shows entries made by an employer and lets the worker
+    # dispute them (the organization's HR cabinet, orgs.services).
+    source = models.CharField("источник", max_length=16, choices=Source.choices, default=Source.REGISTER)
     updated_at = models.DateTimeField("изменено", auto_now=True)
 
     class Meta:
@@ -314,6 +321,9 @@ class Employment(models.Model):
                 fields=["organization", "worker"], condition=Q(ended_on__isnull=True), name="employment_current_idx"
             ),
             models.Index(fields=["worker", "ended_on"], name="employment_worker_idx"),
+            # The organization cabinet: its staff list (current and past, 20,000 rows for a large
+            # hospital) and the check that a worker is or was employed there (organization, worker).
+            models.Index(fields=["organization", "worker"], name="employment_org_worker_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(rate__gte=0.25) & Q(rate__lte=1.5), name="employment_rate_range"),

@@ -1,0 +1,1 @@
+"""The organization (employer) cabinet: an organization's HR officers keep its staff records current."""
