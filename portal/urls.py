@@ -26,6 +26,7 @@ urlpatterns = [
     path("support/", include("support.urls")),
     path("registry/", include("registry.urls")),
     path("cabinet/", include("verification.urls")),
+    path("org/", include("orgs.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("api.rest.urls")),
     path("fhir/", include("api.fhir.urls")),

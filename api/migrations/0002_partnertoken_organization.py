@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("api", "0001_initial"),
-        ("registry", "0017_importjob_organization"),
+        ("registry", "0018_importjob_organization"),
     ]
 
     operations = [

@@ -379,6 +379,7 @@ class _ImportRun:
         mapped = _map_header(spec, header, path.name)
         self.size, self.progress = batch_size, progress
         self.loader = _Loader(spec, self.ctx, self.result, sample=sync)
+        self.loader.scoped = scope_ogrn is not None
         self.pg = connection.vendor == "postgresql"
         if self.pg:
             require_session("An import")
@@ -649,6 +650,7 @@ class _Loader:
         # Whether any record was merged into another (WorkerAlias rows): the alias lookups run only then.
         self.aliases = aliases.any_exist()
         self.extra_names: list[str] = []
+        self.scoped = False  # an organization's own upload (import_file(scope_ogrn=...))
 
     def load(self, batch: _Batch) -> None:
         first, last = batch.numbers[0], batch.numbers[-1]
@@ -1139,14 +1141,17 @@ class _Loader:
         )
         key = [("worker_id", "worker_id"), ("organization_id", "organization_id"), ("position_id", "position"),
                ("started_on", "started_on")]
+        # Rows an organization uploads for itself are marked as the employer's entries (the worker may dispute them).
+        source = Employment.Source.ORGANIZATION if self.scoped else Employment.Source.REGISTER
         touched = self._update_insert(
-            cursor, table=e, key=key, columns=columns, key_join=key_join, sample_select="s.snils, s.ogrn, s.started_on"
+            cursor, table=e, key=key, columns=columns, key_join=key_join, sample_select="s.snils, s.ogrn, s.started_on",
+            fixed={"source": source},
         )
         self._refresh(cursor, touched)
 
     def _update_insert(
         self, cursor, *, table: str, key: list[tuple[str, str]], columns: list[tuple[str, str]], key_join: str,
-        sample_select: str, stamped: bool = True,
+        sample_select: str, stamped: bool = True, fixed: dict[str, str] | None = None,
     ) -> set[int]:
         """Records with no unique key in the register (a worker may hold the same post twice in different
         years): one UPDATE ... FROM of the changed ones and one INSERT of the missing ones, keyed on the
@@ -1157,20 +1162,23 @@ class _Loader:
         self._samples(cursor, table=table, key_join=key_join, distinct=distinct, select=sample_select)
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         stamp = ", updated_at = %s" if stamped else ""
+        fixed = fixed or {}
+        params = ([now] if stamped else []) + list(fixed.values())
         sets = ", ".join(f"{t} = {self.spec.final(src)}" for t, src in columns) + stamp
+        sets += "".join(f", {name} = %s" for name in fixed)
         # SQLite's RETURNING sees only the updated table, and refuses a qualified name.
         target, worker = (f"{table} t", "t.worker_id") if self.pg else (f"{table} AS t", "worker_id")
         cursor.execute(
             f"UPDATE {target} SET {sets} FROM {STAGE} s WHERE {key_join} AND ({distinct}) RETURNING {worker}",
-            [now] if stamped else [],
+            params,
         )
         updated = cursor.fetchall()
-        names = [t for t, _s in key + columns] + (["updated_at"] if stamped else [])
-        values = [self.spec.final(src) for _t, src in key + columns] + (["%s"] if stamped else [])
+        names = [t for t, _s in key + columns] + (["updated_at"] if stamped else []) + list(fixed)
+        values = [self.spec.final(src) for _t, src in key + columns] + (["%s"] if stamped else []) + ["%s"] * len(fixed)
         cursor.execute(
             f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)} FROM {STAGE} s "
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {key_join}) RETURNING worker_id",
-            [now] if stamped else [],
+            params,
         )
         inserted = cursor.fetchall()
         self.result.created += len(inserted)

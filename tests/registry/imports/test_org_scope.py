@@ -45,6 +45,7 @@ def test_unscoped_import_still_writes_every_organization(tmp_path, two_orgs):
     worker, position = WorkerFactory(), PositionFactory()
     path = write_csv(tmp_path / "staff.csv", HEADER, _rows(worker, own, other, position))
     assert import_file(path, kind="employments").created == 2
+    assert set(Employment.objects.values_list("source", flat=True)) == {Employment.Source.REGISTER}
 
 
 @pytest.mark.parametrize("kind, sync", [("workers", False), ("organizations", False), ("employments", True)])

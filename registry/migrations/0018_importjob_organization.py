@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0016_import_kinds"),
+        ("registry", "0017_org_cabinet"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
