@@ -15,7 +15,8 @@ import datetime as dt
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, permissions, serializers, status
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework.decorators import api_view, parser_classes, permission_classes
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from core.audit import audit_record
@@ -293,6 +294,7 @@ def _post(data: dict) -> org_services.PostInput:
     "with `person`.",
 )
 @api_view(["POST"])
+@parser_classes([JSONParser])
 @permission_classes([WriteAllowed])
 def employment_hire(request, pk: str):
     check_query_length(request)
@@ -322,6 +324,7 @@ def employment_hire(request, pk: str):
     description=DESCRIPTION + " The current post ends the day before `started_on`; the new post is returned.",
 )
 @api_view(["POST"])
+@parser_classes([JSONParser])
 @permission_classes([WriteAllowed])
 def employment_transfer(request, pk: str):
     check_query_length(request)
@@ -349,6 +352,7 @@ def employment_transfer(request, pk: str):
     description=DESCRIPTION,
 )
 @api_view(["POST"])
+@parser_classes([JSONParser])
 @permission_classes([WriteAllowed])
 def employment_rate(request, pk: str):
     check_query_length(request)
@@ -376,6 +380,7 @@ def employment_rate(request, pk: str):
     description=DESCRIPTION,
 )
 @api_view(["POST"])
+@parser_classes([JSONParser])
 @permission_classes([WriteAllowed])
 def employment_dismiss(request, pk: str):
     check_query_length(request)

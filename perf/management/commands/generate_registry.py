@@ -162,15 +162,7 @@ class Command(BaseCommand):
         self.phases = {}
         try:
             phase_started = time.monotonic()
-            org_rows = synthetic.generate_organizations(plan)
-            if organizations:
-                self._write_organizations(org_rows, options["batch"], postgres)
-            else:
-                plan.orgs = self._existing_org_pool(plan.seed)
-            del org_rows
-            if options["big_organization"]:
-                big = synthetic.org_pool_enlarge(plan.orgs, share=options["big_organization"] / workers)
-                self.stdout.write(f"Крупная организация: id {big}, около {options['big_organization']} сотрудников")
+            self._organizations(plan, options, postgres)
             self.phases["организации"] = time.monotonic() - phase_started
             if workers:
                 phase_started = time.monotonic()
@@ -198,6 +190,18 @@ class Command(BaseCommand):
                     cursor.execute(f"ANALYZE {TABLE_MODELS[table]._meta.db_table}")
             self.phases["ANALYZE"] = time.monotonic() - analyze_started
         self._summary(time.monotonic() - started)
+
+    def _organizations(self, plan: synthetic.Plan, options, postgres: bool) -> None:
+        """This run's organizations (or the stored ones) as the pool workers are employed at."""
+        org_rows = synthetic.generate_organizations(plan)
+        if plan.organizations:
+            self._write_organizations(org_rows, options["batch"], postgres)
+        else:
+            plan.orgs = self._existing_org_pool(plan.seed)
+        del org_rows
+        if options["big_organization"]:
+            big = synthetic.org_pool_enlarge(plan.orgs, share=options["big_organization"] / plan.workers)
+            self.stdout.write(f"Крупная организация: id {big}, около {options['big_organization']} сотрудников")
 
     # --- Inputs ----------------------------------------------------------------------------------
 
