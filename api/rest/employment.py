@@ -85,7 +85,8 @@ def _text(max_length: int, *, required: bool = True, help_text: str = "", **kwar
         max_length=max_length,
         required=required,
         allow_blank=not required,
-        trim_whitespace=True,
+        # The schema's maxLength is of the string as sent; the services strip the values themselves.
+        trim_whitespace=False,
         help_text=help_text,
         error_messages={
             "required": "обязательное поле.",
@@ -193,6 +194,7 @@ WRITE_ERRORS = {
     403: OpenApiResponse(ErrorSerializer, description="The token lacks the `employment:write` scope."),
     404: OpenApiResponse(ErrorSerializer, description="Not an organization or employment of the token's organization."),
     414: OpenApiResponse(ErrorSerializer, description="Query string over 16 KiB."),
+    415: OpenApiResponse(ErrorSerializer, description="The body is not JSON (Content-Type: application/json)."),
     429: OpenApiResponse(ErrorSerializer, description="Rate limit exceeded."),
     500: OpenApiResponse(ErrorSerializer, description="Server error; the message gives the request id."),
     503: OpenApiResponse(ErrorSerializer, description="Database unavailable for a moment; retry later."),

@@ -17,7 +17,6 @@ from tests.factories import (
     EmploymentFactory,
     OrganizationFactory,
     PositionFactory,
-    SpecialtyFactory,
     WorkerFactory,
 )
 
