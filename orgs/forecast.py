@@ -21,7 +21,7 @@ from core.audit import audit_record
 from core.models import AuditEntry
 from registry.models import AdmissionDocument, Employment, OrganizationLicense
 
-from .access import cabinet_required
+from .views import org_view
 
 HORIZON_DAYS = 90
 SOON_DAYS = 30
@@ -127,12 +127,12 @@ def organization_forecast(*, organization_id: int, today: dt.date | None = None,
     return forecast
 
 
-@cabinet_required
+@org_view()
 @require_http_methods(["GET"])
 def expiry_page(request):
     """/org/expiry/: the forecast of the chosen organization. It names the staff's documents (protected
     data of workers employed there), so the view is journaled."""
-    membership = request.org_membership
+    membership = request.membership
     forecast = organization_forecast(organization_id=membership.organization_id)
     audit_record(
         event=AuditEntry.Event.DATA_VIEWED,

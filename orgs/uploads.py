@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -23,7 +22,7 @@ from registry.imports import jobs as import_jobs
 from registry.imports.schema import KINDS, ImportFileError
 from registry.models import ImportJob
 
-from .access import cabinet_required
+from .views import org_view
 
 KIND = "employments"
 LIST_LIMIT = 20
@@ -54,17 +53,17 @@ class StaffFileForm(forms.Form):
 
 def _org_job(request, job_id) -> ImportJob:
     """An upload of the chosen organization; anyone else's (another organization's, the admin's) is a 404."""
-    return get_object_or_404(ImportJob, pk=job_id, organization=request.org_membership.organization)
+    return get_object_or_404(ImportJob, pk=job_id, organization=request.membership.organization)
 
 
-@cabinet_required
+@org_view()
 @require_http_methods(["GET", "POST"])
 def upload_list(request):
-    membership = request.org_membership
+    membership = request.membership
     form = StaffFileForm(request.POST or None, request.FILES or None)
     if request.method == "POST":
         if not membership.can_edit:
-            raise PermissionDenied
+            raise Http404("Загружать файлы может только кадровик")
         if form.is_valid():
             job = _start(request, form)
             if job is not None:
@@ -93,7 +92,7 @@ def _start(request, form: StaffFileForm) -> ImportJob | None:
             mode=form.cleaned_data["mode"],
             user=request.user,
             request=request,
-            organization=request.org_membership.organization,
+            organization=request.membership.organization,
         )
     except ImportFileError as exc:
         form.add_error("file", str(exc))
@@ -102,17 +101,17 @@ def _start(request, form: StaffFileForm) -> ImportJob | None:
     return job
 
 
-@cabinet_required
+@org_view()
 @require_http_methods(["GET"])
 def upload_detail(request, job_id):
     job = _org_job(request, job_id)
-    context = {"job": job, "membership": request.org_membership}
+    context = {"job": job, "membership": request.membership}
     if request.headers.get("HX-Request"):
         return render(request, "orgs/_upload_status.html", context)
     return render(request, "orgs/upload_detail.html", context)
 
 
-@cabinet_required
+@org_view()
 @require_http_methods(["GET"])
 def upload_report(request, job_id):
     job = _org_job(request, job_id)

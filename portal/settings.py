@@ -346,6 +346,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "portal:landing"
+# Where a finished login lands (staff desk, cabinet, the page asked for): one function in the wiring,
+# so accounts needs to know none of the apps it sends people to.
+LOGIN_LANDING = "portal.views.after_login_url"
 LOGOUT_REDIRECT_URL = "portal:landing"
 
 # Absolute session lifetime 12 hours; the 30-minute idle limit is enforced by

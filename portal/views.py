@@ -14,8 +14,10 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.views.login import login_next_pop
 from api.fhir.views import server_error_outcome
 from api.rest.errors import server_error_response
+from orgs import selectors as org_selectors
 from portal.celery import app
 from registry import selectors
 
@@ -27,6 +29,45 @@ def admin_login_redirect(request):
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         target = reverse("admin:index")
     return redirect_to_login(target)
+
+
+def _staff_landing(request, user, next_url: str | None) -> str | None:
+    if not user.is_staff:
+        return None
+    # Staff sent to the login from an admin page go back to it; anywhere else, the desk.
+    admin_root = reverse("admin:index")
+    return next_url if next_url and next_url.startswith(admin_root) else admin_root
+
+
+def _org_landing(request, user, next_url: str | None) -> str | None:
+    """A person acting for an organization lands in its cabinet; serving several, they choose one."""
+    memberships = org_selectors.memberships_of(user=user)
+    if not memberships:
+        return None
+    if next_url:
+        return next_url
+    if len(memberships) == 1:
+        request.session[org_selectors.SESSION_KEY] = memberships[0].organization_id
+        return reverse("orgs:staff")
+    return reverse("orgs:choose")
+
+
+def _worker_landing(request, user, next_url: str | None) -> str | None:
+    return next_url or reverse("verification:cabinet")
+
+
+# Tried in order; the first rule that answers decides. A new kind of user gets a rule above the worker's.
+LANDING_RULES = (_staff_landing, _org_landing, _worker_landing)
+
+
+def after_login_url(request, user) -> str:
+    """Where a finished login (one-time code or certificate) lands: settings.LOGIN_LANDING."""
+    next_url = login_next_pop(request)
+    for rule in LANDING_RULES:
+        target = rule(request, user, next_url)
+        if target:
+            return target
+    return reverse("portal:landing")
 
 
 @require_GET
@@ -51,7 +92,6 @@ def healthz(request):
         healthy = False
     if settings.CELERY_BROKER_URL:
         try:
-
             with app.connection_for_write() as conn:
                 conn.ensure_connection(max_retries=1, timeout=2)
             checks["broker"] = "ok"

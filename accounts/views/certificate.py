@@ -4,7 +4,7 @@ signs it and sends the certificate with the signature; accounts.certificates doe
 from __future__ import annotations
 
 from django.conf import settings
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 
 from .. import certificates
 from ..forms.certificate import CertificateLoginForm
+from .login import after_login_redirect
 
 
 # A pasted private key must not end up in an error report.
@@ -21,13 +22,13 @@ from ..forms.certificate import CertificateLoginForm
 @require_http_methods(["GET", "POST"])
 def certificate_login(request):
     if request.user.is_authenticated:
-        return redirect(settings.LOGIN_REDIRECT_URL)
+        return after_login_redirect(request, request.user)
     form = CertificateLoginForm(request.POST if request.method == "POST" else None)
     error_code = ""
     if request.method == "POST":
         if form.is_valid():
             try:
-                certificates.certificate_login(
+                user = certificates.certificate_login(
                     request=request,
                     certificate_pem=form.cleaned_data["certificate"],
                     signature_b64=form.cleaned_data["signature"],
@@ -36,7 +37,7 @@ def certificate_login(request):
                 error_code = exc.code
                 form.add_error(None, exc.message)
             else:
-                return redirect(settings.LOGIN_REDIRECT_URL)
+                return after_login_redirect(request, user)
         else:
             certificates.certificate_login_refuse_input(request=request)
     # Every failed attempt has used up its code; the page always carries a fresh one.

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -33,11 +34,15 @@ def _safe_next(request, candidate: str | None) -> str | None:
     return None
 
 
-def _after_login(request, user: User):
-    target = _safe_next(request, request.session.pop(NEXT_KEY, None))
-    if target:
-        return redirect(target)
-    return redirect("admin:index" if user.is_staff else "portal:landing")
+def login_next_pop(request) -> str | None:
+    """The page the login started from, if it is on this site; taken once."""
+    return _safe_next(request, request.session.pop(NEXT_KEY, None))
+
+
+def after_login_redirect(request, user: User):
+    """Where a finished login goes is the wiring's decision (settings.LOGIN_LANDING): the landing
+    knows the desks and cabinets of apps this one must not import."""
+    return redirect(import_string(settings.LOGIN_LANDING)(request, user))
 
 
 # --- Step 1 -------------------------------------------------------------------------------------
@@ -49,7 +54,7 @@ def _after_login(request, user: User):
 @require_http_methods(["GET", "POST"])
 def login_view(request):
     if request.user.is_authenticated:
-        return _after_login(request, request.user)
+        return after_login_redirect(request, request.user)
     form = LoginForm(request.POST or None, request=request)
     # Per account the lockout applies; per address this stops one host trying many SNILS.
     wait = request.method == "POST" and ratelimit.hit(
@@ -138,7 +143,7 @@ def login_verify(request):
                 form.add_error("code", exc.message)
             else:
                 services.login_complete(request=request, user=user, method=method)
-                return _after_login(request, user)
+                return after_login_redirect(request, user)
     return render(
         request,
         "accounts/login_verify.html",
@@ -231,7 +236,7 @@ def _phone_code_confirm(request, user: User, phone: str, code_form: CodeForm):
     request.session.pop(PHONE_KEY, None)
     services.login_complete(request=request, user=user, method="sms")
     messages.success(request, "Телефон подтверждён. Теперь код для входа будет приходить на этот номер.")
-    return _after_login(request, user)
+    return after_login_redirect(request, user)
 
 
 # --- Logout -------------------------------------------------------------------------------------

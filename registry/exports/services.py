@@ -187,10 +187,11 @@ def _csv_cell(value):
     return "" if value is None else value
 
 
-def csv_chunks(rows: Iterable[list]) -> Iterator[str]:
-    """The CSV text in chunks of CSV_BATCH rows, beginning with the BOM and the header."""
+def csv_chunks(rows: Iterable[list], headers: list[str] = HEADERS) -> Iterator[str]:
+    """The CSV text in chunks of CSV_BATCH rows, beginning with the BOM and the header. Other exports
+    (an organization's staff) pass their own headers; cells are neutralized by the caller's rows."""
     writer = csv.writer(_Echo(), delimiter=";", lineterminator="\r\n")
-    yield "\ufeff" + writer.writerow(HEADERS)
+    yield "\ufeff" + writer.writerow(headers)
     batch = []
     for row in rows:
         batch.append(writer.writerow([_csv_cell(v) for v in row]))
@@ -295,15 +296,22 @@ def _csv_copy(queryset: QuerySet[MedicalWorker], progress: Callable[[int], None]
 _XLSX_WIDTHS = (40, 18, 30, 30, 16, 14, 14, 14)
 
 
-def write_xlsx(rows: Iterable[list], target) -> int:
+def write_xlsx(
+    rows: Iterable[list],
+    target,
+    *,
+    headers: list[str] = HEADERS,
+    widths: tuple[int, ...] = _XLSX_WIDTHS,
+    sheet: str = "Регистр",
+) -> int:
     """Write the rows to ``target`` (a path or a binary file) as XLSX; return how many were written."""
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet("Регистр")
-    for index, width in enumerate(_XLSX_WIDTHS):
+    ws = wb.create_sheet(sheet)
+    for index, width in enumerate(widths):
         ws.column_dimensions[chr(ord("A") + index)].width = width
     bold = Font(bold=True)
     header = []
-    for title in HEADERS:
+    for title in headers:
         cell = WriteOnlyCell(ws, value=title)
         cell.font = bold
         header.append(cell)

@@ -206,7 +206,7 @@ def test_rsa_certificate_logs_the_worker_in(client, pki, worker, settings, snils
     cert = pki.user(worker.snils, "user_rsa", snils_type=snils_type)
     response = _login(client, _pem(cert), pki.keys["user_rsa"])
     assert response.status_code == 302
-    assert response["Location"] == reverse(settings.LOGIN_REDIRECT_URL)
+    assert response["Location"] == reverse("verification:cabinet")
     assert client.session["_auth_user_id"] == str(worker.pk)
 
 
@@ -276,7 +276,7 @@ def test_logged_in_user_is_sent_on(client, worker, settings):
     client.force_login(worker)
     response = client.get(reverse(URL_NAME))
     assert response.status_code == 302
-    assert response["Location"] == reverse(settings.LOGIN_REDIRECT_URL)
+    assert response["Location"] == reverse("verification:cabinet")
 
 
 @pytest.mark.django_db
