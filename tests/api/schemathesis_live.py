@@ -82,13 +82,16 @@ def seed() -> None:
     worker_delete(worker_id=third.pk)
     # The partner run writes too: the token is bound to the organization of the first employment (the
     # coverage phase tries the smallest ids), so hires, transfers, rate changes and dismissals are reached.
-    organization = Employment.objects.order_by("id").first().organization
+    employment = Employment.objects.filter(ended_on__isnull=True).select_related("organization").order_by("id").first()
+    organization = employment.organization
     _, raw = services.partner_token_create(
         name="schemathesis",
         scopes=["personal", "documents", PartnerToken.Scope.EMPLOYMENT_WRITE],
         rate_per_minute=0,
         organization=organization,
     )
+    # The writes' path ids (tests/api/schemathesis.toml reads them from the environment), then the token.
+    print(organization.pk, employment.pk)
     print(raw)
 
 
@@ -159,7 +162,9 @@ def main() -> int:
                 capture_output=True,
                 text=True,
             )
-            token = seeded.stdout.strip().splitlines()[-1]
+            *_, ids, token = seeded.stdout.strip().splitlines()
+            organization_id, employment_id = ids.split()
+            env["MEDREG_CONTRACT_ORGANIZATION"], env["MEDREG_CONTRACT_EMPLOYMENT"] = organization_id, employment_id
             log = stack.enter_context(open(tmp / "gunicorn.log", "w"))
             server = subprocess.Popen(
                 [
