@@ -23,6 +23,7 @@ from django.db.models import Count
 from django.test import Client, override_settings
 
 from accounts.models import User
+from core import validators
 from orgs.models import OrgMembership
 from orgs.selectors import SESSION_KEY
 from perf.benchmarks import machine_description
@@ -30,8 +31,13 @@ from registry.models import Employment, MedicalOrganization, MedicalWorker
 
 TARGET_P95_MS = 100.0
 BENCH_USERNAME = "bench-org-hr"
+BENCH_SNILS_NUMBER = 998_877_665  # an account's SNILS (accounts, not the register's workers)
 # The baseline: the planner may not use an index (the tables are read in full).
 NO_INDEXES = ("enable_indexscan", "enable_bitmapscan", "enable_indexonlyscan")
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", " ")
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -54,9 +60,10 @@ class Command(BaseCommand):
         organization, staff = self._organization(options["organization"])
         client = self._client(organization)
         pages = self._pages(organization)
+        rows = Employment.objects.filter(organization=organization).count()
         self.stdout.write(
-            f"organization {organization.pk} «{organization.short_name}»: {staff:,} current staff, "
-            f"{Employment.objects.filter(organization=organization).count():,} employment rows".replace(",", " ")
+            f"organization {organization.pk} «{organization.short_name}»: {_n(staff)} current staff, "
+            f"{_n(rows)} employment rows"
         )
         with override_settings(DEBUG=False, ALLOWED_HOSTS=["*"]):
             self._compare(client, pages, options["requests"], options["baseline_requests"])
@@ -70,9 +77,7 @@ class Command(BaseCommand):
         self.stdout.write(machine_description(version))
         workers = MedicalWorker.objects.count()
         employments = Employment.objects.count()
-        self.stdout.write(
-            f"database: {connection.vendor}, workers: {workers:,}, employments: {employments:,}".replace(",", " ")
-        )
+        self.stdout.write(f"database: {connection.vendor}, workers: {_n(workers)}, employments: {_n(employments)}")
 
     def _organization(self, organization_id: int | None) -> tuple[MedicalOrganization, int]:
         current = Employment.objects.filter(ended_on__isnull=True)
@@ -88,7 +93,13 @@ class Command(BaseCommand):
 
     def _client(self, organization: MedicalOrganization) -> Client:
         user, _ = User.objects.get_or_create(
-            username=BENCH_USERNAME, defaults={"kind": User.Kind.WORKER, "first_name": "Кадровик", "last_name": "Тест"}
+            username=BENCH_USERNAME,
+            defaults={
+                "kind": User.Kind.WORKER,
+                "snils": validators.snils_from_number(BENCH_SNILS_NUMBER),
+                "first_name": "Кадровик",
+                "last_name": "Тест",
+            },
         )
         OrgMembership.objects.update_or_create(
             user=user, organization=organization, defaults={"role": OrgMembership.Role.HR, "is_active": True}
