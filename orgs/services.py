@@ -252,7 +252,7 @@ def _notify(*, worker: MedicalWorker, template: str, organization, employment: E
         kind=f"employment_{template}",
         template=f"orgs/emails/employment_{template}",
         context={"worker": worker, "organization": organization, "employment": employment},
-        link=reverse("verification:cabinet"),
+        link=reverse("verification:cabinet") + "#work-title",
     )
 
 

@@ -294,7 +294,7 @@ def _hire_limited(request):
 @require_http_methods(["GET", "POST"])
 def hire(request):
     """Hire a worker of the register by SNILS."""
-    form = HireForm(request.POST or None, initial={"started_on": timezone.localdate()})
+    form = HireForm(request.POST if request.method == "POST" else None, initial={"started_on": timezone.localdate()})
     if request.method == "POST":
         limited = _hire_limited(request)
         if limited:
@@ -320,7 +320,7 @@ def hire(request):
 @require_http_methods(["GET", "POST"])
 def hire_new(request):
     """Hire a person who is not yet in the register: the record is created after the checks."""
-    form = HireNewForm(request.POST or None, initial={"started_on": timezone.localdate()})
+    form = HireNewForm(request.POST if request.method == "POST" else None, initial={"started_on": timezone.localdate()})
     if request.method == "POST":
         limited = _hire_limited(request)
         if limited:

@@ -348,7 +348,7 @@ class ChangeRequestAdmin(ReviewQueueAdmin):
 
     @admin.display(description="подтверждающий документ")
     def documents_inline(self, obj):
-        return _document_links([obj.proof_document])
+        return _document_links(obj.proof_list) or "—"
 
     def approve(self, obj, request):
         services.change_request_approve(change_request=obj, actor=request.user, request=request)

@@ -182,3 +182,15 @@ class CorrectionForm(_FileSizeMixin, forms.Form):
         values["specialty"] = data["specialty"].pk if data.get("specialty") else None
         values["category"] = data["category"].pk if data.get("category") else None
         return values
+
+
+class DisputeForm(_FileSizeMixin, forms.Form):
+    """«Оспорить» an employment row an employer entered."""
+
+    comment = forms.CharField(
+        label="Что в записи неверно", max_length=2000, widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Например: «не работала в этой организации» или «уволена 31.05, а не 31.03». Сотрудник "
+                  "поддержки проверит запись вместе с организацией.",
+        error_messages={"required": "Что в записи неверно: опишите, пожалуйста."},
+    )
+    proof = _file("Подтверждающий документ (необязательно)", required=False)

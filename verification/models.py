@@ -268,8 +268,16 @@ class ChangeRequest(models.Model):
     status = models.CharField("статус", max_length=16, choices=Status.choices, default=Status.PENDING)
     # {"field": {"label": "...", "old": "shown", "new": "shown", "value": raw new value}}
     changes = models.JSONField("изменения")
+    # Required for a correction (the form asks for it); a dispute may come without one.
     proof_document = models.ForeignKey(
-        StoredDocument, models.PROTECT, verbose_name="подтверждающий документ", related_name="+"
+        StoredDocument, models.PROTECT, null=True, blank=True, verbose_name="подтверждающий документ",
+        related_name="+",
+    )
+    # Set when the worker disputes an employment row an employer entered (the organization cabinet):
+    # support checks it with the organization and corrects the row by hand in the worker's admin page.
+    employment = models.ForeignKey(
+        "registry.Employment", models.SET_NULL, null=True, blank=True, verbose_name="оспариваемое место работы",
+        related_name="disputes",
     )
     comment = models.TextField("комментарий работника", blank=True)
     created_at = models.DateTimeField("создано", default=timezone.now)
@@ -298,7 +306,11 @@ class ChangeRequest(models.Model):
 
     @property
     def proof_list(self) -> list[StoredDocument]:
-        return [self.proof_document]
+        return [self.proof_document] if self.proof_document_id else []
+
+    @property
+    def is_dispute(self) -> bool:
+        return self.employment_id is not None or "employment_dispute" in self.changes
 
 
 class ApplicationHistory(models.Model):

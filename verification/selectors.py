@@ -42,6 +42,15 @@ def owned_or_404(*, model, user, pk):
     return get_object_or_404(model.objects.select_related("worker"), pk=pk, worker__user=user)
 
 
+def employment_of_worker_or_404(*, worker: MedicalWorker, pk: int) -> Employment:
+    """One of the worker's own employment rows; anyone else's is a 404."""
+    employment = (Employment.objects.select_related("organization", "position", "specialty")
+                  .filter(pk=pk, worker=worker).first())
+    if employment is None:
+        raise Http404("Место работы не найдено")
+    return employment
+
+
 def document_for(*, user, pk) -> StoredDocument:
     document = StoredDocument.objects.filter(pk=pk).select_related("owner").first()
     if document is None or not (user.is_staff or document.owner_id == user.pk):

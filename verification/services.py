@@ -26,6 +26,7 @@ from core.claims import claim_row
 from core.models import AuditEntry
 from registry import services as registry_services
 from registry.models import (
+    Employment,
     MedicalWorker,
 )
 
@@ -648,14 +649,14 @@ def change_request_submit(*, user: User, new_values: dict, proof, comment: str =
     diff = selectors.change_diff(worker=worker, new_values=new_values)
     if not diff:
         raise VerificationError("Вы ничего не изменили: исправьте хотя бы одно поле.")
-    if ChangeRequest.objects.filter(worker=worker, status=ChangeRequest.Status.PENDING).exists():
+    if _pending_corrections(worker).exists():
         raise VerificationError("Предыдущая заявка на исправление ещё на проверке: дождитесь решения.")
     if proof is None:
         raise VerificationError("Подтверждающий документ: приложите файл.", field="proof")
     stored = _store_files(user=user, files={"proof": (proof, StoredDocument.Kind.OTHER, "Подтверждающий документ")})
     with _discard_on_failure(stored), transaction.atomic():
         MedicalWorker.objects.select_for_update().only("pk").get(pk=worker.pk)
-        if ChangeRequest.objects.filter(worker=worker, status=ChangeRequest.Status.PENDING).exists():
+        if _pending_corrections(worker).exists():
             raise VerificationError("Предыдущая заявка на исправление ещё на проверке: дождитесь решения.")
         change = ChangeRequest.objects.create(worker=worker, changes=diff, proof_document=stored["proof"],
                                               comment=(comment or "").strip())
@@ -663,6 +664,60 @@ def change_request_submit(*, user: User, new_values: dict, proof, comment: str =
         _audit(worker=worker, action="change_requested", request=request, actor=user,
                object_type="change_request", object_id=change.pk, fields=list(diff))
     return change
+
+
+def _pending_corrections(worker: MedicalWorker):
+    # A dispute of an employer's entry waits apart: it does not hold up a correction, nor one another.
+    return ChangeRequest.objects.filter(worker=worker, status=ChangeRequest.Status.PENDING, employment__isnull=True)
+
+
+DISPUTE_KEY = "employment_dispute"
+
+
+def employment_dispute_submit(*, user: User, employment_id: int, comment: str, proof=None,
+                              request=None) -> ChangeRequest:
+    """«Оспорить»: the worker says an employment row an employer entered is wrong. A correction request
+    for support, who checks with the organization and fixes the row in the admin, then closes it
+    (approving applies nothing by itself: the worker's words are not the register's facts)."""
+    worker = worker_for(user)
+    employment = (Employment.objects.select_related("organization", "position")
+                  .filter(pk=employment_id, worker=worker).first())
+    if employment is None:
+        raise VerificationError("Место работы не найдено.")
+    if employment.source != Employment.Source.ORGANIZATION:
+        raise VerificationError("Оспорить можно запись, внесённую работодателем; для остальных сведений "
+                                "подайте заявку на исправление.")
+    comment = (comment or "").strip()
+    if len(comment) < 10:
+        raise VerificationError("Комментарий: опишите, что в записи неверно (не короче 10 символов).",
+                                field="comment")
+    stored = (_store_files(user=user, files={"proof": (proof, StoredDocument.Kind.OTHER, "Подтверждающий документ")})
+              if proof is not None else {})
+    with _discard_on_failure(stored), transaction.atomic():
+        MedicalWorker.objects.select_for_update().only("pk").get(pk=worker.pk)
+        if ChangeRequest.objects.filter(employment=employment, status=ChangeRequest.Status.PENDING).exists():
+            raise VerificationError("Эта запись уже оспорена: заявка на проверке.")
+        change = ChangeRequest.objects.create(
+            worker=worker, employment=employment, comment=comment, proof_document=stored.get("proof"),
+            changes={DISPUTE_KEY: {"label": "Место работы (оспорено)", "old": _employment_text(employment),
+                                   "new": f"Работник оспаривает запись: {comment[:300]}", "value": employment.pk}},
+        )
+        _history(ApplicationHistory.Kind.CHANGE, change, "", actor=user)
+        _audit(worker=worker, action="employment_disputed", request=request, actor=user,
+               object_type="change_request", object_id=change.pk,
+               extra={"employment": employment.pk, "organization": employment.organization.ogrn})
+    return change
+
+
+def _employment_text(employment: Employment) -> str:
+    period = f"с {employment.started_on:%d.%m.%Y}"
+    if employment.ended_on:
+        period += f" по {employment.ended_on:%d.%m.%Y}"
+        if employment.dismissal_reason:
+            period += f" ({employment.dismissal_reason})"
+    department = f", {employment.department}" if employment.department else ""
+    return (f"{employment.organization.short_name} (ОГРН {employment.organization.ogrn}): {employment.position.name}"
+            f"{department}, {employment.get_kind_display().lower()}, ставка {employment.rate}, {period}")
 
 
 def change_request_approve(*, change_request: ChangeRequest, actor: User, request=None) -> ChangeRequest:

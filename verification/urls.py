@@ -12,6 +12,7 @@ urlpatterns = [
     path("qualification/<int:pk>/", views.qualification_detail, name="qualification_detail"),
     path("correction/", views.correction, name="correction"),
     path("correction/<int:pk>/", views.correction_detail, name="correction_detail"),
+    path("employments/<int:pk>/dispute/", views.employment_dispute, name="employment_dispute"),
     path("documents/<uuid:pk>/", views.document_download, name="document"),
     path("notifications/", views.notifications, name="notifications"),
 ]

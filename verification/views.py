@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -16,7 +17,7 @@ from accounts.notifications import notifications_mark_read
 
 from . import selectors, services
 from .documents import document_response
-from .forms import CorrectionForm, IdentityForm, QualificationForm
+from .forms import CorrectionForm, DisputeForm, IdentityForm, QualificationForm
 from .models import ApplicationHistory, ChangeRequest, IdentityApplication, QualificationApplication
 from .services import VerificationError
 
@@ -184,6 +185,30 @@ def correction(request):
         "form": form, "diff": diff, "worker": worker,
         "pending": ChangeRequest.objects.filter(worker=worker, status=ChangeRequest.Status.PENDING).first(),
     })
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def employment_dispute(request, pk: int):
+    """«Оспорить» an employment row an employer entered: a correction request for support."""
+    worker = selectors.worker_of(user=request.user)
+    if worker is None:
+        raise Http404("Место работы не найдено")
+    employment = selectors.employment_of_worker_or_404(worker=worker, pk=pk)
+    form = DisputeForm(request.POST if request.method == "POST" else None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            change = services.employment_dispute_submit(
+                user=request.user, employment_id=employment.pk, comment=form.cleaned_data["comment"],
+                proof=form.cleaned_data.get("proof"), request=request)
+        except VerificationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, "Запись оспорена: заявка отправлена в службу поддержки.")
+            return redirect("verification:correction_detail", pk=change.pk)
+    return render(request, "verification/dispute_form.html", {"form": form, "employment": employment},
+                  status=400 if form.errors else 200)
 
 
 @login_required

@@ -61,3 +61,18 @@ def test_synthetic_data_can_be_added_after_the_demo():
     call_command("seed_demo")
     call_command("generate_registry", "--workers", "50", "--organizations", "3", "--seed", "5", "--append")
     assert MedicalWorker.objects.count() == 60
+
+
+def test_demo_hr_officer_logs_in_and_lands_in_the_organization_cabinet(client, capsys):
+    from accounts.models import OneTimeCode
+    from demo.orgs import DEMO_PASSWORD_HR, hr_snils
+
+    call_command("load_directories")
+    call_command("seed_demo")
+    call_command("seed_demo")
+    assert "Кадровик организации" in capsys.readouterr().out
+    user = User.objects.get(snils=hr_snils())
+    assert user.org_memberships.get().organization.short_name == "ГКБ № 1 им. Н. И. Пирогова"
+    response = client.post("/accounts/login/", {"kind": "worker", "username": hr_snils(), "password": DEMO_PASSWORD_HR})
+    assert response.status_code == 302
+    assert OneTimeCode.objects.filter(user=user).exists()

@@ -74,8 +74,9 @@ def ticket_attachment(owner, settings):
 
 
 def export_job(owner, settings):
-    job = ExportJob.objects.create(format="csv", params={}, user=owner, status=ExportJob.Status.DONE,
-                                   file_name="", finished_at=timezone.now())
+    job = ExportJob.objects.create(
+        format="csv", params={}, user=owner, status=ExportJob.Status.DONE, file_name="", finished_at=timezone.now()
+    )
     exports.exports_dir().mkdir(parents=True, exist_ok=True)
     path = exports.exports_dir() / f"{job.pk}.csv"
     path.write_text("\ufeffФИО\r\n", encoding="utf-8")
@@ -111,8 +112,13 @@ def journal_entry(owner, settings):
     from core.audit import audit_record
     from core.models import AuditEntry
 
-    audit_record(event=AuditEntry.Event.DATA_VIEWED, subject=owner, actor=owner, object_type="worker",
-                 details={"action": "viewed"})
+    audit_record(
+        event=AuditEntry.Event.DATA_VIEWED,
+        subject=owner,
+        actor=owner,
+        object_type="worker",
+        details={"action": "viewed"},
+    )
     return {"pk": AuditEntry.objects.filter(subject=owner).latest("id").pk}
 
 
@@ -121,8 +127,13 @@ def identity_application(owner, settings):
 
     worker = owner.worker
     application = IdentityApplication.objects.create(
-        worker=worker, snils=worker.snils, inn=worker.inn, last_name=worker.last_name,
-        first_name=worker.first_name, birth_date=worker.birth_date, passport_document=_stored(owner),
+        worker=worker,
+        snils=worker.snils,
+        inn=worker.inn,
+        last_name=worker.last_name,
+        first_name=worker.first_name,
+        birth_date=worker.birth_date,
+        passport_document=_stored(owner),
         qualification_document=_stored(owner, "qualification"),
     )
     return {"pk": application.pk}
@@ -132,7 +143,9 @@ def qualification_application(owner, settings):
     from verification.models import QualificationApplication
 
     application = QualificationApplication.objects.create(
-        worker=owner.worker, diploma_number="1234567", admission_number="0177000000001",
+        worker=owner.worker,
+        diploma_number="1234567",
+        admission_number="0177000000001",
         diploma_document=_stored(owner, "diploma"),
     )
     return {"pk": application.pk}
@@ -142,7 +155,8 @@ def correction(owner, settings):
     from verification.models import ChangeRequest
 
     request = ChangeRequest.objects.create(
-        worker=owner.worker, changes={"phone": {"old": "", "new": "+79160000000"}},
+        worker=owner.worker,
+        changes={"phone": {"old": "", "new": "+79160000000"}},
         proof_document=_stored(owner, "other"),
     )
     return {"pk": request.pk}
@@ -165,6 +179,18 @@ def organization(owner, settings):
 
 
 def employment_role(owner, settings):
+    from tests.factories import EmploymentFactory
+
+    return {"pk": EmploymentFactory(worker=owner.worker).pk}
+
+
+def org_worker(owner, settings):
+    from tests.factories import EmploymentFactory
+
+    return {"pk": EmploymentFactory(worker=owner.worker).worker_id}
+
+
+def org_employment(owner, settings):
     from tests.factories import EmploymentFactory
 
     return {"pk": EmploymentFactory(worker=owner.worker).pk}
@@ -200,13 +226,16 @@ ACCESS: dict[str, Rule] = {
     "registry:saved_delete": Rule("POST", saved_search, PRIVATE_ACTION),
     # Public objects: the profile is for everyone; following one needs an account.
     "registry:profile": Rule("GET", public_worker, {"owner": OK, "other": OK, "staff": OK, "anonymous": OK}),
-    "registry:watch": Rule("POST", public_worker,
-                           {"owner": REDIRECT, "other": REDIRECT, "staff": REDIRECT, "anonymous": LOGIN}),
+    "registry:watch": Rule(
+        "POST", public_worker, {"owner": REDIRECT, "other": REDIRECT, "staff": REDIRECT, "anonymous": LOGIN}
+    ),
     # The cabinet (issue 4): the owner's own applications and journal; staff work in the admin.
     "accounts:journal_entry": Rule("GET", journal_entry, PRIVATE_LOGIN),
     "verification:identity_detail": Rule("GET", identity_application, PRIVATE_LOGIN),
     "verification:qualification_detail": Rule("GET", qualification_application, PRIVATE_LOGIN),
     "verification:correction_detail": Rule("GET", correction, PRIVATE_LOGIN),
+    # «Оспорить» an employer's entry (issue 20): the worker's own employment rows only.
+    "verification:employment_dispute": Rule("GET", employment_role, PRIVATE_LOGIN),
     # Uploaded files: the owner, and staff (journaled); nobody else learns they exist.
     "verification:document": Rule("GET", stored_document, {**PRIVATE_LOGIN, "staff": OK}),
     # Signed extracts (issue 8): a copy only for its owner; the verification page is public by design
@@ -224,9 +253,14 @@ ACCESS: dict[str, Rule] = {
     "fhir:organization-read": Rule("GET", organization, PUBLIC),
     "fhir:codesystem-read": Rule("GET", directory, PUBLIC),
     "fhir:not-supported": Rule("GET", unknown_path, {p: NOT_FOUND for p in PERSONAS}),
+    # The organization cabinet (issue 20): none of these personas acts for an organization, not even the
+    # worker the page is about; the matrix of two organizations and their HR officers is below.
+    "orgs:worker": Rule("GET", org_worker, {**PRIVATE_LOGIN, "owner": NOT_FOUND}),
+    "orgs:transfer": Rule("POST", org_employment, {**PRIVATE_LOGIN, "owner": NOT_FOUND}),
+    "orgs:change_rate": Rule("POST", org_employment, {**PRIVATE_LOGIN, "owner": NOT_FOUND}),
+    "orgs:dismiss": Rule("POST", org_employment, {**PRIVATE_LOGIN, "owner": NOT_FOUND}),
     # The token is the credential; a wrong one is refused alike for everyone.
-    "accounts:recover_email": Rule("GET", recovery_link,
-                                   {"owner": 400, "other": 400, "staff": 400, "anonymous": 400}),
+    "accounts:recover_email": Rule("GET", recovery_link, {"owner": 400, "other": 400, "staff": 400, "anonymous": 400}),
 }
 
 
@@ -331,3 +365,93 @@ def test_admin_object_urls_refuse_workers_and_anonymous_visitors(worker_user):
             assert response.status_code in (302, 404), f"{name} {url}: {response.status_code}"
             if response.status_code == 302:
                 assert "login" in response["Location"], f"{name} {url}"
+
+
+# --- The organization cabinet: two organizations, their HR officers, a worker, a visitor ---------------
+# Every /org/ URL for every actor. The HR officer of A works with A's staff, current and past; B's HR
+# officer gets a 404 for anything of A, as does the worker the records are about and a head of A for
+# the writes. Forms posted empty come back with their errors (400), which proves the door was open.
+
+ORG_ACTORS = ("hr_a", "head_a", "hr_b", "worker", "anonymous")
+
+
+def _org_world():
+    import datetime as dt
+
+    from tests.factories import EmploymentFactory, OrganizationFactory, OrgMembershipFactory, UserFactory
+
+    org_a, org_b = OrganizationFactory(), OrganizationFactory()
+    worker_user = UserFactory()
+    worker = WorkerFactory(user=worker_user, snils=worker_user.snils)
+    current = EmploymentFactory(organization=org_a, worker=worker)
+    past = EmploymentFactory(organization=org_a, ended_on=dt.date(2021, 1, 31))
+    of_b = EmploymentFactory(organization=org_b)
+    users = {
+        "hr_a": OrgMembershipFactory(organization=org_a).user,
+        "head_a": OrgMembershipFactory(organization=org_a, role="head").user,
+        "hr_b": OrgMembershipFactory(organization=org_b).user,
+        "worker": worker_user,
+    }
+    objects = {"current": current, "past": past, "of_b": of_b}
+    return users, objects
+
+
+OWN = {"hr_a": OK, "head_a": OK, "hr_b": OK, "worker": NOT_FOUND, "anonymous": LOGIN}
+WRITE = {"hr_a": OK, "head_a": NOT_FOUND, "hr_b": OK, "worker": NOT_FOUND, "anonymous": LOGIN}
+OF_A = {"hr_a": OK, "head_a": OK, "hr_b": NOT_FOUND, "worker": NOT_FOUND, "anonymous": LOGIN}
+OF_B = {"hr_a": NOT_FOUND, "head_a": NOT_FOUND, "hr_b": OK, "worker": NOT_FOUND, "anonymous": LOGIN}
+WRITE_A = {"hr_a": 400, "head_a": NOT_FOUND, "hr_b": NOT_FOUND, "worker": NOT_FOUND, "anonymous": LOGIN}
+WRITE_B = {"hr_a": NOT_FOUND, "head_a": NOT_FOUND, "hr_b": 400, "worker": NOT_FOUND, "anonymous": LOGIN}
+
+# (URL name, method, object, its URL argument, answers)
+ORG_MATRIX = [
+    ("orgs:staff", "GET", None, None, OWN),
+    ("orgs:choose", "GET", None, None, OWN),
+    ("orgs:export_csv", "GET", None, None, OWN),
+    ("orgs:export_xlsx", "GET", None, None, OWN),
+    ("orgs:hire", "GET", None, None, WRITE),
+    ("orgs:hire_new", "GET", None, None, WRITE),
+    ("orgs:hire", "POST", None, None, {**WRITE, "hr_a": 400, "hr_b": 400}),
+    ("orgs:hire_new", "POST", None, None, {**WRITE, "hr_a": 400, "hr_b": 400}),
+    ("orgs:worker", "GET", "current", "worker_id", OF_A),
+    ("orgs:worker", "GET", "past", "worker_id", OF_A),
+    ("orgs:worker", "GET", "of_b", "worker_id", OF_B),
+    *[(f"orgs:{action}", "POST", "current", "pk", WRITE_A) for action in ("transfer", "change_rate", "dismiss")],
+    *[(f"orgs:{action}", "POST", "past", "pk", {**WRITE_A, "hr_a": 400})
+      for action in ("transfer", "change_rate", "dismiss")],
+    *[(f"orgs:{action}", "POST", "of_b", "pk", WRITE_B) for action in ("transfer", "change_rate", "dismiss")],
+]  # fmt: skip
+
+
+def test_every_org_url_is_in_the_org_matrix():
+    names = {name for _, name, _ in _patterns() if name.startswith("orgs:")}
+    assert names == {row[0] for row in ORG_MATRIX}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("actor", ORG_ACTORS)
+def test_org_urls_answer_each_actor_as_classified(actor):
+    users, objects = _org_world()
+    client = Client()
+    if actor in users:
+        client.force_login(users[actor])
+    for name, method, obj, attribute, expect in ORG_MATRIX:
+        args = [getattr(objects[obj], attribute)] if obj else []
+        url = reverse(name, args=args)
+        response = client.post(url) if method == "POST" else client.get(url)
+        _check(response, expect[actor], actor, f"{method} {url} ({obj})")
+        if response.status_code in (200, 400) and actor != "anonymous":
+            assert "no-store" in response["Cache-Control"], f"{method} {url} as {actor}"
+
+
+@pytest.mark.django_db
+def test_an_organizations_list_and_export_never_hold_another_organizations_staff():
+    users, objects = _org_world()
+    client = Client()
+    client.force_login(users["hr_b"])
+    page = client.get(reverse("orgs:staff"), {"state": "all"}).content.decode()
+    export = b"".join(client.get(reverse("orgs:export_csv"), {"state": "all"}).streaming_content).decode()
+    for key in ("current", "past"):
+        worker = objects[key].worker
+        assert worker.full_name not in page and worker.snils_display not in export
+    assert objects["of_b"].worker.snils_display in export

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core import validators
+from demo.orgs import seed_org_cabinet
 from registry import models, services
 from support.models import CannedAnswer, Ticket
 from support.services import TicketInput, ticket_create
@@ -142,6 +143,7 @@ class Command(BaseCommand):
             self._state_registry_reference(workers)
         services.worker_refresh_derived(worker_ids=[w.id for w in workers], today=today)
         self._print_logins(workers, staff)
+        seed_org_cabinet(stdout=self.stdout)
 
     # --- rows ---------------------------------------------------------------------------------
 
