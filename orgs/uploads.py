@@ -60,7 +60,7 @@ def _org_job(request, job_id) -> ImportJob:
 @require_http_methods(["GET", "POST"])
 def upload_list(request):
     membership = request.membership
-    form = StaffFileForm(request.POST or None, request.FILES or None)
+    form = StaffFileForm(request.POST, request.FILES) if request.method == "POST" else StaffFileForm()
     if request.method == "POST":
         if not membership.can_edit:
             raise Http404("Загружать файлы может только кадровик")
