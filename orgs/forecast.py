@@ -36,7 +36,7 @@ class Forecast:
     soon_total: int = 0  # within SOON_DAYS
     expired: list = field(default_factory=list)  # employments whose post's document has expired
     expired_total: int = 0
-    licenses: list = field(default_factory=list)
+    licenses: list[LicenseRow] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -94,15 +94,28 @@ def expired_posts(*, organization_id: int, today: dt.date) -> QuerySet[Employmen
     )
 
 
-def organization_licenses(*, organization_id: int, today: dt.date) -> list[OrganizationLicense]:
-    """Every licence, with `attention`: ended, not active, or ending within the horizon."""
-    licenses = list(OrganizationLicense.objects.filter(organization_id=organization_id).order_by("-issued_on"))
+@dataclass
+class LicenseRow:
+    license: OrganizationLicense
+    expired: bool  # its end date has passed
+    expiring: bool  # it ends within the horizon
+
+    @property
+    def attention(self) -> bool:
+        return self.expired or self.expiring or self.license.status != OrganizationLicense.Status.ACTIVE
+
+
+def organization_licenses(*, organization_id: int, today: dt.date) -> list[LicenseRow]:
+    """Every licence, marked when it has ended, ends within the horizon or is not active."""
     horizon = today + dt.timedelta(days=HORIZON_DAYS)
-    for lic in licenses:
-        lic.expired = lic.valid_until is not None and lic.valid_until < today
-        lic.expiring = lic.valid_until is not None and today <= lic.valid_until <= horizon
-        lic.attention = lic.expired or lic.expiring or lic.status != OrganizationLicense.Status.ACTIVE
-    return licenses
+    return [
+        LicenseRow(
+            license=lic,
+            expired=lic.valid_until is not None and lic.valid_until < today,
+            expiring=lic.valid_until is not None and today <= lic.valid_until <= horizon,
+        )
+        for lic in OrganizationLicense.objects.filter(organization_id=organization_id).order_by("-issued_on")
+    ]
 
 
 def organization_forecast(*, organization_id: int, today: dt.date | None = None, limit: int = LIST_LIMIT) -> Forecast:
