@@ -42,8 +42,8 @@ def test_demo_worker_logs_in_with_sms_code_from_outbox(browser_page, live_server
     code = re.search(r"\b(\d{6})\b", SmsOutbox.objects.latest("created_at").text).group(1)
     page.get_by_label("Код").fill(code)
     page.get_by_role("button", name="Войти").click()
-    page.wait_for_url(f"{live_server.url}/")
-    assert page.get_by_text("Иванова Мария Петровна").is_visible()
+    page.wait_for_url(f"{live_server.url}/cabinet/")  # settings.LOGIN_LANDING: a worker lands in the cabinet
+    assert page.locator(".site-nav__user", has_text="Иванова Мария Петровна").is_visible()
     page.screenshot(path=str(screenshot_dir / "login-done.png"), full_page=True)
 
 
@@ -55,8 +55,8 @@ def test_demo_worker_logs_in_with_totp(browser_page, live_server, demo, screensh
     assert "приложение-аутентификатор" in page.content().lower()
     page.get_by_label("Код").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Войти").click()
-    page.wait_for_url(f"{live_server.url}/")
-    assert page.get_by_text("Иванова Мария Петровна").is_visible()
+    page.wait_for_url(f"{live_server.url}/cabinet/")  # settings.LOGIN_LANDING: a worker lands in the cabinet
+    assert page.locator(".site-nav__user", has_text="Иванова Мария Петровна").is_visible()
     assert not SmsOutbox.objects.exists()  # the app's code was enough: no SMS was sent
 
 
