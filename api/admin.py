@@ -19,7 +19,15 @@ class PartnerTokenForm(forms.ModelForm):
 
     class Meta:
         model = PartnerToken
-        fields = ("name", "contact", "scopes", "rate_per_minute")
+        fields = ("name", "contact", "scopes", "organization", "rate_per_minute")
+
+    def clean(self):
+        data = super().clean()
+        try:
+            services.partner_token_check(scopes=data.get("scopes") or [], organization=data.get("organization"))
+        except services.TokenError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data
 
 
 @admin.register(PartnerToken)
@@ -28,7 +36,19 @@ class PartnerTokenAdmin(admin.ModelAdmin):
     with the action; the hash and prefix are never editable, and a token is never deleted."""
 
     form = PartnerTokenForm
-    list_display = ("name", "prefix", "scopes", "rate_per_minute", "created_at", "last_used_at", "revoked_at")
+    list_display = (
+        "name",
+        "prefix",
+        "scopes",
+        "organization",
+        "rate_per_minute",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_select_related = ("organization",)
+    # Tens of thousands of organizations: picked by id with a search, never a full drop-down.
+    raw_id_fields = ("organization",)
     list_filter = ("revoked_at",)
     search_fields = ("name", "=prefix")
     readonly_fields = ("prefix", "created_at", "created_by", "last_used_at", "revoked_at")
@@ -44,8 +64,8 @@ class PartnerTokenAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ("name", "contact", "scopes", "rate_per_minute")
-        return ("name", "contact", "scopes", "rate_per_minute", *self.readonly_fields)
+            return ("name", "contact", "scopes", "organization", "rate_per_minute")
+        return ("name", "contact", "scopes", "organization", "rate_per_minute", *self.readonly_fields)
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -58,6 +78,7 @@ class PartnerTokenAdmin(admin.ModelAdmin):
             scopes=form.cleaned_data["scopes"],
             rate_per_minute=form.cleaned_data["rate_per_minute"],
             created_by=request.user,
+            organization=form.cleaned_data["organization"],
         )
         obj.pk = token.pk
         obj.prefix, obj.key_hash, obj.created_at = token.prefix, token.key_hash, token.created_at

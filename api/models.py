@@ -15,6 +15,8 @@ class PartnerToken(models.Model):
         # Every token (and every anonymous caller) has the public scope: what /registry/ shows.
         PERSONAL = "personal", "Персональные данные работников (СНИЛС, ИНН, дата рождения, контакты)"
         DOCUMENTS = "documents", "Номера и даты документов о допуске и приказов о категориях"
+        # Writes of the bound organization's own employments (api.rest.employment); needs `organization`.
+        EMPLOYMENT_WRITE = "employment:write", "Запись мест работы своей организации (приём, перевод, увольнение)"
 
     name = models.CharField("информационная система", max_length=200)
     contact = models.CharField("ответственный (контакт)", max_length=300, blank=True)
@@ -27,6 +29,16 @@ class PartnerToken(models.Model):
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name="кем создан", related_name="+"
     )
     revoked_at = models.DateTimeField("отозван", null=True, blank=True)
+    # A token of an organization's own system: it writes that organization's employments only.
+    organization = models.ForeignKey(
+        "registry.MedicalOrganization",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name="организация",
+        related_name="+",
+        help_text="Для области «Запись мест работы»: токен работает только с сотрудниками этой организации.",
+    )
     last_used_at = models.DateTimeField("последнее обращение", null=True, blank=True)
 
     class Meta:

@@ -56,6 +56,9 @@ REGISTRY_NUMBER = p.registry_number(location="path")
 ORGANIZATION_ID = p.Integer(
     name="id", label="Организация", location="path", minimum=1, maximum=p.BIGINT_MAX, description="Id организации."
 )
+EMPLOYMENT_ID = p.Integer(
+    name="id", label="Место работы", location="path", minimum=1, maximum=p.BIGINT_MAX, description="Id места работы."
+)
 DIRECTORY_NAME = p.Choice(
     name="name",
     label="Справочник",
@@ -118,6 +121,11 @@ OPERATIONS: dict[str, p.ParamSet] = {
     "licenses_list": LICENSE_FILTERS + page(CHANGES_KEY),
     "directories_list": p.ParamSet(),
     "directories_entries": p.ParamSet(DIRECTORY_NAME) + page(CODE_KEY),
+    # Writes of an organization's own system (api.rest.employment): the body is described by its serializer.
+    "employments_hire": p.ParamSet(ORGANIZATION_ID),
+    "employments_transfer": p.ParamSet(EMPLOYMENT_ID),
+    "employments_rate": p.ParamSet(EMPLOYMENT_ID),
+    "employments_dismiss": p.ParamSet(EMPLOYMENT_ID),
 }
 
 

@@ -30,13 +30,26 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def partner_token_create(
-    *, name: str, scopes: list[str], rate_per_minute: int = 120, contact: str = "", created_by=None
-) -> tuple[PartnerToken, str]:
-    """Create a token; returns it with the raw secret, which is never stored and shown only once."""
+def partner_token_check(*, scopes: list[str], organization) -> None:
+    """A token's scopes are known ones, and the write scope comes with the organization it writes for."""
     unknown = set(scopes) - set(PartnerToken.Scope.values)
     if unknown:
         raise TokenError(f"Области доступа: неизвестные значения {', '.join(sorted(unknown))}.")
+    if PartnerToken.Scope.EMPLOYMENT_WRITE in scopes and organization is None:
+        raise TokenError("Организация: для области «Запись мест работы» укажите организацию токена.")
+
+
+def partner_token_create(
+    *,
+    name: str,
+    scopes: list[str],
+    rate_per_minute: int = 120,
+    contact: str = "",
+    created_by=None,
+    organization=None,
+) -> tuple[PartnerToken, str]:
+    """Create a token; returns it with the raw secret, which is never stored and shown only once."""
+    partner_token_check(scopes=scopes, organization=organization)
     prefix = secrets.token_hex(4)
     raw = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
@@ -48,13 +61,19 @@ def partner_token_create(
             scopes=sorted(set(scopes)),
             rate_per_minute=rate_per_minute,
             created_by=created_by,
+            organization=organization,
         )
         audit_record(
             event=AuditEntry.Event.DATA_CHANGED,
             actor=created_by,
             object_type="partner_token",
             object_id=str(token.pk),
-            details={"action": "created", "name": name, "scopes": token.scopes},
+            details={
+                "action": "created",
+                "name": name,
+                "scopes": token.scopes,
+                "organization": token.organization_id,
+            },
         )
     return token, raw
 
@@ -72,6 +91,7 @@ def partner_token_changed(*, token: PartnerToken, actor=None, fields: list[str])
                 "fields": fields,
                 "scopes": token.scopes,
                 "rate_per_minute": token.rate_per_minute,
+                "organization": token.organization_id,
             },
         )
 

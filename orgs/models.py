@@ -48,3 +48,30 @@ class OrgMembership(models.Model):
     def can_edit(self) -> bool:
         """Heads read the staff records; HR officers also change them."""
         return self.is_active and self.role == self.Role.HR
+
+
+class ExpiryDigest(models.Model):
+    """The claim of one organization's weekly expiry digest (orgs.digest): written with the e-mails in one
+    transaction, and unique per organization and week, so the digest goes out once a week however often
+    the task runs."""
+
+    organization = models.ForeignKey(
+        "registry.MedicalOrganization",
+        models.CASCADE,
+        verbose_name="организация",
+        related_name="+",
+        db_index=False,  # covered by expirydigest_org_week_unique
+    )
+    week = models.DateField("неделя (понедельник)")
+    recipients = models.PositiveSmallIntegerField("получателей", default=0)
+    created_at = models.DateTimeField("отправлено", default=timezone.now)
+
+    class Meta:
+        verbose_name = "сводка о сроках документов"
+        verbose_name_plural = "сводки о сроках документов"
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "week"], name="expirydigest_org_week_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.week:%d.%m.%Y}"

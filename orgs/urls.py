@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import forecast, uploads, views
 
 app_name = "orgs"
 
@@ -15,4 +15,8 @@ urlpatterns = [
     path("employments/<int:pk>/transfer/", views.transfer, name="transfer"),
     path("employments/<int:pk>/rate/", views.change_rate, name="change_rate"),
     path("employments/<int:pk>/dismiss/", views.dismiss, name="dismiss"),
+    path("uploads/", uploads.upload_list, name="uploads"),
+    path("uploads/<uuid:job_id>/", uploads.upload_detail, name="upload_detail"),
+    path("uploads/<uuid:job_id>/report/", uploads.upload_report, name="upload_report"),
+    path("expiry/", forecast.expiry_page, name="expiry"),
 ]

@@ -917,6 +917,20 @@ def make_org_pool(ids, region_ids, region_codes, closed, weights) -> OrgPool:
     )
 
 
+def org_pool_enlarge(pool: OrgPool, *, share: float) -> int:
+    """Make the first active organization employ about `share` of the new workers' current posts
+    (the organization cabinet's benchmark needs one with tens of thousands of staff); returns its id."""
+    if not 0 < share < 1:
+        raise ValueError("share of the big organization must be between 0 and 1")
+    active = [b - a for a, b in zip([0.0, *pool.cum_active], pool.cum_active, strict=False)]
+    every = [b - a for a, b in zip([0.0, *pool.cum_all], pool.cum_all, strict=False)]
+    big = next(i for i, weight in enumerate(active) if weight > 0)
+    others = sum(active) - active[big]
+    active[big] = every[big] = others * share / (1 - share)
+    pool.cum_active, pool.cum_all = list(accumulate(active)), list(accumulate(every))
+    return pool.ids[big]
+
+
 def existing_org_pool(seed: int, rows) -> OrgPool:
     """Workers for organizations already stored: rows of (id, region id, region code, closed_on)."""
     rng = random.Random(f"{seed}:existing-organizations")

@@ -294,6 +294,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.saved_search_digest",
         "schedule": crontab(hour=7, minute=0),
     },
+    # The organizations' weekly expiry digest (orgs.digest), Monday morning after the statuses moved;
+    # claimed per organization and week, so a second run sends nothing.
+    "org-expiry-digest": {
+        "task": "orgs.expiry_digest",
+        "schedule": crontab(hour=7, minute=20, day_of_week=1),
+    },
     # Verification deadlines (verification.deadlines): hourly, so the 24-hour escalation is at
     # most an hour late; each sweep is idempotent.
     "verification-deadlines": {

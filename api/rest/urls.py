@@ -2,7 +2,7 @@ from csp.decorators import csp_update
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import views
+from . import employment, views
 
 app_name = "api"
 
@@ -15,6 +15,10 @@ urlpatterns = [
     path("v1/organizations/", views.organization_list, name="organization-list"),
     path("v1/organizations/changes/", views.organization_changes, name="organization-changes"),
     path("v1/organizations/<str:pk>/", views.organization_detail, name="organization-detail"),
+    path("v1/organizations/<str:pk>/employments/", employment.employment_hire, name="employment-hire"),
+    path("v1/employments/<str:pk>/transfer/", employment.employment_transfer, name="employment-transfer"),
+    path("v1/employments/<str:pk>/rate/", employment.employment_rate, name="employment-rate"),
+    path("v1/employments/<str:pk>/dismiss/", employment.employment_dismiss, name="employment-dismiss"),
     path("v1/licenses/", views.license_list, name="license-list"),
     path("v1/directories/", views.directory_list, name="directory-list"),
     path("v1/directories/<str:name>/", views.directory_entries, name="directory-entries"),

@@ -55,9 +55,10 @@ class ImportJobAdmin(ViewOnlyMixin, admin.ModelAdmin):
         "invalid_count",
         "vanished_count",
         "user",
+        "organization",
     )
     list_filter = ("kind", "mode", "status")
-    list_select_related = ("user",)
+    list_select_related = ("user", "organization")
     actions = ["force_sync"]
     change_list_template = "admin/registry/importjob/change_list.html"
 

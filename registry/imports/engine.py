@@ -54,6 +54,8 @@ RECORD_BATCH_SIZE = 25_000
 SAMPLE_SIZE = 20
 COPY_CHUNK = 10_000  # lines per write to COPY
 STAGE = "medreg_import_stage"
+# Kinds an organization may upload for itself (import_file(scope_ogrn=...)): rows keyed by its OGRN.
+SCOPED_KINDS = ("employments",)
 
 
 @dataclass
@@ -129,8 +131,11 @@ def _map_header(spec: KindSpec, header: list[str], filename: str) -> list[str | 
 class _Cleaner:
     """Turns raw records into stage tuples; remembers natural keys to catch in-file duplicates."""
 
-    def __init__(self, spec: KindSpec, mapped: list[str | None], ctx: Context, *, keep_keys: bool, keep: bool = True):
+    def __init__(self, spec: KindSpec, mapped: list[str | None], ctx: Context, *, keep_keys: bool, keep: bool = True,
+                 scope_ogrn: str | None = None):
         self.spec, self.ctx = spec, ctx
+        # An organization's own upload: a row of another organization is refused (_in_scope).
+        self.scope_ogrn = scope_ogrn
         # keep: an empty optional cell leaves the stored value (None in the stage); off only when the
         # rows go straight into an empty register, where nothing is stored to keep.
         self.keep = keep
@@ -200,7 +205,7 @@ class _Cleaner:
         key = self.key_of(row)
         if fast and self.keep_keys:
             self.keys.add(key)
-        bad = False
+        bad = self.scope_ogrn is not None and not self._in_scope(number, row, errors)
         for column, reason in spec.check(row, ctx):
             errors.append(RowError(number, column, reason))
             bad = True
@@ -228,6 +233,14 @@ class _Cleaner:
             self._mark_cleared(row)
         row["row_no"] = number
         return self.stage_row(row)
+
+    def _in_scope(self, number: int, row: dict, errors: list[RowError]) -> bool:
+        if row["ogrn"] == self.scope_ogrn:
+            return True
+        errors.append(
+            RowError(number, "ogrn", f"строка другой организации (ОГРН {row['ogrn']}): файл загружает только свою")
+        )
+        return False
 
     def _mark_cleared(self, row: dict) -> None:
         """Cleared cells as the stage says "clear" (NULL there means "keep"): a nullable column's
@@ -306,18 +319,25 @@ def import_file(
     progress: Callable[[int], None] | None = None,
     today: dt.date | None = None,
     check_duplicates: bool = True,
+    scope_ogrn: str | None = None,
 ) -> ImportResult:
     """Import one exchange file; see the module docstring. ``sync`` also lists (and, unless
     ``dry_run``, applies) what vanished from the source. Raises ImportFileError for a file that
-    cannot be read at all; bad rows are in ``result.errors``."""
+    cannot be read at all; bad rows are in ``result.errors``.
+
+    ``scope_ogrn``: the upload of one organization (its cabinet): only rows of that OGRN are
+    written, any other is reported; kinds without an organization column and a sync (which
+    would end other organizations' rows) are refused."""
     spec = KINDS.get(kind)
     if spec is None:
         raise ImportFileError(f"Неизвестный вид данных «{kind}»; допустимы: {', '.join(KINDS)}")
+    if scope_ogrn is not None and (kind not in SCOPED_KINDS or sync):
+        raise ImportFileError(f"Вид данных: организация загружает только {', '.join(SCOPED_KINDS)}, без синхронизации")
     path = Path(path)
     _fmt, header, rows = formats.read_rows(path)
     run = _ImportRun(spec, header, rows, path=path, dry_run=dry_run, sync=sync, today=today,
                      batch_size=batch_size or (RECORD_BATCH_SIZE if kind in WORKER_RECORD_KINDS else BATCH_SIZE),
-                     progress=progress, check_duplicates=check_duplicates)
+                     progress=progress, check_duplicates=check_duplicates, scope_ogrn=scope_ogrn)
     result = run.result
     if dry_run:
         with transaction.atomic():
@@ -351,20 +371,23 @@ class _ImportRun:
     """One file's rows through the cleaner (in a thread) and the loader (in the caller's thread)."""
 
     def __init__(self, spec, header, rows, *, path: Path, dry_run: bool, sync: bool, today, batch_size: int,
-                 progress: Callable[[int], None] | None, check_duplicates: bool = True):
+                 progress: Callable[[int], None] | None, check_duplicates: bool = True,
+                 scope_ogrn: str | None = None):
         self.spec, self.rows, self.sync, self.dry_run = spec, rows, sync, dry_run
         self.ctx = Context.load(today)
         self.result = ImportResult(kind=spec.kind, dry_run=dry_run)
         mapped = _map_header(spec, header, path.name)
         self.size, self.progress = batch_size, progress
         self.loader = _Loader(spec, self.ctx, self.result, sample=sync)
+        self.loader.scoped = scope_ogrn is not None
         self.pg = connection.vendor == "postgresql"
         if self.pg:
             require_session("An import")
         if self.pg and spec.kind in TARGET_TABLES_FRESH:
             self.loader.fresh = _table_empty(TARGET_TABLES[spec.kind])
             self.loader.direct = self.loader.fresh and spec.kind == "workers" and not sync
-        self.cleaner = _Cleaner(spec, mapped, self.ctx, keep_keys=sync, keep=not self.loader.direct)
+        self.cleaner = _Cleaner(spec, mapped, self.ctx, keep_keys=sync, keep=not self.loader.direct,
+                                scope_ogrn=scope_ogrn)
         self.check_duplicates = check_duplicates
         self.cell_errors: list[RowError] = []
         self.counted = 0
@@ -627,6 +650,7 @@ class _Loader:
         # Whether any record was merged into another (WorkerAlias rows): the alias lookups run only then.
         self.aliases = aliases.any_exist()
         self.extra_names: list[str] = []
+        self.scoped = False  # an organization's own upload (import_file(scope_ogrn=...))
 
     def load(self, batch: _Batch) -> None:
         first, last = batch.numbers[0], batch.numbers[-1]
@@ -1117,14 +1141,17 @@ class _Loader:
         )
         key = [("worker_id", "worker_id"), ("organization_id", "organization_id"), ("position_id", "position"),
                ("started_on", "started_on")]
+        # Rows an organization uploads for itself are marked as the employer's entries (the worker may dispute them).
+        source = Employment.Source.ORGANIZATION if self.scoped else Employment.Source.REGISTER
         touched = self._update_insert(
-            cursor, table=e, key=key, columns=columns, key_join=key_join, sample_select="s.snils, s.ogrn, s.started_on"
+            cursor, table=e, key=key, columns=columns, key_join=key_join, sample_select="s.snils, s.ogrn, s.started_on",
+            fixed={"source": source},
         )
         self._refresh(cursor, touched)
 
     def _update_insert(
         self, cursor, *, table: str, key: list[tuple[str, str]], columns: list[tuple[str, str]], key_join: str,
-        sample_select: str, stamped: bool = True,
+        sample_select: str, stamped: bool = True, fixed: dict[str, str] | None = None,
     ) -> set[int]:
         """Records with no unique key in the register (a worker may hold the same post twice in different
         years): one UPDATE ... FROM of the changed ones and one INSERT of the missing ones, keyed on the
@@ -1135,20 +1162,23 @@ class _Loader:
         self._samples(cursor, table=table, key_join=key_join, distinct=distinct, select=sample_select)
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         stamp = ", updated_at = %s" if stamped else ""
+        fixed = fixed or {}
+        params = ([now] if stamped else []) + list(fixed.values())
         sets = ", ".join(f"{t} = {self.spec.final(src)}" for t, src in columns) + stamp
+        sets += "".join(f", {name} = %s" for name in fixed)
         # SQLite's RETURNING sees only the updated table, and refuses a qualified name.
         target, worker = (f"{table} t", "t.worker_id") if self.pg else (f"{table} AS t", "worker_id")
         cursor.execute(
             f"UPDATE {target} SET {sets} FROM {STAGE} s WHERE {key_join} AND ({distinct}) RETURNING {worker}",
-            [now] if stamped else [],
+            params,
         )
         updated = cursor.fetchall()
-        names = [t for t, _s in key + columns] + (["updated_at"] if stamped else [])
-        values = [self.spec.final(src) for _t, src in key + columns] + (["%s"] if stamped else [])
+        names = [t for t, _s in key + columns] + (["updated_at"] if stamped else []) + list(fixed)
+        values = [self.spec.final(src) for _t, src in key + columns] + (["%s"] if stamped else []) + ["%s"] * len(fixed)
         cursor.execute(
             f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)} FROM {STAGE} s "
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {key_join}) RETURNING worker_id",
-            [now] if stamped else [],
+            params,
         )
         inserted = cursor.fetchall()
         self.result.created += len(inserted)

@@ -19,7 +19,7 @@ from core.claims import claim_row
 from core.models import AuditEntry
 
 from ..models import ImportJob
-from .engine import import_file, write_error_report
+from .engine import SCOPED_KINDS, import_file, write_error_report
 from .schema import KINDS, ImportFileError
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 STALE_RUNNING = dt.timedelta(hours=2)
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 ALLOWED_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".json"}
+SNIFF_BYTES = 4096
+# What an organization's own upload may do: import or check, never a sync (it would end rows it
+# does not own).
+SCOPED_MODES = (ImportJob.Mode.IMPORT, ImportJob.Mode.DRY_RUN)
 
 
 def imports_dir() -> Path:
@@ -44,6 +48,26 @@ def report_path(job: ImportJob) -> Path | None:
     return imports_dir() / Path(job.report_name).name if job.report_name else None
 
 
+def upload_sniff(head: bytes, suffix: str) -> None:
+    """The content must be what the name says, judged by its first bytes like every other upload:
+    an XLSX is a ZIP container, a CSV or JSON is UTF-8 text (no NUL bytes, no binary magic)."""
+    if not head:
+        raise ImportFileError("Файл: файл пустой")
+    if suffix == ".xlsx":
+        if not head.startswith(b"PK\x03\x04"):
+            raise ImportFileError("Файл: это не XLSX — содержимое не совпадает с расширением")
+        return
+    text = head.removeprefix(b"\xef\xbb\xbf")
+    if b"\x00" in text or text.startswith((b"PK\x03\x04", b"%PDF", b"\xd0\xcf\x11\xe0", b"\x89PNG", b"\xff\xd8")):
+        raise ImportFileError("Файл: это не текстовый CSV или JSON — содержимое не совпадает с расширением")
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # The head may end inside a multi-byte character: only an error before its last bytes counts.
+        if exc.start < len(text) - 3:
+            raise ImportFileError("Файл: текст не в кодировке UTF-8 — сохраните файл как «CSV UTF-8»") from None
+
+
 def upload_store(uploaded) -> str:
     """Save an uploaded file under a random name; returns the name (never a path from the client)."""
     suffix = Path(uploaded.name or "").suffix.lower()
@@ -51,6 +75,9 @@ def upload_store(uploaded) -> str:
         raise ImportFileError("Файл: допустимы CSV, XLSX и JSON (.csv, .xlsx, .json)")
     if uploaded.size > MAX_UPLOAD_BYTES:
         raise ImportFileError(f"Файл: не больше {MAX_UPLOAD_BYTES // 2**20} МБ")
+    uploaded.seek(0)
+    upload_sniff(uploaded.read(SNIFF_BYTES), suffix)
+    uploaded.seek(0)
     directory = imports_dir()
     directory.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex}{suffix}"
@@ -61,15 +88,20 @@ def upload_store(uploaded) -> str:
 
 
 def import_job_create(
-    *, kind: str, source: str, original_name: str, mode: str, user=None, request=None, preview: ImportJob | None = None
+    *, kind: str, source: str, original_name: str, mode: str, user=None, request=None, preview: ImportJob | None = None,
+    organization=None,
 ) -> ImportJob:
-    """Queue an import (or a sync preview/apply) and start its task after commit."""
+    """Queue an import (or a sync preview/apply) and start its task after commit. With an
+    `organization` the job is that organization's own upload: its rows only, no sync."""
 
     if kind not in KINDS:
         raise ImportFileError(f"Вид данных: неизвестный «{kind}»")
+    if organization is not None and (kind not in SCOPED_KINDS or mode not in SCOPED_MODES):
+        raise ImportFileError("Вид данных: организация загружает только места работы (импорт или проверку)")
     with transaction.atomic():
         job = ImportJob.objects.create(
-            kind=kind, source=source, original_name=original_name[:255], mode=mode, user=user, preview=preview
+            kind=kind, source=source, original_name=original_name[:255], mode=mode, user=user, preview=preview,
+            organization=organization,
         )
         audit_record(
             event=AuditEntry.Event.DATA_CHANGED,
@@ -77,7 +109,8 @@ def import_job_create(
             request=request,
             object_type="import_job",
             object_id=str(job.pk),
-            details={"kind": kind, "mode": mode, "file": original_name[:255]},
+            details={"kind": kind, "mode": mode, "file": original_name[:255],
+                     **({"organization": organization.pk} if organization is not None else {})},
         )
         # Never raises into the request (a .delay() with Redis down did, after retrying): the job
         # stays queued and the reconciler enqueues it again (registered in registry.apps).
@@ -139,7 +172,7 @@ def import_job_run(*, job_id) -> str:
     """Run one ImportJob; idempotent (claimed by a conditional UPDATE). Returns the final status."""
     if not import_job_claim(job_id=job_id):
         return "skipped"
-    job = ImportJob.objects.get(pk=job_id)
+    job = ImportJob.objects.select_related("organization").get(pk=job_id)
     jobs = ImportJob.objects.filter(pk=job_id)
     try:
         path = source_path(job) or fetch_url(job.source)
@@ -153,6 +186,7 @@ def import_job_run(*, job_id) -> str:
             dry_run=dry_run,
             sync=sync,
             progress=lambda done: jobs.update(progress=min(99, done * 100 // max(total, 1))),
+            scope_ogrn=job.organization.ogrn if job.organization is not None else None,
         )
     except OperationalError:
         jobs.update(status=ImportJob.Status.QUEUED, started_at=None)

@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -63,12 +64,30 @@ class ImportJob(models.Model):
     )
     # The preview a SYNC_APPLY job carries out (the same source, re-read).
     preview = models.ForeignKey("self", models.SET_NULL, null=True, blank=True, verbose_name="сверка")
+    # An organization's own upload from its cabinet: only its rows are written (engine scope_ogrn).
+    organization = models.ForeignKey(
+        "registry.MedicalOrganization",
+        models.CASCADE,
+        null=True,
+        blank=True,
+        verbose_name="загрузка организации",
+        related_name="+",
+        db_index=False,
+    )  # covered by importjob_org_idx
 
     class Meta:
         verbose_name = "импорт данных"
         verbose_name_plural = "импорт данных"
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"], name="importjob_status_idx")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="importjob_status_idx"),
+            # The cabinet's list of an organization's uploads, newest first.
+            models.Index(
+                fields=["organization", "-created_at"],
+                condition=Q(organization__isnull=False),
+                name="importjob_org_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.original_name or self.source} ({self.get_status_display()})"

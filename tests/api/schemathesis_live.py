@@ -1,12 +1,13 @@
 """Schemathesis against a real server, the way an outside integrator runs it (issue 17); part of `make test`.
 
-    .venv/bin/python tests/api/schemathesis_live.py [--examples 100]
+    .venv/bin/python tests/api/schemathesis_live.py [--examples 100] [--operation-id-regex '^employments_']
 
 A database of its own (the name of DATABASE_URL + "_contract" on PostgreSQL, a temporary SQLite file
 otherwise) is migrated and filled: the directories, a small generated register, a merge and a deletion
-(tombstones in the changes feed) and a partner token with every scope. gunicorn serves it on a free port
-of 127.0.0.1 (or MEDREG_CONTRACT_PORT) with DEBUG off; schemathesis runs every phase with
-`--checks all`, first anonymously, then with the partner token. The summaries are printed as they come;
+(tombstones in the changes feed) and a partner token with every scope, bound to an organization for the
+employment writes. gunicorn serves it on a free port of 127.0.0.1 (or MEDREG_CONTRACT_PORT) with DEBUG
+off; schemathesis runs every phase with `--checks all` (tests/api/schemathesis.toml says what the schema
+cannot), first anonymously, then with the partner token. The summaries are printed as they come;
 the exit status is non-zero when either run found a failure or the server could not be started.
 """
 
@@ -28,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 READY_TIMEOUT = 120  # seconds for gunicorn to answer /healthz (a bound, not a sleep)
+# What the schema cannot state about the write operations (tests/api/schemathesis.toml).
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
 def _free_port() -> int:
@@ -65,7 +68,8 @@ def seed() -> None:
 
     django.setup()
     from api import services
-    from registry.models import MedicalWorker
+    from api.models import PartnerToken
+    from registry.models import Employment, MedicalWorker
     from registry.quality import duplicates as dq
     from registry.services import worker_delete
 
@@ -76,7 +80,17 @@ def seed() -> None:
     )
     dq.worker_merge(survivor_id=first.pk, merged_id=second.pk)
     worker_delete(worker_id=third.pk)
-    _, raw = services.partner_token_create(name="schemathesis", scopes=["personal", "documents"], rate_per_minute=0)
+    # The partner run writes too: the token is bound to the organization of the first current employment
+    # (the coverage phase tries the smallest ids), so transfers, rate changes and dismissals are reached.
+    # (Pinning the path ids in the config would defeat the negative tests of the path parameter.)
+    employment = Employment.objects.filter(ended_on__isnull=True).select_related("organization").order_by("id").first()
+    organization = employment.organization
+    _, raw = services.partner_token_create(
+        name="schemathesis",
+        scopes=["personal", "documents", PartnerToken.Scope.EMPLOYMENT_WRITE],
+        rate_per_minute=0,
+        organization=organization,
+    )
     print(raw)
 
 
@@ -99,6 +113,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=100, help="schemathesis --max-examples per operation")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn and schemathesis workers")
+    parser.add_argument(
+        "--operation-id-regex", default="", help="only the operations whose id matches, e.g. '^employments_'"
+    )
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="medreg-schemathesis-") as tmp_name, contextlib.ExitStack() as stack:
@@ -171,6 +188,8 @@ def main() -> int:
             schema = f"http://127.0.0.1:{port}/api/schema/?format=json"
             command = [
                 str(BIN / "schemathesis"),
+                "--config-file",
+                str(CONFIG),
                 "run",
                 schema,
                 "--checks",
@@ -181,6 +200,8 @@ def main() -> int:
                 str(options.workers),
                 "--no-color",
             ]
+            if options.operation_id_regex:
+                command += ["--include-operation-id-regex", options.operation_id_regex]
             failed = False
             for label, extra in (("anonymous", []), ("partner token", ["--header", f"Authorization: Bearer {token}"])):
                 print(f"\n== schemathesis --checks all --max-examples {options.examples}, {label}", flush=True)

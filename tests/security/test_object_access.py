@@ -196,6 +196,25 @@ def org_employment(owner, settings):
     return {"pk": EmploymentFactory(worker=owner.worker).pk}
 
 
+def org_upload(owner, settings):
+    from registry.models import ImportJob
+    from tests.factories import OrganizationFactory
+
+    return {"job_id": _org_upload(ImportJob, OrganizationFactory()).pk}
+
+
+def _org_upload(model, organization):
+    """An organization's staff file upload with its report on disk (registry.imports.jobs)."""
+    from registry.imports import jobs as import_jobs
+
+    job = model.objects.create(kind="employments", source="x.csv", organization=organization,
+                               status=model.Status.DONE)
+    import_jobs.imports_dir().mkdir(parents=True, exist_ok=True)
+    (import_jobs.imports_dir() / f"{job.pk}-errors.csv").write_text("\ufeffСтрока\r\n", encoding="utf-8")
+    model.objects.filter(pk=job.pk).update(report_name=f"{job.pk}-errors.csv")
+    return job
+
+
 def directory(owner, settings):
     return {"name": "specialty"}
 
@@ -256,6 +275,13 @@ ACCESS: dict[str, Rule] = {
     # The organization cabinet (issue 20): none of these personas acts for an organization, not even the
     # worker the page is about; the matrix of two organizations and their HR officers is below.
     "orgs:worker": Rule("GET", org_worker, {**PRIVATE_LOGIN, "owner": NOT_FOUND}),
+    "orgs:upload_detail": Rule("GET", org_upload, {**PRIVATE_LOGIN, "owner": NOT_FOUND}),
+    "orgs:upload_report": Rule("GET", org_upload, {**PRIVATE_LOGIN, "owner": NOT_FOUND}),
+    # The employment writes take a partner token only: a browser session is not one (401 for all).
+    "api:employment-hire": Rule("POST", organization, {p: 401 for p in PERSONAS}),
+    "api:employment-transfer": Rule("POST", org_employment, {p: 401 for p in PERSONAS}),
+    "api:employment-rate": Rule("POST", org_employment, {p: 401 for p in PERSONAS}),
+    "api:employment-dismiss": Rule("POST", org_employment, {p: 401 for p in PERSONAS}),
     "orgs:transfer": Rule("POST", org_employment, {**PRIVATE_LOGIN, "owner": NOT_FOUND}),
     "orgs:change_rate": Rule("POST", org_employment, {**PRIVATE_LOGIN, "owner": NOT_FOUND}),
     "orgs:dismiss": Rule("POST", org_employment, {**PRIVATE_LOGIN, "owner": NOT_FOUND}),
@@ -392,7 +418,15 @@ def _org_world():
         "hr_b": OrgMembershipFactory(organization=org_b).user,
         "worker": worker_user,
     }
-    objects = {"current": current, "past": past, "of_b": of_b}
+    from registry.models import ImportJob
+
+    objects = {
+        "current": current,
+        "past": past,
+        "of_b": of_b,
+        "upload_a": _org_upload(ImportJob, org_a),
+        "upload_b": _org_upload(ImportJob, org_b),
+    }
     return users, objects
 
 
@@ -420,6 +454,12 @@ ORG_MATRIX = [
     *[(f"orgs:{action}", "POST", "past", "pk", {**WRITE_A, "hr_a": 400})
       for action in ("transfer", "change_rate", "dismiss")],
     *[(f"orgs:{action}", "POST", "of_b", "pk", WRITE_B) for action in ("transfer", "change_rate", "dismiss")],
+    # The staff file and the expiry forecast: a head reads, only an HR officer uploads (an empty form: 400).
+    ("orgs:uploads", "GET", None, None, OWN),
+    ("orgs:uploads", "POST", None, None, {**WRITE, "hr_a": 400, "hr_b": 400}),
+    ("orgs:expiry", "GET", None, None, OWN),
+    *[(f"orgs:{view}", "GET", "upload_a", "pk", OF_A) for view in ("upload_detail", "upload_report")],
+    *[(f"orgs:{view}", "GET", "upload_b", "pk", OF_B) for view in ("upload_detail", "upload_report")],
 ]  # fmt: skip
 
 

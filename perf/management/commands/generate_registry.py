@@ -98,6 +98,13 @@ class Command(BaseCommand):
             "--keep-indexes", action="store_true", help="не снимать индексы и внешние ключи на время загрузки"
         )
         parser.add_argument("--no-progress", action="store_true", help="без индикатора выполнения")
+        parser.add_argument(
+            "--big-organization",
+            type=int,
+            default=0,
+            metavar="STAFF",
+            help="одна организация примерно с STAFF сотрудниками из новых работников (для bench_org)",
+        )
 
     def handle(self, *args, **options):
         self.verbosity = options["verbosity"]
@@ -106,6 +113,8 @@ class Command(BaseCommand):
             raise CommandError("--workers и --organizations не могут быть отрицательными")
         if options["batch"] < 1:
             raise CommandError("--batch должен быть положительным")
+        if options["big_organization"] and not 0 < options["big_organization"] < workers:
+            raise CommandError("--big-organization: больше нуля и меньше числа новых работников (--workers)")
         today = self._parse_today(options["today"])
         if connection.vendor != "postgresql":
             return self._generate(options, today, postgres=False)
@@ -153,12 +162,7 @@ class Command(BaseCommand):
         self.phases = {}
         try:
             phase_started = time.monotonic()
-            org_rows = synthetic.generate_organizations(plan)
-            if organizations:
-                self._write_organizations(org_rows, options["batch"], postgres)
-            else:
-                plan.orgs = self._existing_org_pool(plan.seed)
-            del org_rows
+            self._organizations(plan, options, postgres)
             self.phases["организации"] = time.monotonic() - phase_started
             if workers:
                 phase_started = time.monotonic()
@@ -186,6 +190,18 @@ class Command(BaseCommand):
                     cursor.execute(f"ANALYZE {TABLE_MODELS[table]._meta.db_table}")
             self.phases["ANALYZE"] = time.monotonic() - analyze_started
         self._summary(time.monotonic() - started)
+
+    def _organizations(self, plan: synthetic.Plan, options, postgres: bool) -> None:
+        """This run's organizations (or the stored ones) as the pool workers are employed at."""
+        org_rows = synthetic.generate_organizations(plan)
+        if plan.organizations:
+            self._write_organizations(org_rows, options["batch"], postgres)
+        else:
+            plan.orgs = self._existing_org_pool(plan.seed)
+        del org_rows
+        if options["big_organization"]:
+            big = synthetic.org_pool_enlarge(plan.orgs, share=options["big_organization"] / plan.workers)
+            self.stdout.write(f"Крупная организация: id {big}, около {options['big_organization']} сотрудников")
 
     # --- Inputs ----------------------------------------------------------------------------------
 
@@ -340,9 +356,7 @@ class Command(BaseCommand):
             if name in generated or f.null:
                 continue
             if not f.has_default():
-                raise CommandError(
-                    f"{model.__name__}.{name} обязательно и не генерируется; обновите perf/synthetic.py"
-                )
+                raise CommandError(f"{model.__name__}.{name} обязательно и не генерируется; обновите perf/synthetic.py")
             extras.append((f.column, f.get_default()))
         return [fields[name].column for name in generated] + [c for c, _ in extras], tuple(v for _, v in extras)
 
