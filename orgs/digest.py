@@ -16,11 +16,11 @@ import logging
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts import outbox
+from accounts.emails import email_render
 from registry.models import MedicalOrganization
 
 from .forecast import HORIZON_DAYS, SOON_DAYS, organization_forecast
@@ -81,10 +81,11 @@ def expiry_digest_send(*, organization_id: int, today: dt.date) -> int:
                 "soon": SOON_DAYS,
                 "link": settings.SITE_URL.rstrip("/") + reverse("orgs:expiry"),
             }
-            subject = " ".join(render_to_string(f"{TEMPLATE}_subject.txt", context).split())
-            body = render_to_string(f"{TEMPLATE}.txt", context).strip()
-            for email in recipients:
-                outbox.send_email(to=email, subject=f"{subject} — Медрег", body=body)
+            # Rendered once for all the officers: a text and an HTML part (accounts.emails), queued in
+            # this transaction with the claim.
+            email = email_render(TEMPLATE, context)
+            for to in recipients:
+                outbox.send_email(to=to, subject=f"{email.subject} — Медрег", body=email.text, html=email.html)
             claim.recipients = len(recipients)
             claim.save(update_fields=["recipients"])
             return len(recipients)

@@ -3,6 +3,7 @@ in the HTML and left as written in the text."""
 
 import datetime as dt
 import html
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from accounts import emails, outbox
 from accounts.notifications import notification_send
+from orgs.forecast import Forecast, LicenseRow
 from tests.factories import UserFactory
 
 HOSTILE = 'Анна <script>alert(1)</script> & "Ко"'
@@ -27,6 +29,31 @@ _document = SimpleNamespace(
     valid_until=dt.date(2026, 8, 1),
 )  # fmt: skip
 _ticket = SimpleNamespace(number="SUP-2026-000001", get_status_display=lambda: "В работе")
+_named = SimpleNamespace(name=HOSTILE, full_name=HOSTILE)
+_employment = {
+    "worker": _worker,
+    "organization": SimpleNamespace(short_name=HOSTILE, ogrn="1027700132195"),
+    "employment": SimpleNamespace(
+        position=_named, department=HOSTILE, rate=Decimal("0.50"), get_kind_display=lambda: "Внешнее совместительство",
+        started_on=dt.date(2026, 3, 2), ended_on=dt.date(2026, 3, 31), dismissal_reason=HOSTILE,
+    ),
+}  # fmt: skip
+# The digest's forecast as orgs.forecast builds it: more rows than the e-mail lists, and one licence
+# that needs attention next to one that does not.
+_forecast = Forecast(
+    today=dt.date(2026, 3, 2),
+    expiring=[SimpleNamespace(worker=_named, specialty=_named, get_kind_display=lambda: "Сертификат специалиста",
+                              valid_until=dt.date(2026, 3, 20), days_left=18)],
+    expiring_total=4, soon_total=1,
+    expired=[SimpleNamespace(worker=_named, position=_named, specialty=_named, document_until=dt.date(2026, 2, 1))],
+    expired_total=2,
+    licenses=[
+        LicenseRow(license=SimpleNamespace(number=HOSTILE, status="suspended", valid_until=dt.date(2026, 1, 1),
+                                           get_status_display=lambda: "Приостановлена"), expired=True, expiring=False),
+        LicenseRow(license=SimpleNamespace(number="Л041-00110-77/00000001", status="active", valid_until=None,
+                                           get_status_display=lambda: "Действующая"), expired=False, expiring=False),
+    ],
+)  # fmt: skip
 
 # A sample context for every e-mail kind (templates/<app>/emails/<name>_subject.txt).
 SAMPLES = {
@@ -71,6 +98,17 @@ SAMPLES = {
         "total": 3,
         "counts": [("Запись исчезла из источника", 2), (HOSTILE, 1)],
         "first": [HOSTILE, "Второе"],
+    },
+    "orgs/emails/employment_hired": _employment,
+    "orgs/emails/employment_transferred": _employment,
+    "orgs/emails/employment_rate_changed": _employment,
+    "orgs/emails/employment_dismissed": _employment,
+    "orgs/emails/expiry_digest": {
+        "organization": SimpleNamespace(short_name=HOSTILE, ogrn="1027700132195"),
+        "forecast": _forecast,
+        "horizon": 90,
+        "soon": 30,
+        "link": LINK,
     },
 }
 

@@ -151,6 +151,7 @@ def test_digest_goes_to_active_hr_officers_once_a_week(staff, on_commit_immediat
     assert message.to == "hr@example.org" and org.short_name in message.subject
     assert "Скоро" in message.body and "Истёк" in message.body and "/org/expiry/" in message.body
     assert "Чужой" not in message.body
+    assert message.html_body.startswith("<!DOCTYPE html>") and "/org/expiry/" in message.html_body
     # Again the same week (a second beat, a redelivered task): nothing more.
     assert digest.expiry_digest_run(today=digest.week_of(TODAY) + dt.timedelta(days=6)) == 0
     assert OutboundMessage.objects.count() == 1
