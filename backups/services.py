@@ -373,9 +373,17 @@ def _postgres_snapshot(target: Path, *, log) -> tuple[dict, list[str]]:
             cursor.execute("SELECT pg_export_snapshot()")
             (snapshot,) = cursor.fetchone()
         _run(
-            ["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
-             "--file", str(target)],
-            env=env, what="pg_dump",
+            [
+                "pg_dump",
+                "--format=custom",
+                "--no-owner",
+                "--no-privileges",
+                f"--snapshot={snapshot}",
+                "--file",
+                str(target),
+            ],
+            env=env,
+            what="pg_dump",
         )
         log("pg_dump: снимок базы записан.")
         tables = postgres_table_checksums(connection)
@@ -493,9 +501,19 @@ def backup_restore(*, source: Path, log: Callable[[str], None] = lambda _: None)
         connections.close_all()
         if manifest["engine"] == "postgresql":
             _run(
-                ["pg_restore", "--clean", "--if-exists", "--single-transaction", "--no-owner", "--no-privileges",
-                 "--dbname", connection.settings_dict["NAME"], str(plain)],
-                env=_pg_env(connection.settings_dict), what="pg_restore",
+                [
+                    "pg_restore",
+                    "--clean",
+                    "--if-exists",
+                    "--single-transaction",
+                    "--no-owner",
+                    "--no-privileges",
+                    "--dbname",
+                    connection.settings_dict["NAME"],
+                    str(plain),
+                ],
+                env=_pg_env(connection.settings_dict),
+                what="pg_restore",
             )
         else:
             backup_db = sqlite3.connect(f"file:{plain}?mode=ro", uri=True)

@@ -80,9 +80,15 @@ def register(
     if running_value is not None and (running_timestamp_field is None or running_age is None):
         raise ValueError("running_value needs running_timestamp_field and running_age")
     _registry[model._meta.label] = Reconciled(
-        model=model, status_field=status_field, queued_value=queued_value, task=task, age=age,
-        timestamp_field=timestamp_field, running_value=running_value,
-        running_timestamp_field=running_timestamp_field, running_age=running_age,
+        model=model,
+        status_field=status_field,
+        queued_value=queued_value,
+        task=task,
+        age=age,
+        timestamp_field=timestamp_field,
+        running_value=running_value,
+        running_timestamp_field=running_timestamp_field,
+        running_age=running_age,
     )
 
 
@@ -145,9 +151,7 @@ def reconcile_queued(*, now: dt.datetime | None = None) -> dict[str, int]:
     counts: dict[str, int] = {}
     for entry in registered():
         manager = entry.model._default_manager
-        stuck = models.Q(
-            **{entry.status_field: entry.queued_value, f"{entry.timestamp_field}__lt": now - entry.age}
-        )
+        stuck = models.Q(**{entry.status_field: entry.queued_value, f"{entry.timestamp_field}__lt": now - entry.age})
         if entry.running_value is not None:
             stuck |= models.Q(
                 **{

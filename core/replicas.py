@@ -306,7 +306,11 @@ class ReplicaMiddleware:
         if request.method not in SAFE_METHODS and replica_aliases():
             pin = settings.DATABASE_REPLICA_PIN_SECONDS
             response.set_cookie(
-                PIN_COOKIE, str(int(time.time()) + pin), max_age=pin, httponly=True, samesite="Lax",
+                PIN_COOKIE,
+                str(int(time.time()) + pin),
+                max_age=pin,
+                httponly=True,
+                samesite="Lax",
                 secure=settings.SESSION_COOKIE_SECURE,
             )
         # Left active until the response is closed: a streamed export reads while it is sent.

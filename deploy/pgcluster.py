@@ -90,7 +90,9 @@ def wait_ready(port: int, timeout: float = 120) -> None:
 def psql(port: int, sql: str, database: str = "postgres") -> str:
     done = subprocess.run(  # noqa: S603
         [pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", database, "-XAtq", "-c", sql],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return done.stdout.strip()
 
@@ -104,8 +106,7 @@ def start(base: Path, node: str) -> None:
     if not log.exists():
         log.touch()
         _chown(log)
-    run([pg_bin("pg_ctl"), "-D", str(directory), "-l", str(log), "-w", "-t", "120", "start"],
-        stdout=subprocess.DEVNULL)
+    run([pg_bin("pg_ctl"), "-D", str(directory), "-l", str(log), "-w", "-t", "120", "start"], stdout=subprocess.DEVNULL)
     wait_ready(port)
 
 
@@ -114,7 +115,9 @@ def stop(base: Path, node: str, mode: str = "fast") -> None:
     if (directory / "postmaster.pid").exists():
         subprocess.run(  # noqa: S603
             _as_postgres([pg_bin("pg_ctl"), "-D", str(directory), "-m", mode, "-w", "-t", "60", "stop"]),
-            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
 
@@ -149,8 +152,21 @@ def up(base: Path, *, primary_port: int, replica_port: int, fast: bool, settings
     chosen = {"primary_port": primary_port or free_port(), "replica_port": replica_port or free_port()}
     (base / "ports.json").write_text(json.dumps(chosen))
     primary = data_dir(base, "primary")
-    run([pg_bin("initdb"), "-D", str(primary), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-         "--locale=C.UTF-8", "--no-instructions"], stdout=subprocess.DEVNULL)
+    run(
+        [
+            pg_bin("initdb"),
+            "-D",
+            str(primary),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-instructions",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     conf = [
         "listen_addresses = '127.0.0.1'",
         f"port = {chosen['primary_port']}",
@@ -176,8 +192,24 @@ def up(base: Path, *, primary_port: int, replica_port: int, fast: bool, settings
     )
     start(base, "primary")
     replica = data_dir(base, "replica")
-    run([pg_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(chosen["primary_port"]), "-U", "postgres",
-         "-D", str(replica), "-R", "-X", "stream", "-c", "fast"])
+    run(
+        [
+            pg_bin("pg_basebackup"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(chosen["primary_port"]),
+            "-U",
+            "postgres",
+            "-D",
+            str(replica),
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        ]
+    )
     with open(replica / "postgresql.auto.conf", "a", encoding="utf-8") as handle:
         handle.write(f"port = {chosen['replica_port']}\n")
     start(base, "replica")
@@ -202,14 +234,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--node", choices=NODES, default="replica")
     parser.add_argument("--mode", choices=["fast", "immediate"], default="fast")
     parser.add_argument("--fast", action="store_true", help="fsync off (CI only)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="an extra postgresql.conf line for the primary (the replica copies it)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra postgresql.conf line for the primary (the replica copies it)",
+    )
     options = parser.parse_args(argv)
     base = options.dir.resolve()
     if options.action == "up":
         settings = [f"{line.split('=', 1)[0].strip()} = '{line.split('=', 1)[1].strip()}'" for line in options.set]
-        result = up(base, primary_port=options.primary_port, replica_port=options.replica_port,
-                    fast=options.fast, settings=settings)
+        result = up(
+            base,
+            primary_port=options.primary_port,
+            replica_port=options.replica_port,
+            fast=options.fast,
+            settings=settings,
+        )
         print(json.dumps(result))
     elif options.action == "down":
         down(base)

@@ -159,10 +159,22 @@ class Stack:
         handle = open(log_path, "ab")
         argv = service.command
         if as_postgres and os.geteuid() == 0:
-            argv = ["runuser", "-u", "postgres", "--", "env", *[f"{k}={v}" for k, v in service.environment.items()],
-                    *argv]
+            argv = [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                "env",
+                *[f"{k}={v}" for k, v in service.environment.items()],
+                *argv,
+            ]
         process = subprocess.Popen(  # noqa: S603 - commands from docker-compose.yml
-            argv, cwd=ROOT, env=self.env(service), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+            argv,
+            cwd=ROOT,
+            env=self.env(service),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         handle.close()
         self.processes[service.name] = process
@@ -174,11 +186,19 @@ class Stack:
         argv = [*service.command, *extra] if extra else service.command
         log(f"running {service.name}: {' '.join(argv)}")
         done = subprocess.run(  # noqa: S603
-            argv, cwd=ROOT, env=self.env(service), capture_output=True, text=True, timeout=timeout, check=False,
+            argv,
+            cwd=ROOT,
+            env=self.env(service),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         (self.tmp / f"{service.name}-run.log").write_text(done.stdout + done.stderr, encoding="utf-8")
-        check(done.returncode == 0, f"{service.name} failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
-                                    f"{done.stderr[-3000:]}")
+        check(
+            done.returncode == 0,
+            f"{service.name} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}",
+        )
         return done.stdout
 
     def alive(self, name: str) -> bool:
@@ -231,8 +251,9 @@ class Browser:
         self.host = f"127.0.0.1:{port}"
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, *, body: bytes | None = None, content_type: str = "",
-                headers: dict | None = None) -> Response:
+    def request(
+        self, method: str, path: str, *, body: bytes | None = None, content_type: str = "", headers: dict | None = None
+    ) -> Response:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         sent = {"Host": self.host, "X-Forwarded-Proto": "https", "User-Agent": "medreg-smoke"}
         if self.cookies:
@@ -273,14 +294,21 @@ class Browser:
             for key, (filename, content, mime) in files.items():
                 parts.append(
                     f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"; filename="{filename}"\r\n'
-                    f"Content-Type: {mime}\r\n\r\n".encode() + content + b"\r\n"
+                    f"Content-Type: {mime}\r\n\r\n".encode()
+                    + content
+                    + b"\r\n"
                 )
             parts.append(f"--{boundary}--\r\n".encode())
-            response = self.request("POST", path, body=b"".join(parts),
-                                    content_type=f"multipart/form-data; boundary={boundary}")
+            response = self.request(
+                "POST", path, body=b"".join(parts), content_type=f"multipart/form-data; boundary={boundary}"
+            )
         else:
-            response = self.request("POST", path, body=urllib.parse.urlencode(data).encode(),
-                                    content_type="application/x-www-form-urlencoded")
+            response = self.request(
+                "POST",
+                path,
+                body=urllib.parse.urlencode(data).encode(),
+                content_type="application/x-www-form-urlencoded",
+            )
         check(response.status == status, f"POST {path}: {response.status}, expected {status}\n{response.text[:3000]}")
         return response
 
@@ -360,8 +388,12 @@ def png() -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def fernet_key() -> str:
@@ -410,14 +442,21 @@ class Smoke:
         with self.superuser(self.ports["primary_port"]) as primary:
             target = primary.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
         with self.superuser(self.ports["replica_port"]) as replica:
-            wait_for(lambda: replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]).fetchone()[0],
-                     what="the replica to replay", timeout=300)
+            wait_for(
+                lambda: replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]).fetchone()[0],
+                what="the replica to replay",
+                timeout=300,
+            )
 
     def dotenv(self) -> dict[str, str]:
         """What an operator writes into .env next to docker-compose.yml (docs/deployment.md)."""
         signing = subprocess.run(
-            [sys.executable, "manage.py", "extract_signing_key", "--id", "smoke"], cwd=ROOT, check=True,
-            capture_output=True, text=True, env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings"},
+            [sys.executable, "manage.py", "extract_signing_key", "--id", "smoke"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings"},
         ).stdout
         key = re.search(r"smoke:[A-Za-z0-9_-]+", signing).group(0)
         return {
@@ -458,15 +497,28 @@ class Smoke:
         services = compose_services(self.dotenv(), self.rewrite)
         pgbouncer = services["pgbouncer"].environment
         # The compose network's `db` is the primary of the pair; PgBouncer listens on loopback only.
-        pgbouncer.update({"PGBOUNCER_DB_HOST": "127.0.0.1", "PGBOUNCER_DB_PORT": str(self.ports["primary_port"]),
-                          "PGBOUNCER_LISTEN_PORT": str(self.pgbouncer_port), "PGBOUNCER_LISTEN_ADDR": "127.0.0.1"})
+        pgbouncer.update(
+            {
+                "PGBOUNCER_DB_HOST": "127.0.0.1",
+                "PGBOUNCER_DB_PORT": str(self.ports["primary_port"]),
+                "PGBOUNCER_LISTEN_PORT": str(self.pgbouncer_port),
+                "PGBOUNCER_LISTEN_ADDR": "127.0.0.1",
+            }
+        )
         return services
 
     def start_stack(self) -> Browser:
         venv_bin = str(Path(sys.executable).parent)
         self.stack.base_env = {**os.environ, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}"}
-        for name in ("DATABASE_URL", "DATABASE_REPLICA_URLS", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG",
-                     "MEDREG_VAR_DIR", "DJANGO_SETTINGS_MODULE"):
+        for name in (
+            "DATABASE_URL",
+            "DATABASE_REPLICA_URLS",
+            "REDIS_URL",
+            "CELERY_BROKER_URL",
+            "DEBUG",
+            "MEDREG_VAR_DIR",
+            "DJANGO_SETTINGS_MODULE",
+        ):
             self.stack.base_env.pop(name, None)
         services = self.services()
         for folder in ("data/documents", "data/var", "mail", "pgbouncer"):
@@ -477,7 +529,10 @@ class Smoke:
 
         log("collectstatic with the production storage (deploy/collectstatic.sh, as the image build)")
         done = subprocess.run(  # noqa: S603 - our script
-            [shutil.which("sh") or "/bin/sh", "deploy/collectstatic.sh"], cwd=ROOT, capture_output=True, text=True,
+            [shutil.which("sh") or "/bin/sh", "deploy/collectstatic.sh"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
             check=False,
             env={**self.stack.base_env, "STATIC_ROOT": str(self.tmp / "static"), "PYTHON": sys.executable},
         )
@@ -488,9 +543,22 @@ class Smoke:
         dsn = services["migrate"].environment["DATABASE_URL"]
         wait_for(lambda: self._connects(dsn), what="PgBouncer to accept logins", timeout=60)
         self.stack.run(services["migrate"])
-        migrate_like = Service("generate", ["python", "manage.py", "generate_registry", "--workers",
-                                            str(self.options.workers), "--organizations", "300", "--seed", "16",
-                                            "--no-progress"], services["migrate"].environment)
+        migrate_like = Service(
+            "generate",
+            [
+                "python",
+                "manage.py",
+                "generate_registry",
+                "--workers",
+                str(self.options.workers),
+                "--organizations",
+                "300",
+                "--seed",
+                "16",
+                "--no-progress",
+            ],
+            services["migrate"].environment,
+        )
         self.stack.run(migrate_like)  # COPY through the session pool
         self.wait_replayed()
         for name in ("web", "worker", "beat"):
@@ -528,15 +596,19 @@ class Smoke:
         self.ok("healthz: database, broker and cache ok")
 
         landing = browser.get("/")
-        check("Strict-Transport-Security" in landing.headers and "Content-Security-Policy" in landing.headers,
-              "production security headers missing")
+        check(
+            "Strict-Transport-Security" in landing.headers and "Content-Security-Policy" in landing.headers,
+            "production security headers missing",
+        )
         assets = sorted(set(re.findall(r'(?:href|src)="(/static/[^"]+)"', landing.text)))
         check(assets, "the landing page links no static file")
         for asset in assets:
             check(HASHED_STATIC.search(asset) is not None, f"static file without a hashed name: {asset}")
             served = browser.get(asset)
-            check("max-age=315360000" in served.header("Cache-Control") and "immutable" in served.header(
-                "Cache-Control"), f"{asset}: {served.header('Cache-Control')}")
+            check(
+                "max-age=315360000" in served.header("Cache-Control") and "immutable" in served.header("Cache-Control"),
+                f"{asset}: {served.header('Cache-Control')}",
+            )
             check(len(served.body) > 0, f"{asset} is empty")
         self.ok(f"landing page and its {len(assets)} static files with hashed names, cached for good")
         browser.get("/static/css/site.css")  # the unhashed name is served too (whitenoise keeps both)
@@ -569,20 +641,34 @@ class Smoke:
 
     def register_and_log_in(self, browser: Browser) -> dict:
         number = 900_000_000 + secrets.randbelow(9_000_000)
-        person = {"snils": snils(number), "phone": f"+7916{secrets.randbelow(10**7):07d}",
-                  "password": "Smoke-" + secrets.token_urlsafe(12)}
+        person = {
+            "snils": snils(number),
+            "phone": f"+7916{secrets.randbelow(10**7):07d}",
+            "password": "Smoke-" + secrets.token_urlsafe(12),
+        }
         browser.get("/accounts/register/")
-        browser.post("/accounts/register/", {
-            "snils": person["snils"], "last_name": "Дымова", "first_name": "Анна", "middle_name": "Сергеевна",
-            "birth_date": "1985-05-17", "phone": person["phone"], "email": "smoke@example.org",
-            "password1": person["password"], "password2": person["password"], "consent": "on",
-            "consent_version": "",
-        })
+        browser.post(
+            "/accounts/register/",
+            {
+                "snils": person["snils"],
+                "last_name": "Дымова",
+                "first_name": "Анна",
+                "middle_name": "Сергеевна",
+                "birth_date": "1985-05-17",
+                "phone": person["phone"],
+                "email": "smoke@example.org",
+                "password1": person["password"],
+                "password2": person["password"],
+                "consent": "on",
+                "consent_version": "",
+            },
+        )
         self.ok("registration through the form")
 
         browser.get("/accounts/login/")
-        step = browser.post("/accounts/login/", {"kind": "worker", "username": person["snils"],
-                                                  "password": person["password"]})
+        step = browser.post(
+            "/accounts/login/", {"kind": "worker", "username": person["snils"], "password": person["password"]}
+        )
         check(location(step) == "/accounts/login/phone/", f"after the password: {location(step)}")
         browser.get("/accounts/login/phone/")
         sent_before = len(self.gateway.messages)
@@ -596,11 +682,21 @@ class Smoke:
         return person
 
     def walk_private(self, browser: Browser) -> None:
-        for path in ("/cabinet/", "/accounts/journal/", "/accounts/security/", "/support/tickets/",
-                     "/support/chat/", "/registry/saved/", "/extracts/", "/cabinet/notifications/"):
+        for path in (
+            "/cabinet/",
+            "/accounts/journal/",
+            "/accounts/security/",
+            "/support/tickets/",
+            "/support/chat/",
+            "/registry/saved/",
+            "/extracts/",
+            "/cabinet/notifications/",
+        ):
             page = browser.get(path)
-            check(no_store(page) and "private" in page.header("Cache-Control"),
-                  f"{path}: Cache-Control {page.header('Cache-Control')!r}")
+            check(
+                no_store(page) and "private" in page.header("Cache-Control"),
+                f"{path}: Cache-Control {page.header('Cache-Control')!r}",
+            )
         journal = browser.get("/accounts/journal/")
         entry = re.search(r'href="(/accounts/journal/\d+/)"', journal.text)
         check(entry is not None, "the journal lists no entry")
@@ -609,22 +705,32 @@ class Smoke:
 
     def upload(self, browser: Browser, person: dict) -> None:
         browser.get("/support/tickets/new/")
-        created = browser.post("/support/tickets/new/", {
-            "full_name": "Дымова Анна Сергеевна", "inn_or_snils": person["snils"], "topic": "other",
-            "description": "Проверка загрузки снимка экрана.", "contact_email": "smoke@example.org",
-        }, files={"screenshot": ("screen.png", png(), "image/png")})
+        created = browser.post(
+            "/support/tickets/new/",
+            {
+                "full_name": "Дымова Анна Сергеевна",
+                "inn_or_snils": person["snils"],
+                "topic": "other",
+                "description": "Проверка загрузки снимка экрана.",
+                "contact_email": "smoke@example.org",
+            },
+            files={"screenshot": ("screen.png", png(), "image/png")},
+        )
         ticket_path = location(created)
         ticket = browser.get(ticket_path)
         check(no_store(ticket), "the ticket page is not no-store")
         attachment = re.search(r'href="(/support/tickets/[^"]+/attachments/\d+/)"', ticket.text)
         check(attachment is not None, "the ticket shows no attachment")
         download = browser.get(attachment.group(1))
-        check(download.body.startswith(b"\x89PNG") and no_store(download)
-              and "attachment" in download.header("Content-Disposition"), "the screenshot download is wrong")
+        check(
+            download.body.startswith(b"\x89PNG")
+            and no_store(download)
+            and "attachment" in download.header("Content-Disposition"),
+            "the screenshot download is wrong",
+        )
         self.ok(f"support ticket {ticket_path} with an uploaded screenshot, downloaded back (re-encoded PNG)")
         mail_dir = self.tmp / "mail"
-        wait_for(lambda: any(mail_dir.iterdir()), what="the worker to send the ticket's e-mail (outbox)",
-                 timeout=120)
+        wait_for(lambda: any(mail_dir.iterdir()), what="the worker to send the ticket's e-mail (outbox)", timeout=120)
         self.ok("the Celery worker delivered the ticket confirmation from the outbox")
 
     def export(self, browser: Browser) -> None:
@@ -652,8 +758,9 @@ class Smoke:
     def replica(self, browser: Browser, public: dict) -> None:
         def replica_transactions() -> int:
             with self.superuser(self.ports["replica_port"]) as conn:
-                return conn.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = %s",
-                                    [self.database]).fetchone()[0]
+                return conn.execute(
+                    "SELECT xact_commit FROM pg_stat_database WHERE datname = %s", [self.database]
+                ).fetchone()[0]
 
         quoted = urllib.parse.quote(public["surname"])
         fresh = Browser(self.web_port)  # no pin: this browser never wrote
@@ -664,17 +771,44 @@ class Smoke:
         wait_for(lambda: replica_transactions() > before, what="public reads on the replica", timeout=60)
         self.ok("public searches read from the replica")
 
-        subprocess.run([sys.executable, str(ROOT / "deploy" / "pgcluster.py"), "stop", "--dir", str(self.pair),  # noqa: S603
-                        "--node", "replica", "--mode", "immediate"], check=True)
+        subprocess.run(  # noqa: S603 (our own script, fixed arguments)
+            [
+                sys.executable,
+                str(ROOT / "deploy" / "pgcluster.py"),
+                "stop",
+                "--dir",
+                str(self.pair),
+                "--node",
+                "replica",
+                "--mode",
+                "immediate",
+            ],
+            check=True,
+        )
         try:
-            for path in (f"/registry/?q={quoted}", f"/registry/{public['number']}/", f"/api/v1/workers/?q={quoted}",
-                         f"/fhir/Practitioner?name={quoted}", "/"):
+            for path in (
+                f"/registry/?q={quoted}",
+                f"/registry/{public['number']}/",
+                f"/api/v1/workers/?q={quoted}",
+                f"/fhir/Practitioner?name={quoted}",
+                "/",
+            ):
                 for _ in range(3):  # every gunicorn worker meets the stopped replica
                     fresh.get(path)
             self.ok("replica stopped: public pages still answer 200 from the primary")
         finally:
-            subprocess.run([sys.executable, str(ROOT / "deploy" / "pgcluster.py"), "start", "--dir",  # noqa: S603
-                            str(self.pair), "--node", "replica"], check=True)
+            subprocess.run(  # noqa: S603 (our own script, fixed arguments)
+                [
+                    sys.executable,
+                    str(ROOT / "deploy" / "pgcluster.py"),
+                    "start",
+                    "--dir",
+                    str(self.pair),
+                    "--node",
+                    "replica",
+                ],
+                check=True,
+            )
 
     def logs_clean(self) -> None:
         web = self.stack.output("web")
@@ -689,8 +823,10 @@ class Smoke:
     # -- everything --
 
     def run(self) -> None:
-        log(f"working directory {self.tmp}; database {self.database} on 127.0.0.1:{self.ports['primary_port']}, "
-            f"replica on {self.ports['replica_port']}, PgBouncer on {self.pgbouncer_port}, web on {self.web_port}")
+        log(
+            f"working directory {self.tmp}; database {self.database} on 127.0.0.1:{self.ports['primary_port']}, "
+            f"replica on {self.ports['replica_port']}, PgBouncer on {self.pgbouncer_port}, web on {self.web_port}"
+        )
         self.create_database()
         browser = self.start_stack()
         public = self.walk_public(browser)

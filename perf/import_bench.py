@@ -81,12 +81,44 @@ def organizations(n: int, rnd: random.Random, directory: Path) -> BenchFile:
         inn = validators.inn_legal_from_body(f"{region[:2]:0>2}{k % 10**7:07d}")
         row = [ogrn, inn, f"ГБУЗ «{short}»", short, region, f"г. Город, ул. Лесная, д. {k % 200}", "+7 495 000-00-00"]
         rows.append(row)
-        floor.append(_copy_line((ogrn, inn, "", row[2], short, region_id, row[5], row[6], "", "", "active",
-                                 validators.normalize_person_name(short), now, now)))
+        floor.append(
+            _copy_line(
+                (
+                    ogrn,
+                    inn,
+                    "",
+                    row[2],
+                    short,
+                    region_id,
+                    row[5],
+                    row[6],
+                    "",
+                    "",
+                    "active",
+                    validators.normalize_person_name(short),
+                    now,
+                    now,
+                )
+            )
+        )
     path = directory / "organizations.csv"
     _write(path, header, rows)
-    columns = ["ogrn", "inn", "kpp", "full_name", "short_name", "region_id", "address", "phone", "email", "website",
-               "status", "search_name", "created_at", "updated_at"]
+    columns = [
+        "ogrn",
+        "inn",
+        "kpp",
+        "full_name",
+        "short_name",
+        "region_id",
+        "address",
+        "phone",
+        "email",
+        "website",
+        "status",
+        "search_name",
+        "created_at",
+        "updated_at",
+    ]
     return BenchFile("organizations", path, len(rows), "registry_medicalorganization", columns, floor)
 
 
@@ -98,16 +130,21 @@ def workers(n: int, rnd: random.Random, directory: Path) -> BenchFile:
     last = sorted({fake.last_name_female() for _ in range(2000)})
     first = sorted({fake.first_name_female() for _ in range(300)})
     middle = sorted({fake.middle_name_female() for _ in range(300)})
-    snils = _free([validators.snils_from_number(rnd.randint(2_000_000, 999_999_999)) for _ in range(n * 2)],
-                  "registry_medicalworker", "snils")
+    snils = _free(
+        [validators.snils_from_number(rnd.randint(2_000_000, 999_999_999)) for _ in range(n * 2)],
+        "registry_medicalworker",
+        "snils",
+    )
     snils = list(dict.fromkeys(snils))[:n]
     top = _query("SELECT max(registry_number) FROM registry_medicalworker")[0][0] or "0000000000"
     serial = int(top[:9]) + 1
     today, now = timezone.localdate(), timezone.now()
-    header = ["snils", "registry_number", "inn", "last_name", "first_name", "middle_name", "sex", "birth_date",
-              "phone"]
-    inns = _free([validators.inn_person_from_body(f"99{rnd.randint(0, 10**8 - 1):08d}") for _ in snils],
-                 "registry_medicalworker", "inn")
+    header = ["snils", "registry_number", "inn", "last_name", "first_name", "middle_name", "sex", "birth_date", "phone"]
+    inns = _free(
+        [validators.inn_person_from_body(f"99{rnd.randint(0, 10**8 - 1):08d}") for _ in snils],
+        "registry_medicalworker",
+        "inn",
+    )
     inns = list(dict.fromkeys(inns))
     rows, floor = [], []
     for k, value in enumerate(snils):
@@ -118,13 +155,52 @@ def workers(n: int, rnd: random.Random, directory: Path) -> BenchFile:
         phone = f"+79{rnd.randint(0, 10**9 - 1):09d}"
         rows.append([value, number, inn, *names, "F", birth.isoformat(), phone])
         search = validators.normalize_person_name(" ".join(names))
-        floor.append(_copy_line((value, number, inn or None, *names, "F", birth, "RUS", phone, "", search,
-                                 "not_confirmed", False, today, "none", False, now, now)))
+        floor.append(
+            _copy_line(
+                (
+                    value,
+                    number,
+                    inn or None,
+                    *names,
+                    "F",
+                    birth,
+                    "RUS",
+                    phone,
+                    "",
+                    search,
+                    "not_confirmed",
+                    False,
+                    today,
+                    "none",
+                    False,
+                    now,
+                    now,
+                )
+            )
+        )
     path = directory / "workers.csv"
     _write(path, header, rows)
-    columns = ["snils", "registry_number", "inn", "last_name", "first_name", "middle_name", "sex", "birth_date",
-               "citizenship", "phone", "email", "search_name", "identity_status", "public_contacts_consent",
-               "registered_on", "admission_status", "has_confirmed_documents", "created_at", "updated_at"]
+    columns = [
+        "snils",
+        "registry_number",
+        "inn",
+        "last_name",
+        "first_name",
+        "middle_name",
+        "sex",
+        "birth_date",
+        "citizenship",
+        "phone",
+        "email",
+        "search_name",
+        "identity_status",
+        "public_contacts_consent",
+        "registered_on",
+        "admission_status",
+        "has_confirmed_documents",
+        "created_at",
+        "updated_at",
+    ]
     return BenchFile("workers", path, len(rows), "registry_medicalworker", columns, floor)
 
 
@@ -138,12 +214,25 @@ def employments(n: int, rnd: random.Random, directory: Path) -> BenchFile:
         (pos_id, pos), (spec_id, spec) = rnd.choice(positions), rnd.choice(specialties)
         started = _date(rnd, 2023, 2024)
         rows.append([snils, ogrn, pos, spec, "Терапевтическое отделение", "0,5", "external", started.isoformat()])
-        floor.append(_copy_line((worker_id, org_id, pos_id, spec_id, "Терапевтическое отделение", "0.50",
-                                 "external", started, "", now)))
+        floor.append(
+            _copy_line(
+                (worker_id, org_id, pos_id, spec_id, "Терапевтическое отделение", "0.50", "external", started, "", now)
+            )
+        )
     path = directory / "employments.csv"
     _write(path, header, rows)
-    columns = ["worker_id", "organization_id", "position_id", "specialty_id", "department", "rate", "kind",
-               "started_on", "dismissal_reason", "updated_at"]
+    columns = [
+        "worker_id",
+        "organization_id",
+        "position_id",
+        "specialty_id",
+        "department",
+        "rate",
+        "kind",
+        "started_on",
+        "dismissal_reason",
+        "updated_at",
+    ]
     return BenchFile("employments", path, len(rows), "registry_employment", columns, floor)
 
 
@@ -167,20 +256,38 @@ def admission_documents(n: int, rnd: random.Random, directory: Path) -> BenchFil
 
 def educations(n: int, rnd: random.Random, directory: Path) -> BenchFile:
     levels, specialties = _codes("registry_educationlevel"), _codes("registry_specialty")
-    header = ["snils", "level", "institution", "diploma_series", "diploma_number", "issued_on", "specialty",
-              "qualification"]
+    header = [
+        "snils",
+        "level",
+        "institution",
+        "diploma_series",
+        "diploma_number",
+        "issued_on",
+        "specialty",
+        "qualification",
+    ]
     rows, floor = [], []
     for k, (worker_id, snils) in enumerate(_sample_workers(n, rnd)):
         (level_id, level), (spec_id, spec) = rnd.choice(levels), rnd.choice(specialties)
         issued = _date(rnd, 1990, 2020)
         number = f"Б{rnd.randint(0, 10**6):06d}{k}"
         rows.append([snils, level, "Медицинский университет", "1077", number, issued.isoformat(), spec, "Врач"])
-        floor.append(_copy_line((worker_id, level_id, "Медицинский университет", "1077", number, issued, spec_id,
-                                 "", "Врач")))
+        floor.append(
+            _copy_line((worker_id, level_id, "Медицинский университет", "1077", number, issued, spec_id, "", "Врач"))
+        )
     path = directory / "educations.csv"
     _write(path, header, rows)
-    columns = ["worker_id", "level_id", "institution", "diploma_series", "diploma_number", "issued_on",
-               "specialty_id", "specialty_text", "qualification"]
+    columns = [
+        "worker_id",
+        "level_id",
+        "institution",
+        "diploma_series",
+        "diploma_number",
+        "issued_on",
+        "specialty_id",
+        "specialty_text",
+        "qualification",
+    ]
     return BenchFile("educations", path, len(rows), "registry_education", columns, floor)
 
 

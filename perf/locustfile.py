@@ -22,8 +22,9 @@ CABINET_SHARE = float(os.environ.get("MEDREG_LOAD_CABINET_SHARE", "0.25"))
 
 
 def _get(user, path: str, name: str, headers: dict | None = None) -> None:
-    with user.client.get(path, name=name, headers=headers or {}, allow_redirects=False,
-                         catch_response=True) as response:
+    with user.client.get(
+        path, name=name, headers=headers or {}, allow_redirects=False, catch_response=True
+    ) as response:
         if response.status_code != 200:
             response.failure(f"HTTP {response.status_code} {response.headers.get('Location', '')}")
 
@@ -37,8 +38,11 @@ class PublicVisitor(FastHttpUser):
     @task(4)
     def search_by_name(self):
         person = random.choice(DATA["people"])
-        _get(self, "/registry/?" + urlencode({"q": f"{person['last_name']} {person['first_name']}"}),
-             "search: surname + name")
+        _get(
+            self,
+            "/registry/?" + urlencode({"q": f"{person['last_name']} {person['first_name']}"}),
+            "search: surname + name",
+        )
 
     @task(2)
     def search_by_surname(self):
@@ -85,5 +89,9 @@ class SignedInWorker(FastHttpUser):
 
     @task(1)
     def search(self):
-        _get(self, "/registry/?" + urlencode({"q": random.choice(DATA["people"])["last_name"]}),
-             "search: surname (signed in)", self.headers)
+        _get(
+            self,
+            "/registry/?" + urlencode({"q": random.choice(DATA["people"])["last_name"]}),
+            "search: surname (signed in)",
+            self.headers,
+        )

@@ -25,7 +25,6 @@ def rebuild_search_words() -> int:
 def run_export(self, job_id: str) -> str:
     from django.db import OperationalError
 
-
     # A redelivered task (its worker died mid-run) may retake the job its dead worker left running.
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:
@@ -50,7 +49,6 @@ def saved_search_digest() -> int:
 )
 def run_import(self, job_id: str) -> str:
     from django.db import OperationalError
-
 
     try:
         return jobs.import_job_run(job_id=job_id)

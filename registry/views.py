@@ -20,9 +20,11 @@ def profile(request, registry_number: str):
         if printed is not None:
             return redirect("registry:profile", registry_number=printed, permanent=True)
     number = registry_number if validators.is_digits(registry_number, length=10) else "-"
-    worker = MedicalWorker.objects.select_related("primary_specialty", "region", "category").filter(
-        registry_number=number
-    ).first()
+    worker = (
+        MedicalWorker.objects.select_related("primary_specialty", "region", "category")
+        .filter(registry_number=number)
+        .first()
+    )
     if worker is None:
         # A record merged into another: its number is an alias of the survivor, whose profile it is now.
         survivor = selectors.worker_by_alias(kind=WorkerAlias.Kind.REGISTRY_NUMBER, value=number)

@@ -27,7 +27,9 @@ class TicketForm(forms.Form):
         help_text="СНИЛС — 11 цифр (112-233-445 95), ИНН — 12 цифр. По ним мы найдём вашу запись в регистре.",
     )
     account_number = forms.CharField(
-        label="Номер учётной записи или регистровый номер", max_length=40, required=False,
+        label="Номер учётной записи или регистровый номер",
+        max_length=40,
+        required=False,
         help_text="Если знаете: например, МР 123456789-4.",
     )
     topic = forms.ChoiceField(label="Тема обращения", choices=[("", "— выберите тему —"), *Topic.choices])
@@ -38,18 +40,26 @@ class TicketForm(forms.Form):
         help_text="Что вы делали, что ожидали увидеть и что произошло. Не указывайте пароль и коды из SMS.",
     )
     screenshot = forms.FileField(
-        label="Скриншот (необязательно)", required=False,
+        label="Скриншот (необязательно)",
+        required=False,
         help_text="PNG или JPEG, не больше 5 МБ.",
         widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg"}),
     )
     follows_number = forms.CharField(
-        label="Номер предыдущего обращения (если это продолжение)", max_length=20, required=False,
+        label="Номер предыдущего обращения (если это продолжение)",
+        max_length=20,
+        required=False,
         widget=forms.TextInput(attrs={"placeholder": "SUP-2026-000123"}),
     )
-    contact_email = forms.EmailField(label="E-mail для ответа", required=False,
-                                     widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    contact_phone = forms.CharField(label="Телефон для ответа", max_length=32, required=False,
-                                    widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}))
+    contact_email = forms.EmailField(
+        label="E-mail для ответа", required=False, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    contact_phone = forms.CharField(
+        label="Телефон для ответа",
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
 
     def __init__(self, *args, logged_in: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -96,17 +106,23 @@ class TicketForm(forms.Form):
 
 class ReplyForm(forms.Form):
     body = forms.CharField(
-        label="Ваше сообщение", max_length=MAX_MESSAGE_LENGTH, widget=forms.Textarea(attrs={"rows": 4}),
-        error_messages={"required": "Сообщение: введите текст.",
-                        "max_length": f"Сообщение: не больше {MAX_MESSAGE_LENGTH} символов."},
+        label="Ваше сообщение",
+        max_length=MAX_MESSAGE_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={
+            "required": "Сообщение: введите текст.",
+            "max_length": f"Сообщение: не больше {MAX_MESSAGE_LENGTH} символов.",
+        },
     )
 
 
 class LookupForm(forms.Form):
-    number = forms.CharField(label="Номер обращения", max_length=20,
-                             widget=forms.TextInput(attrs={"placeholder": "SUP-2026-000123"}))
+    number = forms.CharField(
+        label="Номер обращения", max_length=20, widget=forms.TextInput(attrs={"placeholder": "SUP-2026-000123"})
+    )
     contact = forms.CharField(
-        label="E-mail или телефон, указанный в обращении", max_length=254,
+        label="E-mail или телефон, указанный в обращении",
+        max_length=254,
     )
 
     def clean_number(self):
@@ -118,7 +134,11 @@ class LookupForm(forms.Form):
 
 class ChatForm(forms.Form):
     body = forms.CharField(
-        label="Сообщение", max_length=MAX_MESSAGE_LENGTH, widget=forms.TextInput(attrs={"autocomplete": "off"}),
-        error_messages={"required": "Сообщение: введите текст.",
-                        "max_length": f"Сообщение: не больше {MAX_MESSAGE_LENGTH} символов."},
+        label="Сообщение",
+        max_length=MAX_MESSAGE_LENGTH,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        error_messages={
+            "required": "Сообщение: введите текст.",
+            "max_length": f"Сообщение: не больше {MAX_MESSAGE_LENGTH} символов.",
+        },
     )

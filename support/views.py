@@ -126,8 +126,13 @@ def ticket_detail(request, number: str):
     return render(
         request,
         "support/ticket_detail.html",
-        {"ticket": ticket, "thread": thread, "history": history, "form": form,
-         "can_reply": ticket.status != Ticket.Status.CLOSED},
+        {
+            "ticket": ticket,
+            "thread": thread,
+            "history": history,
+            "form": form,
+            "can_reply": ticket.status != Ticket.Status.CLOSED,
+        },
     )
 
 
@@ -135,7 +140,10 @@ def ticket_detail(request, number: str):
 def ticket_attachment(request, number: str, message_id: int):
     ticket = _ticket_for(request, number)
     message = get_object_or_404(
-        TicketMessage.objects.select_related("attachment"), pk=message_id, ticket=ticket, internal=False,
+        TicketMessage.objects.select_related("attachment"),
+        pk=message_id,
+        ticket=ticket,
+        internal=False,
         attachment__isnull=False,
     )
 
@@ -183,8 +191,9 @@ def _open_chat(user) -> ChatConversation | None:
 def chat(request):
     conversation = _open_chat(request.user)
     chat_messages = list(conversation.messages.order_by("-id")[:CHAT_PAGE])[::-1] if conversation else []
-    return render(request, "support/chat.html", {"chat_messages": chat_messages, "form": ChatForm(),
-                                                 "conversation": conversation})
+    return render(
+        request, "support/chat.html", {"chat_messages": chat_messages, "form": ChatForm(), "conversation": conversation}
+    )
 
 
 @login_required

@@ -99,10 +99,32 @@ class Workers:
         handle = open(log, "wb")  # closed in stop()
         self.handles.append(handle)
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "prefork", "--concurrency", "1",
-             "--queues", self.queue, "--hostname", f"{name}@%h", "--loglevel", "INFO",
-             "--without-heartbeat", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                "1",
+                "--queues",
+                self.queue,
+                "--hostname",
+                f"{name}@%h",
+                "--loglevel",
+                "INFO",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.processes.append(process)
         self.logs.append(log)
@@ -148,8 +170,11 @@ class Workers:
         visibility = int(self.env.get("CELERY_BROKER_VISIBILITY_TIMEOUT", "7200"))
         assert visibility <= 30, "start these workers with a short CELERY_BROKER_VISIBILITY_TIMEOUT"
         os.killpg(worker.pid, signal.SIGKILL)
-        self.wait(lambda: self._unacked_restorable(visibility), timeout=visibility + 120,
-                  what="the killed worker's messages to pass the visibility timeout")
+        self.wait(
+            lambda: self._unacked_restorable(visibility),
+            timeout=visibility + 120,
+            what="the killed worker's messages to pass the visibility timeout",
+        )
 
     def _unacked_restorable(self, visibility: int) -> bool:
         """Every unacknowledged message of this queue is older than the visibility timeout, by the
@@ -219,8 +244,23 @@ class PrivateRedis:
     def __init__(self, binary: str, directory: Path):
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(directory),
-                        "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no"]
+        self.command = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(directory),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+        ]
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:

@@ -20,7 +20,13 @@ class VerificationConfig(AppConfig):
             (QualificationApplication, "verification.check_qualification_application"),
         ):
             reconcile.register(
-                model, status_field="status", queued_value=model.Status.SUBMITTED, task=task,
-                age=dt.timedelta(minutes=5), timestamp_field="submitted_at", running_value=model.Status.CHECKING,
-                running_timestamp_field="check_started_at", running_age=CHECK_LEASE,
+                model,
+                status_field="status",
+                queued_value=model.Status.SUBMITTED,
+                task=task,
+                age=dt.timedelta(minutes=5),
+                timestamp_field="submitted_at",
+                running_value=model.Status.CHECKING,
+                running_timestamp_field="check_started_at",
+                running_age=CHECK_LEASE,
             )

@@ -57,17 +57,23 @@ def document_problems(documents: list[tuple[str, str, StoredDocument | None]]) -
     problems = []
     for field, label, document in documents:
         if document is None:
-            problems.append({"field": field, "label": label, "entered": "",
-                             "message": f"{label}: документ не приложен"})
+            problems.append(
+                {"field": field, "label": label, "entered": "", "message": f"{label}: документ не приложен"}
+            )
             continue
         try:
             validate_upload(document_read(document=document), field_label=label)
         except UploadRejected as exc:
-            problems.append({"field": field, "label": label, "entered": document.original_name,
-                             "message": exc.message})
+            problems.append({"field": field, "label": label, "entered": document.original_name, "message": exc.message})
         except DocumentUnavailable:
-            problems.append({"field": field, "label": label, "entered": document.original_name,
-                             "message": f"{label}: файл не удалось прочитать — загрузите его ещё раз"})
+            problems.append(
+                {
+                    "field": field,
+                    "label": label,
+                    "entered": document.original_name,
+                    "message": f"{label}: файл не удалось прочитать — загрузите его ещё раз",
+                }
+            )
     return problems
 
 
@@ -88,8 +94,12 @@ def identity_discrepancies(application: IdentityApplication, gateway: StateRegis
         if field in found:
             found[field]["message"] += f"; {message}"
         else:
-            found[field] = {"field": field, "label": label, "entered": _shown(field, entered),
-                            "message": f"{label}: {message}"}
+            found[field] = {
+                "field": field,
+                "label": label,
+                "entered": _shown(field, entered),
+                "message": f"{label}: {message}",
+            }
 
     if records["social_fund"] is None:
         add("snils", "СНИЛС", application.snils, "такой СНИЛС не найден в данных Социального фонда (СФР)")
@@ -120,14 +130,21 @@ def qualification_problems(application: QualificationApplication) -> list[dict]:
     problems = document_problems([(f, label, getattr(application, f)) for f, label in QUALIFICATION_DOCUMENTS])
     worker_id = application.worker_id
     if not Education.objects.filter(worker_id=worker_id, diploma_number=application.diploma_number).exists():
-        problems.append({
-            "field": "diploma_number", "label": "Номер диплома", "entered": application.diploma_number,
-            "message": "Номер диплома: в регистре нет диплома с таким номером — проверьте номер",
-        })
+        problems.append(
+            {
+                "field": "diploma_number",
+                "label": "Номер диплома",
+                "entered": application.diploma_number,
+                "message": "Номер диплома: в регистре нет диплома с таким номером — проверьте номер",
+            }
+        )
     if not AdmissionDocument.objects.filter(worker_id=worker_id, number=application.admission_number).exists():
-        problems.append({
-            "field": "admission_number", "label": "Номер сертификата или свидетельства",
-            "entered": application.admission_number,
-            "message": "Номер сертификата или свидетельства: в регистре нет такого документа о допуске",
-        })
+        problems.append(
+            {
+                "field": "admission_number",
+                "label": "Номер сертификата или свидетельства",
+                "entered": application.admission_number,
+                "message": "Номер сертификата или свидетельства: в регистре нет такого документа о допуске",
+            }
+        )
     return problems

@@ -349,9 +349,6 @@ def _fernet() -> MultiFernet:
     return MultiFernet([Fernet(key) for key in _keys()])
 
 
-
-
-
 def _random_storage_name() -> str:
     # Two levels of fan-out keep directories small; the name tells nothing about owner or content.
     token = uuid.uuid4().hex
@@ -479,9 +476,7 @@ def document_can_access(*, document: StoredDocument, user) -> bool:
     return bool(user.is_staff) or (document.owner_id is not None and document.owner_id == user.pk)
 
 
-def document_response(
-    *, document: StoredDocument, request, actor, granted_by: str | None = None
-) -> HttpResponse:
+def document_response(*, document: StoredDocument, request, actor, granted_by: str | None = None) -> HttpResponse:
     """Serve a document as a download. Staff reading someone else's document is journaled.
 
     `granted_by` names the check a caller has already made when the document reaches someone

@@ -19,16 +19,22 @@ FILE_HELP = "PDF, JPEG или PNG, не больше 10 МБ."
 
 def _file(label: str, *, required: bool = True) -> forms.FileField:
     return forms.FileField(
-        label=label, required=required, help_text=FILE_HELP,
+        label=label,
+        required=required,
+        help_text=FILE_HELP,
         widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
-        error_messages={"required": f"{label}: приложите файл.", "empty": f"{label}: файл пустой.",
-                        "invalid": f"{label}: файл не получен, выберите его ещё раз."},
+        error_messages={
+            "required": f"{label}: приложите файл.",
+            "empty": f"{label}: файл пустой.",
+            "invalid": f"{label}: файл не получен, выберите его ещё раз.",
+        },
     )
 
 
 def _name(label: str, *, required: bool = True) -> forms.CharField:
-    return forms.CharField(label=label, max_length=100, required=required,
-                           error_messages={"required": f"{label}: не заполнено."})
+    return forms.CharField(
+        label=label, max_length=100, required=required, error_messages={"required": f"{label}: не заполнено."}
+    )
 
 
 class _FileSizeMixin:
@@ -50,16 +56,20 @@ def _clean_name(value: str, label: str) -> str:
 
 class IdentityForm(_FileSizeMixin, forms.Form):
     snils = forms.CharField(label="СНИЛС", max_length=20, error_messages={"required": "СНИЛС: не заполнено."})
-    inn = forms.CharField(label="ИНН", max_length=20, help_text="12 цифр.",
-                          error_messages={"required": "ИНН: не заполнено."})
+    inn = forms.CharField(
+        label="ИНН", max_length=20, help_text="12 цифр.", error_messages={"required": "ИНН: не заполнено."}
+    )
     last_name = _name("Фамилия")
     first_name = _name("Имя")
     middle_name = _name("Отчество (если есть)", required=False)
     birth_date = forms.DateField(
-        label="Дата рождения", input_formats=["%d.%m.%Y", "%Y-%m-%d"],
+        label="Дата рождения",
+        input_formats=["%d.%m.%Y", "%Y-%m-%d"],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        error_messages={"required": "Дата рождения: не заполнено.",
-                        "invalid": "Дата рождения: укажите дату в формате ДД.ММ.ГГГГ."},
+        error_messages={
+            "required": "Дата рождения: не заполнено.",
+            "invalid": "Дата рождения: укажите дату в формате ДД.ММ.ГГГГ.",
+        },
     )
     passport_document = _file("Паспорт (страница с фотографией)")
     qualification_document = _file("Документ о квалификации (сертификат или свидетельство об аккредитации)")
@@ -96,10 +106,12 @@ class IdentityForm(_FileSizeMixin, forms.Form):
 
 
 class QualificationForm(_FileSizeMixin, forms.Form):
-    diploma_number = forms.CharField(label="Номер диплома", max_length=30,
-                                     error_messages={"required": "Номер диплома: не заполнено."})
+    diploma_number = forms.CharField(
+        label="Номер диплома", max_length=30, error_messages={"required": "Номер диплома: не заполнено."}
+    )
     admission_number = forms.CharField(
-        label="Номер сертификата специалиста или свидетельства об аккредитации", max_length=40,
+        label="Номер сертификата специалиста или свидетельства об аккредитации",
+        max_length=40,
         error_messages={"required": "Номер сертификата или свидетельства: не заполнено."},
     )
     diploma_document = _file("Диплом об образовании", required=False)
@@ -121,29 +133,50 @@ class CorrectionForm(_FileSizeMixin, forms.Form):
     last_name = _name("Фамилия")
     first_name = _name("Имя")
     middle_name = _name("Отчество", required=False)
-    specialty = forms.ModelChoiceField(label="Специальность", queryset=Specialty.objects.filter(is_active=True),
-                                       required=False, empty_label="— не указана —")
-    category = forms.ModelChoiceField(label="Квалификационная категория",
-                                      queryset=QualificationCategory.objects.filter(is_active=True),
-                                      required=False, empty_label="нет категории")
+    specialty = forms.ModelChoiceField(
+        label="Специальность",
+        queryset=Specialty.objects.filter(is_active=True),
+        required=False,
+        empty_label="— не указана —",
+    )
+    category = forms.ModelChoiceField(
+        label="Квалификационная категория",
+        queryset=QualificationCategory.objects.filter(is_active=True),
+        required=False,
+        empty_label="нет категории",
+    )
     admission_number = forms.CharField(label="Номер документа о допуске", max_length=40, required=False)
     admission_valid_until = forms.DateField(
-        label="Документ о допуске действует до", required=False, input_formats=["%d.%m.%Y", "%Y-%m-%d"],
+        label="Документ о допуске действует до",
+        required=False,
+        input_formats=["%d.%m.%Y", "%Y-%m-%d"],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": "Документ о допуске действует до: укажите дату в формате ДД.ММ.ГГГГ."},
     )
-    registry_number = forms.CharField(label="Регистровый номер", max_length=20,
-                                      error_messages={"required": "Регистровый номер: не заполнено."})
-    phone = forms.CharField(label="Телефон", max_length=32, required=False,
-                            widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}))
-    email = forms.EmailField(label="E-mail", required=False,
-                             error_messages={"invalid": "E-mail: проверьте адрес."})
-    organization = forms.CharField(label="Место работы: ОГРН организации", max_length=20, required=False,
-                                   help_text="13 цифр, как в реестре медицинских организаций.")
+    registry_number = forms.CharField(
+        label="Регистровый номер", max_length=20, error_messages={"required": "Регистровый номер: не заполнено."}
+    )
+    phone = forms.CharField(
+        label="Телефон",
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+    email = forms.EmailField(label="E-mail", required=False, error_messages={"invalid": "E-mail: проверьте адрес."})
+    organization = forms.CharField(
+        label="Место работы: ОГРН организации",
+        max_length=20,
+        required=False,
+        help_text="13 цифр, как в реестре медицинских организаций.",
+    )
     employment_status = forms.ChoiceField(label="Статус занятости", choices=EMPLOYMENT_STATUS_CHOICES)
     proof = _file("Подтверждающий документ")
-    comment = forms.CharField(label="Комментарий для проверяющего (необязательно)", required=False,
-                              max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+    comment = forms.CharField(
+        label="Комментарий для проверяющего (необязательно)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
 
     def clean_last_name(self):
         return _clean_name(self.cleaned_data["last_name"], "Фамилия")
@@ -176,9 +209,21 @@ class CorrectionForm(_FileSizeMixin, forms.Form):
     def new_values(self) -> dict:
         """Cleaned values in the shape of services.worker_editable_values."""
         data = self.cleaned_data
-        values = {k: data[k] for k in ("last_name", "first_name", "middle_name", "admission_number",
-                                       "admission_valid_until", "registry_number", "phone", "email",
-                                       "organization", "employment_status")}
+        values = {
+            k: data[k]
+            for k in (
+                "last_name",
+                "first_name",
+                "middle_name",
+                "admission_number",
+                "admission_valid_until",
+                "registry_number",
+                "phone",
+                "email",
+                "organization",
+                "employment_status",
+            )
+        }
         values["specialty"] = data["specialty"].pk if data.get("specialty") else None
         values["category"] = data["category"].pk if data.get("category") else None
         return values
@@ -188,9 +233,11 @@ class DisputeForm(_FileSizeMixin, forms.Form):
     """«Оспорить» an employment row an employer entered."""
 
     comment = forms.CharField(
-        label="Что в записи неверно", max_length=2000, widget=forms.Textarea(attrs={"rows": 4}),
+        label="Что в записи неверно",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Например: «не работала в этой организации» или «уволена 31.05, а не 31.03». Сотрудник "
-                  "поддержки проверит запись вместе с организацией.",
+        "поддержки проверит запись вместе с организацией.",
         error_messages={"required": "Что в записи неверно: опишите, пожалуйста."},
     )
     proof = _file("Подтверждающий документ (необязательно)", required=False)

@@ -75,8 +75,15 @@ class HttpStateRegistryGateway:
     """Production client: every call has a timeout; network errors and 5xx are retried with
     exponential backoff, then raise GatewayUnavailable. 404 means "no such person"."""
 
-    def __init__(self, *, base_url: str | None = None, token: str | None = None, timeout: float | None = None,
-                 retries: int | None = None, backoff: float | None = None):
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        token: str | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        backoff: float | None = None,
+    ):
         self.base_url = (base_url if base_url is not None else settings.STATE_REGISTRY_URL).rstrip("/")
         self.token = token if token is not None else settings.STATE_REGISTRY_TOKEN
         self.timeout = timeout if timeout is not None else settings.STATE_REGISTRY_TIMEOUT

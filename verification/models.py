@@ -118,7 +118,11 @@ class _Application(models.Model):
     decided_at = models.DateTimeField("решение", null=True, blank=True)
     fix_deadline = models.DateTimeField("исправить до", null=True, blank=True)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name="исполнитель",
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name="исполнитель",
         related_name="+",
     )
     decision_note = models.TextField("комментарий проверяющего", blank=True)
@@ -131,8 +135,10 @@ class _Application(models.Model):
         return self.status in self.OPEN_STATUSES
 
     def can_fix(self, now=None) -> bool:
-        return self.status == self.FIX_STATUS and self.fix_deadline is not None and (
-            self.fix_deadline > (now or timezone.now())
+        return (
+            self.status == self.FIX_STATUS
+            and self.fix_deadline is not None
+            and (self.fix_deadline > (now or timezone.now()))
         )
 
 
@@ -160,14 +166,16 @@ class IdentityApplication(_Application):
     first_name = models.CharField("имя", max_length=100)
     middle_name = models.CharField("отчество", max_length=100, blank=True)
     birth_date = models.DateField("дата рождения")
-    passport_document = models.ForeignKey(
-        StoredDocument, models.PROTECT, verbose_name="паспорт", related_name="+"
-    )
+    passport_document = models.ForeignKey(StoredDocument, models.PROTECT, verbose_name="паспорт", related_name="+")
     qualification_document = models.ForeignKey(
         StoredDocument, models.PROTECT, verbose_name="документ о квалификации", related_name="+"
     )
     employer_id_document = models.ForeignKey(
-        StoredDocument, models.PROTECT, null=True, blank=True, verbose_name="служебное удостоверение",
+        StoredDocument,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name="служебное удостоверение",
         related_name="+",
     )
     # [{"field": "inn", "label": "ИНН", "entered": "...", "message": "..."}]
@@ -186,7 +194,6 @@ class IdentityApplication(_Application):
 
     def __str__(self) -> str:
         return f"Подтверждение личности № {self.pk}"
-
 
     def documents(self) -> list[StoredDocument]:
         return [d for d in (self.passport_document, self.qualification_document, self.employer_id_document) if d]
@@ -207,7 +214,9 @@ class QualificationApplication(_Application):
     FIX_STATUS = Status.NEEDS_FIX
 
     worker = models.ForeignKey(
-        "registry.MedicalWorker", models.PROTECT, verbose_name="работник",
+        "registry.MedicalWorker",
+        models.PROTECT,
+        verbose_name="работник",
         related_name="qualification_applications",
     )
     status = models.CharField("статус", max_length=16, choices=Status.choices, default=Status.SUBMITTED)
@@ -217,15 +226,27 @@ class QualificationApplication(_Application):
         StoredDocument, models.PROTECT, null=True, blank=True, verbose_name="диплом", related_name="+"
     )
     residency_document = models.ForeignKey(
-        StoredDocument, models.PROTECT, null=True, blank=True, verbose_name="ординатура / интернатура",
+        StoredDocument,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name="ординатура / интернатура",
         related_name="+",
     )
     admission_document = models.ForeignKey(
-        StoredDocument, models.PROTECT, null=True, blank=True, verbose_name="сертификат / аккредитация",
+        StoredDocument,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name="сертификат / аккредитация",
         related_name="+",
     )
     no_sanctions_document = models.ForeignKey(
-        StoredDocument, models.PROTECT, null=True, blank=True, verbose_name="справка об отсутствии взысканий",
+        StoredDocument,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name="справка об отсутствии взысканий",
         related_name="+",
     )
     # [{"field": "diploma_document", "label": "...", "message": "..."}]
@@ -244,12 +265,15 @@ class QualificationApplication(_Application):
     def __str__(self) -> str:
         return f"Подтверждение квалификации № {self.pk}"
 
-
     def documents(self) -> list[StoredDocument]:
         return [
             d
-            for d in (self.diploma_document, self.residency_document, self.admission_document,
-                      self.no_sanctions_document)
+            for d in (
+                self.diploma_document,
+                self.residency_document,
+                self.admission_document,
+                self.no_sanctions_document,
+            )
             if d
         ]
 
@@ -270,24 +294,40 @@ class ChangeRequest(models.Model):
     changes = models.JSONField("изменения")
     # Required for a correction (the form asks for it); a dispute may come without one.
     proof_document = models.ForeignKey(
-        StoredDocument, models.PROTECT, null=True, blank=True, verbose_name="подтверждающий документ",
+        StoredDocument,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name="подтверждающий документ",
         related_name="+",
     )
     # Set when the worker disputes an employment row an employer entered (the organization cabinet):
     # support checks it with the organization and corrects the row by hand in the worker's admin page.
     employment = models.ForeignKey(
-        "registry.Employment", models.SET_NULL, null=True, blank=True, verbose_name="оспариваемое место работы",
+        "registry.Employment",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name="оспариваемое место работы",
         related_name="disputes",
     )
     comment = models.TextField("комментарий работника", blank=True)
     created_at = models.DateTimeField("создано", default=timezone.now)
     decided_at = models.DateTimeField("решение", null=True, blank=True)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name="проверил",
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name="проверил",
         related_name="+",
     )
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, verbose_name="исполнитель",
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name="исполнитель",
         related_name="+",
     )
     reject_reason = models.TextField("причина отказа", blank=True)
@@ -342,8 +382,11 @@ class ApplicationHistory(models.Model):
 
     @property
     def to_label(self) -> str:
-        model = {self.Kind.IDENTITY: IdentityApplication, self.Kind.QUALIFICATION: QualificationApplication,
-                 self.Kind.CHANGE: ChangeRequest}[self.kind]
+        model = {
+            self.Kind.IDENTITY: IdentityApplication,
+            self.Kind.QUALIFICATION: QualificationApplication,
+            self.Kind.CHANGE: ChangeRequest,
+        }[self.kind]
         return model.Status(self.to_status).label
 
 

@@ -30,11 +30,7 @@ CABINET_NOTIFICATIONS = 10
 
 
 def worker_of(*, user) -> MedicalWorker | None:
-    return (
-        MedicalWorker.objects.select_related("primary_specialty", "category", "region")
-        .filter(user=user)
-        .first()
-    )
+    return MedicalWorker.objects.select_related("primary_specialty", "category", "region").filter(user=user).first()
 
 
 def owned_or_404(*, model, user, pk):
@@ -44,8 +40,9 @@ def owned_or_404(*, model, user, pk):
 
 def employment_of_worker_or_404(*, worker: MedicalWorker, pk: int) -> Employment:
     """One of the worker's own employment rows; anyone else's is a 404."""
-    employment = (Employment.objects.select_related("organization", "position", "specialty")
-                  .filter(pk=pk, worker=worker).first())
+    employment = (
+        Employment.objects.select_related("organization", "position", "specialty").filter(pk=pk, worker=worker).first()
+    )
     if employment is None:
         raise Http404("Место работы не найдено")
     return employment
@@ -81,31 +78,44 @@ def cme_progress(*, worker: MedicalWorker, admission=None, today: dt.date | None
     when it expires), or 5 years back when there is none or it is older."""
     today = today or timezone.localdate()
     years = settings.CME_CYCLE_YEARS
-    fallback = today.replace(year=today.year - years) if not (today.month == 2 and today.day == 29) else (
-        today.replace(year=today.year - years, day=28))
+    fallback = (
+        today.replace(year=today.year - years)
+        if not (today.month == 2 and today.day == 29)
+        else (today.replace(year=today.year - years, day=28))
+    )
     start = admission.issued_on if admission is not None and admission.issued_on > fallback else fallback
     end = admission.valid_until if admission is not None and admission.issued_on > fallback else today
-    hours = worker.cme_records.filter(completed_on__gte=start, completed_on__lte=today).aggregate(
-        total=Sum("hours"))["total"] or 0
+    hours = (
+        worker.cme_records.filter(completed_on__gte=start, completed_on__lte=today).aggregate(total=Sum("hours"))[
+            "total"
+        ]
+        or 0
+    )
     return CmeProgress(cycle_start=start, cycle_end=end, hours=hours, required=settings.CME_REQUIRED_HOURS)
 
 
 def cabinet_context(*, worker: MedicalWorker, user) -> dict:
     """Everything the cabinet page shows, in a fixed number of queries."""
     today = timezone.localdate()
-    employments = list(worker.employments.select_related("organization__region", "position", "specialty")
-                       .order_by("ended_on", "-started_on"))
-    documents = list(worker.admission_documents.select_related("specialty", "accreditation_kind")
-                     .order_by("-valid_until"))
+    employments = list(
+        worker.employments.select_related("organization__region", "position", "specialty").order_by(
+            "ended_on", "-started_on"
+        )
+    )
+    documents = list(
+        worker.admission_documents.select_related("specialty", "accreditation_kind").order_by("-valid_until")
+    )
     admissions = []
     for document in documents:
         status = document.admission_status(today)
-        admissions.append({
-            "document": document,
-            "status": status,
-            "days_left": (document.valid_until - today).days,
-            "expiring": status == AdmissionStatus.EXPIRING,
-        })
+        admissions.append(
+            {
+                "document": document,
+                "status": status,
+                "days_left": (document.valid_until - today).days,
+                "expiring": status == AdmissionStatus.EXPIRING,
+            }
+        )
     admission = worker_current_admission(worker=worker, documents=documents)
     categories = list(worker.category_assignments.select_related("category", "specialty").order_by("-awarded_on"))
     return {
@@ -123,13 +133,18 @@ def cabinet_context(*, worker: MedicalWorker, user) -> dict:
         "notifications": list(Notification.objects.filter(user=user)[:CABINET_NOTIFICATIONS]),
         "unread": Notification.objects.filter(user=user, read_at__isnull=True).count(),
         "last_actualized": ChangeRequest.objects.filter(worker=worker, status=ChangeRequest.Status.APPROVED)
-        .order_by("-decided_at").values_list("decided_at", flat=True).first(),
+        .order_by("-decided_at")
+        .values_list("decided_at", flat=True)
+        .first(),
     }
 
 
 def application_history(*, kind: str, application_id: int) -> list[ApplicationHistory]:
-    return list(ApplicationHistory.objects.filter(kind=kind, application_id=application_id)
-                .select_related("actor").order_by("created_at", "id"))
+    return list(
+        ApplicationHistory.objects.filter(kind=kind, application_id=application_id)
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
 
 
 # --- Applications and corrections ----------------------------------------------------------------------

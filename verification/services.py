@@ -64,13 +64,18 @@ def _lock(model, pk, *related):
 
 def _history(kind: str, application, from_status: str, *, actor=None, note: str = "") -> None:
     ApplicationHistory.objects.create(
-        kind=kind, application_id=application.pk, from_status=from_status, to_status=application.status,
-        actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None, note=note,
+        kind=kind,
+        application_id=application.pk,
+        from_status=from_status,
+        to_status=application.status,
+        actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
+        note=note,
     )
 
 
-def _decide(kind: str, application, *, status: str, actor, note: str, fix_days: int | None = None,
-            **values) -> dt.datetime:
+def _decide(
+    kind: str, application, *, status: str, actor, note: str, fix_days: int | None = None, **values
+) -> dt.datetime:
     """Record a decision on an application (status, when, the reasons, a fix deadline), release the
     check's claim and write the history row; returns the moment of the decision."""
     now = timezone.now()
@@ -126,26 +131,46 @@ def _discard_on_failure(stored: dict[str, StoredDocument]):
         raise
 
 
-def _audit(*, worker: MedicalWorker, action: str, request=None, actor=None, object_type: str, object_id,
-           fields: list[str] | None = None, extra: dict | None = None) -> None:
+def _audit(
+    *,
+    worker: MedicalWorker,
+    action: str,
+    request=None,
+    actor=None,
+    object_type: str,
+    object_id,
+    fields: list[str] | None = None,
+    extra: dict | None = None,
+) -> None:
     details: dict[str, object] = {"action": action}
     if fields:
         details["fields"] = fields
     if extra:
         details.update(extra)
     audit_record(
-        event=AuditEntry.Event.DATA_CHANGED, subject=worker.user, actor=actor, request=request,
-        object_type=object_type, object_id=str(object_id), details=details,
+        event=AuditEntry.Event.DATA_CHANGED,
+        subject=worker.user,
+        actor=actor,
+        request=request,
+        object_type=object_type,
+        object_id=str(object_id),
+        details=details,
     )
 
 
-def _notify(worker: MedicalWorker, *, kind: str, template: str, context: dict, important: bool = False,
-            link: str = "") -> None:
+def _notify(
+    worker: MedicalWorker, *, kind: str, template: str, context: dict, important: bool = False, link: str = ""
+) -> None:
     if worker.user is None:
         return
-    notification_send(user=worker.user, kind=kind, template=f"verification/emails/{template}",
-                      context={"worker": worker, **context}, important=important,
-                      link=link or reverse("verification:cabinet"))
+    notification_send(
+        user=worker.user,
+        kind=kind,
+        template=f"verification/emails/{template}",
+        context={"worker": worker, **context},
+        important=important,
+        link=link or reverse("verification:cabinet"),
+    )
 
 
 def _claim(model, *, application_id: int, now: dt.datetime, redelivered: bool = False) -> dt.datetime | None:
@@ -156,8 +181,14 @@ def _claim(model, *, application_id: int, now: dt.datetime, redelivered: bool = 
     longer decide: a decision needs the claim it took (`_locked_claimed`)."""
     previous = model.objects.filter(pk=application_id).values_list("status", flat=True).first()
     claimed = claim_row(
-        model, pk=application_id, queued=model.Status.SUBMITTED, running=model.Status.CHECKING,
-        started_field="check_started_at", lease=CHECK_LEASE, now=now, retake_running=redelivered,
+        model,
+        pk=application_id,
+        queued=model.Status.SUBMITTED,
+        running=model.Status.CHECKING,
+        started_field="check_started_at",
+        lease=CHECK_LEASE,
+        now=now,
+        retake_running=redelivered,
         check_attempts=F("check_attempts") + 1,
     )
     if not claimed:
@@ -165,8 +196,13 @@ def _claim(model, *, application_id: int, now: dt.datetime, redelivered: bool = 
     note = "Автоматическая проверка начата"
     if previous == model.Status.CHECKING:
         note += " заново: прежняя проверка прервана сбоем обработчика"
-    ApplicationHistory.objects.create(kind=_KINDS[model], application_id=application_id,
-                                      from_status=previous or "", to_status=model.Status.CHECKING, note=note)
+    ApplicationHistory.objects.create(
+        kind=_KINDS[model],
+        application_id=application_id,
+        from_status=previous or "",
+        to_status=model.Status.CHECKING,
+        note=note,
+    )
     return now
 
 
@@ -176,9 +212,13 @@ def _release(model, *, application_id: int, claimed_at: dt.datetime, error: Base
         pk=application_id, status=model.Status.CHECKING, check_started_at=claimed_at
     ).update(status=model.Status.SUBMITTED, check_started_at=None)
     if released:
-        ApplicationHistory.objects.create(kind=_KINDS[model], application_id=application_id,
-                                          from_status=model.Status.CHECKING, to_status=model.Status.SUBMITTED,
-                                          note=f"Проверка прервана, будет повторена: {type(error).__name__}")
+        ApplicationHistory.objects.create(
+            kind=_KINDS[model],
+            application_id=application_id,
+            from_status=model.Status.CHECKING,
+            to_status=model.Status.SUBMITTED,
+            note=f"Проверка прервана, будет повторена: {type(error).__name__}",
+        )
 
 
 def _locked_claimed(model, *, application_id: int, claimed_at: dt.datetime):
@@ -232,16 +272,28 @@ def identity_application_submit(*, user: User, data: IdentityInput, files: dict,
         if current is not None and current.can_fix():
             raise VerificationError("Исправьте и отправьте повторно отклонённое заявление.")
         application = IdentityApplication.objects.create(
-            worker=worker, snils=data.snils, inn=data.inn, last_name=data.last_name, first_name=data.first_name,
-            middle_name=data.middle_name, birth_date=data.birth_date, **stored,
+            worker=worker,
+            snils=data.snils,
+            inn=data.inn,
+            last_name=data.last_name,
+            first_name=data.first_name,
+            middle_name=data.middle_name,
+            birth_date=data.birth_date,
+            **stored,
         )
         _history(ApplicationHistory.Kind.IDENTITY, application, "", actor=user)
         if worker.identity_status != MedicalWorker.IdentityStatus.CONFIRMED:
             worker.identity_status = MedicalWorker.IdentityStatus.PENDING
             worker.save(update_fields=["identity_status", "updated_at"])
-        _audit(worker=worker, action="identity_submitted", request=request, actor=user,
-               object_type="identity_application", object_id=application.pk,
-               extra={"documents": len(stored)})
+        _audit(
+            worker=worker,
+            action="identity_submitted",
+            request=request,
+            actor=user,
+            object_type="identity_application",
+            object_id=application.pk,
+            extra={"documents": len(stored)},
+        )
         transaction.on_commit(lambda: _enqueue_identity_check(application.pk))
     return application
 
@@ -257,8 +309,11 @@ def identity_application_resubmit(
         application = _lock(IdentityApplication, application.pk, "worker")
         if not application.can_fix():
             raise VerificationError("Заявление нельзя исправить: срок исправления истёк или оно не отклонено.")
-        changed = [f for f in ("inn", "last_name", "first_name", "middle_name", "birth_date")
-                   if getattr(application, f) != getattr(data, f)]
+        changed = [
+            f
+            for f in ("inn", "last_name", "first_name", "middle_name", "birth_date")
+            if getattr(application, f) != getattr(data, f)
+        ]
         for field in changed:
             setattr(application, field, getattr(data, field))
         for field, document in stored.items():
@@ -269,12 +324,27 @@ def identity_application_resubmit(
         application.fix_deadline = None
         application.decided_at = None
         application.check_started_at = None
-        application.save(update_fields=[*changed, *stored.keys(), "status", "submitted_at", "fix_deadline",
-                                        "decided_at", "check_started_at"])
+        application.save(
+            update_fields=[
+                *changed,
+                *stored.keys(),
+                "status",
+                "submitted_at",
+                "fix_deadline",
+                "decided_at",
+                "check_started_at",
+            ]
+        )
         _history(ApplicationHistory.Kind.IDENTITY, application, previous, actor=user, note="Исправлено работником")
-        _audit(worker=application.worker, action="identity_resubmitted", request=request, actor=user,
-               object_type="identity_application", object_id=application.pk,
-               fields=changed + list(stored.keys()))
+        _audit(
+            worker=application.worker,
+            action="identity_resubmitted",
+            request=request,
+            actor=user,
+            object_type="identity_application",
+            object_id=application.pk,
+            fields=changed + list(stored.keys()),
+        )
         transaction.on_commit(lambda: _enqueue_identity_check(application.pk))
     return application
 
@@ -341,17 +411,23 @@ def identity_applications_escalate_stuck(*, now: dt.datetime | None = None) -> i
     for pk, previous in due.values_list("pk", "status").iterator():
         with transaction.atomic():
             moved = IdentityApplication.objects.filter(pk=pk, status=previous, submitted_at__lte=limit).update(
-                status=IdentityApplication.Status.MANUAL_REVIEW, check_started_at=None)
+                status=IdentityApplication.Status.MANUAL_REVIEW, check_started_at=None
+            )
             if moved:
                 application = IdentityApplication.objects.get(pk=pk)
-                _history(ApplicationHistory.Kind.IDENTITY, application, previous,
-                         note=f"Автоматическая проверка не завершилась за {QUALIFICATION_CHECK_HOURS} ч")
+                _history(
+                    ApplicationHistory.Kind.IDENTITY,
+                    application,
+                    previous,
+                    note=f"Автоматическая проверка не завершилась за {QUALIFICATION_CHECK_HOURS} ч",
+                )
                 done += 1
     return done
 
 
-def identity_application_approve(*, application: IdentityApplication, actor: User, request=None,
-                                 note: str = "") -> IdentityApplication:
+def identity_application_approve(
+    *, application: IdentityApplication, actor: User, request=None, note: str = ""
+) -> IdentityApplication:
     """Staff confirm an application in manual review (admin action)."""
     with transaction.atomic():
         application = _lock(IdentityApplication, application.pk, "worker__user")
@@ -361,8 +437,9 @@ def identity_application_approve(*, application: IdentityApplication, actor: Use
     return application
 
 
-def identity_application_reject(*, application: IdentityApplication, actor: User, reason: str, request=None,
-                                discrepancies: list[dict] | None = None) -> IdentityApplication:
+def identity_application_reject(
+    *, application: IdentityApplication, actor: User, reason: str, request=None, discrepancies: list[dict] | None = None
+) -> IdentityApplication:
     """Staff reject an application in manual review with a reason (admin action)."""
     reason = (reason or "").strip()
     if not reason:
@@ -371,15 +448,22 @@ def identity_application_reject(*, application: IdentityApplication, actor: User
         application = _lock(IdentityApplication, application.pk, "worker__user")
         if application.status not in (IdentityApplication.Status.MANUAL_REVIEW, IdentityApplication.Status.CHECKING):
             raise VerificationError(f"Заявление в статусе «{application.get_status_display()}» нельзя отклонить.")
-        items = discrepancies or [{"field": "", "label": "Проверка сотрудником", "entered": "",
-                                   "message": f"Проверка сотрудником: {reason}"}]
+        items = discrepancies or [
+            {"field": "", "label": "Проверка сотрудником", "entered": "", "message": f"Проверка сотрудником: {reason}"}
+        ]
         _identity_reject(application, discrepancies=items, actor=actor, note=reason, request=request)
     return application
 
 
 def _identity_confirm(application: IdentityApplication, *, actor, note: str, request=None) -> None:
-    now = _decide(ApplicationHistory.Kind.IDENTITY, application, status=IdentityApplication.Status.CONFIRMED,
-                  actor=actor, note=note, discrepancies=[])
+    now = _decide(
+        ApplicationHistory.Kind.IDENTITY,
+        application,
+        status=IdentityApplication.Status.CONFIRMED,
+        actor=actor,
+        note=note,
+        discrepancies=[],
+    )
     worker = _lock(MedicalWorker, application.worker_id, "user")
     worker.identity_status = MedicalWorker.IdentityStatus.CONFIRMED
     worker.last_confirmed_at = now
@@ -388,27 +472,58 @@ def _identity_confirm(application: IdentityApplication, *, actor, note: str, req
         worker.inn = application.inn  # confirmed by the tax service just now
         fields.append("inn")
     worker.save(update_fields=[*fields, "updated_at"])
-    _audit(worker=worker, action="identity_confirmed", request=request, actor=actor,
-           object_type="identity_application", object_id=application.pk, fields=fields)
-    _notify(worker, kind="identity_confirmed", template="identity_confirmed",
-            context={"application": application}, important=True)
+    _audit(
+        worker=worker,
+        action="identity_confirmed",
+        request=request,
+        actor=actor,
+        object_type="identity_application",
+        object_id=application.pk,
+        fields=fields,
+    )
+    _notify(
+        worker,
+        kind="identity_confirmed",
+        template="identity_confirmed",
+        context={"application": application},
+        important=True,
+    )
     worker_id = worker.pk
     transaction.on_commit(lambda: registry_services.worker_refresh_derived(worker_ids=[worker_id]))
 
 
-def _identity_reject(application: IdentityApplication, *, discrepancies: list[dict], actor, note: str,
-                     request=None) -> None:
-    _decide(ApplicationHistory.Kind.IDENTITY, application, status=IdentityApplication.Status.REJECTED, actor=actor,
-            note=note, fix_days=IDENTITY_FIX_DAYS, discrepancies=discrepancies)
+def _identity_reject(
+    application: IdentityApplication, *, discrepancies: list[dict], actor, note: str, request=None
+) -> None:
+    _decide(
+        ApplicationHistory.Kind.IDENTITY,
+        application,
+        status=IdentityApplication.Status.REJECTED,
+        actor=actor,
+        note=note,
+        fix_days=IDENTITY_FIX_DAYS,
+        discrepancies=discrepancies,
+    )
     worker = _lock(MedicalWorker, application.worker_id, "user")
     if worker.identity_status != MedicalWorker.IdentityStatus.CONFIRMED:
         worker.identity_status = MedicalWorker.IdentityStatus.REJECTED
         worker.save(update_fields=["identity_status", "updated_at"])
-    _audit(worker=worker, action="identity_rejected", request=request, actor=actor,
-           object_type="identity_application", object_id=application.pk,
-           fields=[d["field"] for d in discrepancies if d.get("field")])
-    _notify(worker, kind="identity_rejected", template="identity_rejected",
-            context={"application": application, "discrepancies": discrepancies}, important=True)
+    _audit(
+        worker=worker,
+        action="identity_rejected",
+        request=request,
+        actor=actor,
+        object_type="identity_application",
+        object_id=application.pk,
+        fields=[d["field"] for d in discrepancies if d.get("field")],
+    )
+    _notify(
+        worker,
+        kind="identity_rejected",
+        template="identity_rejected",
+        context={"application": application, "discrepancies": discrepancies},
+        important=True,
+    )
 
 
 def identity_applications_expire(*, now: dt.datetime | None = None) -> int:
@@ -440,8 +555,9 @@ QUALIFICATION_FILES = {
 }
 
 
-def qualification_application_submit(*, user: User, data: QualificationInput, files: dict,
-                                     request=None) -> QualificationApplication:
+def qualification_application_submit(
+    *, user: User, data: QualificationInput, files: dict, request=None
+) -> QualificationApplication:
     """Send qualification documents for the automatic check (identity must be confirmed first).
     Missing files are allowed here: the check lists them, with 7 days to add them."""
     worker = worker_for(user)
@@ -459,15 +575,22 @@ def qualification_application_submit(*, user: User, data: QualificationInput, fi
             worker=worker, diploma_number=data.diploma_number, admission_number=data.admission_number, **stored
         )
         _history(ApplicationHistory.Kind.QUALIFICATION, application, "", actor=user)
-        _audit(worker=worker, action="qualification_submitted", request=request, actor=user,
-               object_type="qualification_application", object_id=application.pk,
-               extra={"documents": len(stored)})
+        _audit(
+            worker=worker,
+            action="qualification_submitted",
+            request=request,
+            actor=user,
+            object_type="qualification_application",
+            object_id=application.pk,
+            extra={"documents": len(stored)},
+        )
         transaction.on_commit(lambda: _enqueue_qualification_check(application.pk))
     return application
 
 
-def qualification_application_resubmit(*, application: QualificationApplication, user: User, data: QualificationInput,
-                                  files: dict, request=None) -> QualificationApplication:
+def qualification_application_resubmit(
+    *, application: QualificationApplication, user: User, data: QualificationInput, files: dict, request=None
+) -> QualificationApplication:
     """Add or replace what was missing or wrong, within 7 days, and send again."""
     stored = _store_files(user=user, files={k: (files.get(k), *QUALIFICATION_FILES[k]) for k in QUALIFICATION_FILES})
     with _discard_on_failure(stored), transaction.atomic():
@@ -485,13 +608,27 @@ def qualification_application_resubmit(*, application: QualificationApplication,
         application.fix_deadline = None
         application.decided_at = None
         application.check_started_at = None
-        application.save(update_fields=[*changed, *stored.keys(), "status", "submitted_at", "fix_deadline",
-                                        "decided_at", "check_started_at"])
-        _history(ApplicationHistory.Kind.QUALIFICATION, application, previous, actor=user,
-                 note="Дополнено работником")
-        _audit(worker=application.worker, action="qualification_resubmitted", request=request, actor=user,
-               object_type="qualification_application", object_id=application.pk,
-               fields=changed + list(stored.keys()))
+        application.save(
+            update_fields=[
+                *changed,
+                *stored.keys(),
+                "status",
+                "submitted_at",
+                "fix_deadline",
+                "decided_at",
+                "check_started_at",
+            ]
+        )
+        _history(ApplicationHistory.Kind.QUALIFICATION, application, previous, actor=user, note="Дополнено работником")
+        _audit(
+            worker=application.worker,
+            action="qualification_resubmitted",
+            request=request,
+            actor=user,
+            object_type="qualification_application",
+            object_id=application.pk,
+            fields=changed + list(stored.keys()),
+        )
         transaction.on_commit(lambda: _enqueue_qualification_check(application.pk))
     return application
 
@@ -526,60 +663,103 @@ def qualification_application_check(*, application_id: int, redelivered: bool = 
         return application.status
 
 
-def qualification_application_approve(*, application: QualificationApplication, actor: User, request=None,
-                                      note: str = "") -> QualificationApplication:
+def qualification_application_approve(
+    *, application: QualificationApplication, actor: User, request=None, note: str = ""
+) -> QualificationApplication:
     with transaction.atomic():
         application = _lock(QualificationApplication, application.pk, "worker__user")
-        if application.status not in (QualificationApplication.Status.ESCALATED,
-                                      QualificationApplication.Status.CHECKING):
+        if application.status not in (
+            QualificationApplication.Status.ESCALATED,
+            QualificationApplication.Status.CHECKING,
+        ):
             raise VerificationError(f"Заявление в статусе «{application.get_status_display()}» нельзя подтвердить.")
         _qualification_confirm(application, actor=actor, note=note or "Подтверждено сотрудником", request=request)
     return application
 
 
-def qualification_application_reject(*, application: QualificationApplication, actor: User, reason: str,
-                                     request=None) -> QualificationApplication:
+def qualification_application_reject(
+    *, application: QualificationApplication, actor: User, reason: str, request=None
+) -> QualificationApplication:
     """Staff return the application with what is missing or wrong; the worker has 7 days."""
     reason = (reason or "").strip()
     if not reason:
         raise VerificationError("Причина: укажите, что нужно исправить.", field="reason")
     with transaction.atomic():
         application = _lock(QualificationApplication, application.pk, "worker__user")
-        if application.status not in (QualificationApplication.Status.ESCALATED,
-                                      QualificationApplication.Status.CHECKING):
+        if application.status not in (
+            QualificationApplication.Status.ESCALATED,
+            QualificationApplication.Status.CHECKING,
+        ):
             raise VerificationError(f"Заявление в статусе «{application.get_status_display()}» нельзя вернуть.")
-        problems = [{"field": "", "label": "Проверка сотрудником", "entered": "",
-                     "message": f"Проверка сотрудником: {reason}"}]
+        problems = [
+            {"field": "", "label": "Проверка сотрудником", "entered": "", "message": f"Проверка сотрудником: {reason}"}
+        ]
         _qualification_needs_fix(application, problems=problems, actor=actor, note=reason, request=request)
     return application
 
 
 def _qualification_confirm(application: QualificationApplication, *, actor, note: str, request=None) -> None:
-    now = _decide(ApplicationHistory.Kind.QUALIFICATION, application, status=QualificationApplication.Status.CONFIRMED,
-                  actor=actor, note=note, problems=[])
+    now = _decide(
+        ApplicationHistory.Kind.QUALIFICATION,
+        application,
+        status=QualificationApplication.Status.CONFIRMED,
+        actor=actor,
+        note=note,
+        problems=[],
+    )
     worker = _lock(MedicalWorker, application.worker_id, "user")
     worker.has_confirmed_documents = True
     worker.last_confirmed_at = now
     worker.save(update_fields=["has_confirmed_documents", "last_confirmed_at", "updated_at"])
-    _audit(worker=worker, action="qualification_confirmed", request=request, actor=actor,
-           object_type="qualification_application", object_id=application.pk,
-           fields=["has_confirmed_documents", "last_confirmed_at"])
-    _notify(worker, kind="qualification_confirmed", template="qualification_confirmed",
-            context={"application": application}, important=True)
+    _audit(
+        worker=worker,
+        action="qualification_confirmed",
+        request=request,
+        actor=actor,
+        object_type="qualification_application",
+        object_id=application.pk,
+        fields=["has_confirmed_documents", "last_confirmed_at"],
+    )
+    _notify(
+        worker,
+        kind="qualification_confirmed",
+        template="qualification_confirmed",
+        context={"application": application},
+        important=True,
+    )
     worker_id = worker.pk
     transaction.on_commit(lambda: registry_services.worker_refresh_derived(worker_ids=[worker_id]))
 
 
-def _qualification_needs_fix(application: QualificationApplication, *, problems: list[dict], actor, note: str,
-                             request=None) -> None:
-    _decide(ApplicationHistory.Kind.QUALIFICATION, application, status=QualificationApplication.Status.NEEDS_FIX,
-            actor=actor, note=note, fix_days=QUALIFICATION_FIX_DAYS, problems=problems)
+def _qualification_needs_fix(
+    application: QualificationApplication, *, problems: list[dict], actor, note: str, request=None
+) -> None:
+    _decide(
+        ApplicationHistory.Kind.QUALIFICATION,
+        application,
+        status=QualificationApplication.Status.NEEDS_FIX,
+        actor=actor,
+        note=note,
+        fix_days=QUALIFICATION_FIX_DAYS,
+        problems=problems,
+    )
     worker = application.worker
-    _audit(worker=worker, action="qualification_needs_fix", request=request, actor=actor,
-           object_type="qualification_application", object_id=application.pk,
-           fields=[p["field"] for p in problems if p.get("field")])
-    _notify(worker, kind="qualification_needs_fix", template="qualification_needs_fix",
-            context={"application": application, "problems": problems}, important=True)
+    _audit(
+        worker=worker,
+        action="qualification_needs_fix",
+        request=request,
+        actor=actor,
+        object_type="qualification_application",
+        object_id=application.pk,
+        fields=[p["field"] for p in problems if p.get("field")],
+    )
+    _notify(
+        worker,
+        kind="qualification_needs_fix",
+        template="qualification_needs_fix",
+        context={"application": application, "problems": problems},
+        important=True,
+    )
 
 
 def qualification_applications_escalate(*, now: dt.datetime | None = None) -> int:
@@ -623,8 +803,13 @@ def _applications_sweep(
                 continue
             application = model.objects.select_related("worker__user").get(pk=pk)
             _history(_KINDS[model], application, previous, note=note)
-            _notify(application.worker, kind=notification, template=notification,
-                    context={"application": application}, important=important)
+            _notify(
+                application.worker,
+                kind=notification,
+                template=notification,
+                context={"application": application},
+                important=important,
+            )
             done += 1
     return done
 
@@ -640,8 +825,8 @@ def application_assign(*, application, assignee: User | None, actor: User) -> No
 
 # --- Profile corrections -------------------------------------------------------------------------
 
-def change_request_submit(*, user: User, new_values: dict, proof, comment: str = "",
-                          request=None) -> ChangeRequest:
+
+def change_request_submit(*, user: User, new_values: dict, proof, comment: str = "", request=None) -> ChangeRequest:
     """«Отправить на проверку»: a correction with proof, for staff to review by hand."""
     worker = worker_for(user)
     if worker.identity_status != MedicalWorker.IdentityStatus.CONFIRMED:
@@ -658,11 +843,19 @@ def change_request_submit(*, user: User, new_values: dict, proof, comment: str =
         MedicalWorker.objects.select_for_update().only("pk").get(pk=worker.pk)
         if _pending_corrections(worker).exists():
             raise VerificationError("Предыдущая заявка на исправление ещё на проверке: дождитесь решения.")
-        change = ChangeRequest.objects.create(worker=worker, changes=diff, proof_document=stored["proof"],
-                                              comment=(comment or "").strip())
+        change = ChangeRequest.objects.create(
+            worker=worker, changes=diff, proof_document=stored["proof"], comment=(comment or "").strip()
+        )
         _history(ApplicationHistory.Kind.CHANGE, change, "", actor=user)
-        _audit(worker=worker, action="change_requested", request=request, actor=user,
-               object_type="change_request", object_id=change.pk, fields=list(diff))
+        _audit(
+            worker=worker,
+            action="change_requested",
+            request=request,
+            actor=user,
+            object_type="change_request",
+            object_id=change.pk,
+            fields=list(diff),
+        )
     return change
 
 
@@ -674,38 +867,58 @@ def _pending_corrections(worker: MedicalWorker):
 DISPUTE_KEY = "employment_dispute"
 
 
-def employment_dispute_submit(*, user: User, employment_id: int, comment: str, proof=None,
-                              request=None) -> ChangeRequest:
+def employment_dispute_submit(
+    *, user: User, employment_id: int, comment: str, proof=None, request=None
+) -> ChangeRequest:
     """«Оспорить»: the worker says an employment row an employer entered is wrong. A correction request
     for support, who checks with the organization and fixes the row in the admin, then closes it
     (approving applies nothing by itself: the worker's words are not the register's facts)."""
     worker = worker_for(user)
-    employment = (Employment.objects.select_related("organization", "position")
-                  .filter(pk=employment_id, worker=worker).first())
+    employment = (
+        Employment.objects.select_related("organization", "position").filter(pk=employment_id, worker=worker).first()
+    )
     if employment is None:
         raise VerificationError("Место работы не найдено.")
     if employment.source != Employment.Source.ORGANIZATION:
-        raise VerificationError("Оспорить можно запись, внесённую работодателем; для остальных сведений "
-                                "подайте заявку на исправление.")
+        raise VerificationError(
+            "Оспорить можно запись, внесённую работодателем; для остальных сведений подайте заявку на исправление."
+        )
     comment = (comment or "").strip()
     if len(comment) < 10:
-        raise VerificationError("Комментарий: опишите, что в записи неверно (не короче 10 символов).",
-                                field="comment")
-    stored = (_store_files(user=user, files={"proof": (proof, StoredDocument.Kind.OTHER, "Подтверждающий документ")})
-              if proof is not None else {})
+        raise VerificationError("Комментарий: опишите, что в записи неверно (не короче 10 символов).", field="comment")
+    stored = (
+        _store_files(user=user, files={"proof": (proof, StoredDocument.Kind.OTHER, "Подтверждающий документ")})
+        if proof is not None
+        else {}
+    )
     with _discard_on_failure(stored), transaction.atomic():
         MedicalWorker.objects.select_for_update().only("pk").get(pk=worker.pk)
         if ChangeRequest.objects.filter(employment=employment, status=ChangeRequest.Status.PENDING).exists():
             raise VerificationError("Эта запись уже оспорена: заявка на проверке.")
         change = ChangeRequest.objects.create(
-            worker=worker, employment=employment, comment=comment, proof_document=stored.get("proof"),
-            changes={DISPUTE_KEY: {"label": "Место работы (оспорено)", "old": _employment_text(employment),
-                                   "new": f"Работник оспаривает запись: {comment[:300]}", "value": employment.pk}},
+            worker=worker,
+            employment=employment,
+            comment=comment,
+            proof_document=stored.get("proof"),
+            changes={
+                DISPUTE_KEY: {
+                    "label": "Место работы (оспорено)",
+                    "old": _employment_text(employment),
+                    "new": f"Работник оспаривает запись: {comment[:300]}",
+                    "value": employment.pk,
+                }
+            },
         )
         _history(ApplicationHistory.Kind.CHANGE, change, "", actor=user)
-        _audit(worker=worker, action="employment_disputed", request=request, actor=user,
-               object_type="change_request", object_id=change.pk,
-               extra={"employment": employment.pk, "organization": employment.organization.ogrn})
+        _audit(
+            worker=worker,
+            action="employment_disputed",
+            request=request,
+            actor=user,
+            object_type="change_request",
+            object_id=change.pk,
+            extra={"employment": employment.pk, "organization": employment.organization.ogrn},
+        )
     return change
 
 
@@ -716,8 +929,10 @@ def _employment_text(employment: Employment) -> str:
         if employment.dismissal_reason:
             period += f" ({employment.dismissal_reason})"
     department = f", {employment.department}" if employment.department else ""
-    return (f"{employment.organization.short_name} (ОГРН {employment.organization.ogrn}): {employment.position.name}"
-            f"{department}, {employment.get_kind_display().lower()}, ставка {employment.rate}, {period}")
+    return (
+        f"{employment.organization.short_name} (ОГРН {employment.organization.ogrn}): {employment.position.name}"
+        f"{department}, {employment.get_kind_display().lower()}, ставка {employment.rate}, {period}"
+    )
 
 
 def change_request_approve(*, change_request: ChangeRequest, actor: User, request=None) -> ChangeRequest:
@@ -739,10 +954,18 @@ def change_request_approve(*, change_request: ChangeRequest, actor: User, reques
             change.reviewed_by = actor
             change.save(update_fields=["status", "decided_at", "reviewed_by"])
             _history(ApplicationHistory.Kind.CHANGE, change, ChangeRequest.Status.PENDING, actor=actor)
-            _audit(worker=worker, action="change_approved", request=request, actor=actor,
-                   object_type="change_request", object_id=change.pk, fields=list(change.changes))
-            _notify(worker, kind="change_approved", template="change_approved", context={"change": change},
-                    important=True)
+            _audit(
+                worker=worker,
+                action="change_approved",
+                request=request,
+                actor=actor,
+                object_type="change_request",
+                object_id=change.pk,
+                fields=list(change.changes),
+            )
+            _notify(
+                worker, kind="change_approved", template="change_approved", context={"change": change}, important=True
+            )
             registry_services.worker_refresh_derived(worker_ids=[worker.pk])
     except IntegrityError as exc:
         raise VerificationError(
@@ -751,8 +974,7 @@ def change_request_approve(*, change_request: ChangeRequest, actor: User, reques
     return change
 
 
-def change_request_reject(*, change_request: ChangeRequest, actor: User, reason: str,
-                          request=None) -> ChangeRequest:
+def change_request_reject(*, change_request: ChangeRequest, actor: User, reason: str, request=None) -> ChangeRequest:
     reason = (reason or "").strip()
     if not reason:
         raise VerificationError("Причина отказа: укажите, почему заявка отклонена.", field="reason")
@@ -766,8 +988,19 @@ def change_request_reject(*, change_request: ChangeRequest, actor: User, reason:
         change.reject_reason = reason
         change.save(update_fields=["status", "decided_at", "reviewed_by", "reject_reason"])
         _history(ApplicationHistory.Kind.CHANGE, change, ChangeRequest.Status.PENDING, actor=actor, note=reason)
-        _audit(worker=change.worker, action="change_rejected", request=request, actor=actor,
-               object_type="change_request", object_id=change.pk)
-        _notify(change.worker, kind="change_rejected", template="change_rejected",
-                context={"change": change}, important=True)
+        _audit(
+            worker=change.worker,
+            action="change_rejected",
+            request=request,
+            actor=actor,
+            object_type="change_request",
+            object_id=change.pk,
+        )
+        _notify(
+            change.worker,
+            kind="change_rejected",
+            template="change_rejected",
+            context={"change": change},
+            important=True,
+        )
     return change

@@ -59,24 +59,36 @@ def identity(request):
         return redirect("verification:identity_detail", pk=current.pk)
     fixing = current if current is not None and current.can_fix() else None
     if fixing is not None:
-        initial = {f: getattr(fixing, f) for f in ("snils", "inn", "last_name", "first_name", "middle_name",
-                                                  "birth_date")}
+        initial = {
+            f: getattr(fixing, f) for f in ("snils", "inn", "last_name", "first_name", "middle_name", "birth_date")
+        }
     else:
-        initial = {"snils": worker.snils_display, "inn": worker.inn or "", "last_name": worker.last_name,
-                   "first_name": worker.first_name, "middle_name": worker.middle_name,
-                   "birth_date": worker.birth_date}
+        initial = {
+            "snils": worker.snils_display,
+            "inn": worker.inn or "",
+            "last_name": worker.last_name,
+            "first_name": worker.first_name,
+            "middle_name": worker.middle_name,
+            "birth_date": worker.birth_date,
+        }
     form = IdentityForm(request.POST or None, request.FILES or None, initial=initial, resubmit=fixing is not None)
     if request.method == "POST" and form.is_valid():
-        data = services.IdentityInput(**{f: form.cleaned_data[f] for f in (
-            "snils", "inn", "last_name", "first_name", "middle_name", "birth_date")})
+        data = services.IdentityInput(
+            **{
+                f: form.cleaned_data[f]
+                for f in ("snils", "inn", "last_name", "first_name", "middle_name", "birth_date")
+            }
+        )
         files = {f: form.cleaned_data.get(f) for f in services.IDENTITY_FILES}
         try:
             if fixing is not None:
                 application = services.identity_application_resubmit(
-                    application=fixing, user=request.user, data=data, files=files, request=request)
+                    application=fixing, user=request.user, data=data, files=files, request=request
+                )
             else:
                 application = services.identity_application_submit(
-                    user=request.user, data=data, files=files, request=request)
+                    user=request.user, data=data, files=files, request=request
+                )
         except VerificationError as exc:
             _form_error(form, exc)
         else:
@@ -90,10 +102,16 @@ def identity(request):
 @require_GET
 def identity_detail(request, pk: int):
     application = selectors.owned_or_404(model=IdentityApplication, user=request.user, pk=pk)
-    return render(request, "verification/identity_detail.html", {
-        "application": application,
-        "history": selectors.application_history(kind=ApplicationHistory.Kind.IDENTITY, application_id=application.pk),
-    })
+    return render(
+        request,
+        "verification/identity_detail.html",
+        {
+            "application": application,
+            "history": selectors.application_history(
+                kind=ApplicationHistory.Kind.IDENTITY, application_id=application.pk
+            ),
+        },
+    )
 
 
 # --- Qualification --------------------------------------------------------------------------------
@@ -110,20 +128,22 @@ def qualification(request):
     if current is not None and current.is_open:
         return redirect("verification:qualification_detail", pk=current.pk)
     fixing = current if current is not None and current.can_fix() else None
-    initial = ({"diploma_number": fixing.diploma_number, "admission_number": fixing.admission_number}
-               if fixing else {})
+    initial = {"diploma_number": fixing.diploma_number, "admission_number": fixing.admission_number} if fixing else {}
     form = QualificationForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        data = services.QualificationInput(diploma_number=form.cleaned_data["diploma_number"],
-                                           admission_number=form.cleaned_data["admission_number"])
+        data = services.QualificationInput(
+            diploma_number=form.cleaned_data["diploma_number"], admission_number=form.cleaned_data["admission_number"]
+        )
         files = {f: form.cleaned_data.get(f) for f in services.QUALIFICATION_FILES}
         try:
             if fixing is not None:
                 application = services.qualification_application_resubmit(
-                    application=fixing, user=request.user, data=data, files=files, request=request)
+                    application=fixing, user=request.user, data=data, files=files, request=request
+                )
             else:
                 application = services.qualification_application_submit(
-                    user=request.user, data=data, files=files, request=request)
+                    user=request.user, data=data, files=files, request=request
+                )
         except VerificationError as exc:
             _form_error(form, exc)
         else:
@@ -137,12 +157,16 @@ def qualification(request):
 @require_GET
 def qualification_detail(request, pk: int):
     application = selectors.owned_or_404(model=QualificationApplication, user=request.user, pk=pk)
-    return render(request, "verification/qualification_detail.html", {
-        "application": application,
-        "history": selectors.application_history(
-            kind=ApplicationHistory.Kind.QUALIFICATION, application_id=application.pk
-        ),
-    })
+    return render(
+        request,
+        "verification/qualification_detail.html",
+        {
+            "application": application,
+            "history": selectors.application_history(
+                kind=ApplicationHistory.Kind.QUALIFICATION, application_id=application.pk
+            ),
+        },
+    )
 
 
 # --- Corrections ----------------------------------------------------------------------------------
@@ -174,17 +198,27 @@ def correction(request):
         elif step == "submit":
             try:
                 change = services.change_request_submit(
-                    user=request.user, new_values=form.new_values(), proof=form.cleaned_data["proof"],
-                    comment=form.cleaned_data["comment"], request=request)
+                    user=request.user,
+                    new_values=form.new_values(),
+                    proof=form.cleaned_data["proof"],
+                    comment=form.cleaned_data["comment"],
+                    request=request,
+                )
             except VerificationError as exc:
                 _form_error(form, exc)
             else:
                 messages.success(request, "Заявка на исправление отправлена на проверку.")
                 return redirect("verification:correction_detail", pk=change.pk)
-    return render(request, "verification/correction_form.html", {
-        "form": form, "diff": diff, "worker": worker,
-        "pending": ChangeRequest.objects.filter(worker=worker, status=ChangeRequest.Status.PENDING).first(),
-    })
+    return render(
+        request,
+        "verification/correction_form.html",
+        {
+            "form": form,
+            "diff": diff,
+            "worker": worker,
+            "pending": ChangeRequest.objects.filter(worker=worker, status=ChangeRequest.Status.PENDING).first(),
+        },
+    )
 
 
 @login_required
@@ -200,15 +234,23 @@ def employment_dispute(request, pk: int):
     if request.method == "POST" and form.is_valid():
         try:
             change = services.employment_dispute_submit(
-                user=request.user, employment_id=employment.pk, comment=form.cleaned_data["comment"],
-                proof=form.cleaned_data.get("proof"), request=request)
+                user=request.user,
+                employment_id=employment.pk,
+                comment=form.cleaned_data["comment"],
+                proof=form.cleaned_data.get("proof"),
+                request=request,
+            )
         except VerificationError as exc:
             _form_error(form, exc)
         else:
             messages.success(request, "Запись оспорена: заявка отправлена в службу поддержки.")
             return redirect("verification:correction_detail", pk=change.pk)
-    return render(request, "verification/dispute_form.html", {"form": form, "employment": employment},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "verification/dispute_form.html",
+        {"form": form, "employment": employment},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
@@ -216,10 +258,14 @@ def employment_dispute(request, pk: int):
 @require_GET
 def correction_detail(request, pk: int):
     change = selectors.owned_or_404(model=ChangeRequest, user=request.user, pk=pk)
-    return render(request, "verification/correction_detail.html", {
-        "change": change,
-        "history": selectors.application_history(kind=ApplicationHistory.Kind.CHANGE, application_id=change.pk),
-    })
+    return render(
+        request,
+        "verification/correction_detail.html",
+        {
+            "change": change,
+            "history": selectors.application_history(kind=ApplicationHistory.Kind.CHANGE, application_id=change.pk),
+        },
+    )
 
 
 # --- Documents and notifications ------------------------------------------------------------------
@@ -244,5 +290,6 @@ def notifications(request):
         notifications_mark_read(user=request.user)
         return redirect("verification:notifications")
     page = Paginator(Notification.objects.filter(user=request.user), NOTIFICATIONS_PAGE_SIZE).get_page(
-        request.GET.get("page"))
+        request.GET.get("page")
+    )
     return render(request, "verification/notifications.html", {"page": page})

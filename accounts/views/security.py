@@ -50,7 +50,9 @@ def security(request):
         if totp_form.is_valid():
             try:
                 services.totp_enrol(
-                    user=user, secret=request.session[TOTP_SECRET_KEY], code=totp_form.cleaned_data["code"],
+                    user=user,
+                    secret=request.session[TOTP_SECRET_KEY],
+                    code=totp_form.cleaned_data["code"],
                     request=request,
                 )
             except services.AuthError as exc:

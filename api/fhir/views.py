@@ -296,9 +296,12 @@ def strict_handling(request) -> bool:
 def _shown(name: str) -> str:
     """A client's parameter name as FHIR text: at most 100 characters, anything unprintable or blank other
     than a plain space written as \\uXXXX (a FHIR string may not be whitespace alone)."""
-    return "".join(
-        c if c.isprintable() and (c == " " or not c.isspace()) else f"\\u{ord(c):04x}" for c in name[:100]
-    ).strip() or "\\u0020"
+    return (
+        "".join(
+            c if c.isprintable() and (c == " " or not c.isspace()) else f"\\u{ord(c):04x}" for c in name[:100]
+        ).strip()
+        or "\\u0020"
+    )
 
 
 def _clean(request, param_set: params.ParamSet) -> params.Cleaned:

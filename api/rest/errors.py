@@ -120,4 +120,3 @@ def param_errors(exc: params.ParamErrors) -> exceptions.ValidationError:
     return exceptions.ValidationError(
         {error.name: [exceptions.ErrorDetail(error.message, code=error.code)] for error in exc.errors}
     )
-

@@ -25,8 +25,11 @@ class MemoURLNode(defaulttags.URLNode):
         expressions = [node.view_name, *node.args, *node.kwargs.values()]
         self.key = None
         if node.asvar is None and all(_literal(e) for e in expressions):
-            self.key = (node.view_name.var, tuple(a.var for a in node.args),
-                        tuple(sorted((k, v.var) for k, v in node.kwargs.items())))
+            self.key = (
+                node.view_name.var,
+                tuple(a.var for a in node.args),
+                tuple(sorted((k, v.var) for k, v in node.kwargs.items())),
+            )
 
     def render(self, context):
         if self.key is None:

@@ -358,8 +358,15 @@ def export_job_claim(*, job_id, redelivered: bool = False) -> bool:
     the queue, or the visibility timeout ran out, which is longer than the task's time limit), or by
     any run once it is older than STALE_RUNNING (the reconciler enqueues those)."""
     return claim_row(
-        ExportJob, pk=job_id, queued=ExportJob.Status.QUEUED, running=ExportJob.Status.RUNNING,
-        lease=STALE_RUNNING, now=timezone.now(), retake_running=redelivered, progress=0, error="",
+        ExportJob,
+        pk=job_id,
+        queued=ExportJob.Status.QUEUED,
+        running=ExportJob.Status.RUNNING,
+        lease=STALE_RUNNING,
+        now=timezone.now(),
+        retake_running=redelivered,
+        progress=0,
+        error="",
     )
 
 

@@ -59,9 +59,7 @@ def _export(request, fmt: str):
         event=AuditEntry.Event.EXPORT, request=request, object_type="registry", details={**details, "rows": count}
     )
     if fmt == ExportJob.Format.CSV:
-        response = StreamingHttpResponse(
-            exports.csv_document(qs), content_type="text/csv; charset=utf-8"
-        )
+        response = StreamingHttpResponse(exports.csv_document(qs), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{exports.download_name("csv")}"'
         return response
     # FileResponse closes the anonymous temporary file when sent, which deletes it.

@@ -35,9 +35,7 @@ def any_exist() -> bool:
 
 def snils_survivors() -> dict[str, str]:
     """Merged-away SNILS → the survivor's SNILS (a handful: one per merge)."""
-    return dict(
-        WorkerAlias.objects.filter(kind=WorkerAlias.Kind.SNILS).values_list("value", "worker__snils")
-    )
+    return dict(WorkerAlias.objects.filter(kind=WorkerAlias.Kind.SNILS).values_list("value", "worker__snils"))
 
 
 def _note(loader, rows, text) -> None:
@@ -54,16 +52,16 @@ def workers_resolve(loader, cursor) -> None:
             f"AND NOT EXISTS (SELECT 1 FROM {W} w WHERE w.snils = s.snils)",
             [kind],
         )
-    cursor.execute(
-        f"SELECT s.row_no, 'snils', w.registry_number FROM {STAGE} s JOIN {W} w ON w.id = s.merged_into"
-    )
+    cursor.execute(f"SELECT s.row_no, 'snils', w.registry_number FROM {STAGE} s JOIN {W} w ON w.id = s.merged_into")
     merged = cursor.fetchall()
     if merged:
         _note(
             loader,
             merged,
-            lambda r: f"объединена с {validators.format_registry_number(r[2])}: запись не создаётся, "
-            "данные оставленной записи не изменены",
+            lambda r: (
+                f"объединена с {validators.format_registry_number(r[2])}: запись не создаётся, "
+                "данные оставленной записи не изменены"
+            ),
         )
         loader.result.merged += len(merged)
         loader.rejected.update(row[0] for row in merged)
@@ -86,8 +84,10 @@ def _identifier_aliases(loader, cursor) -> None:
             _note(
                 loader,
                 own,
-                lambda r, label=label: f"объединена с {validators.format_registry_number(r[2])}: {label} "
-                "объединённой записи, в регистре оставлен прежний",
+                lambda r, label=label: (
+                    f"объединена с {validators.format_registry_number(r[2])}: {label} "
+                    "объединённой записи, в регистре оставлен прежний"
+                ),
             )
             keep = "NULL" if column == "inn" else "w.registry_number"
             cursor.execute(
@@ -103,8 +103,9 @@ def _identifier_aliases(loader, cursor) -> None:
                 f"SELECT row_no FROM {STAGE} WHERE row_no IN ({', '.join(str(int(n)) for n in numbers)})",
                 [],
                 column,
-                lambda r, label=label, numbers=numbers: f"{label} принадлежал записи, объединённой с "
-                f"{validators.format_registry_number(numbers[r[0]])}",
+                lambda r, label=label, numbers=numbers: (
+                    f"{label} принадлежал записи, объединённой с {validators.format_registry_number(numbers[r[0]])}"
+                ),
             )
 
 

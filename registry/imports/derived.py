@@ -122,8 +122,7 @@ def duplicates_report(result: Any, *, stamps: list, rows: dict[str, int], whole_
                 RowError(
                     row,
                     "snils",
-                    f"возможный дубликат: {validators.format_registry_number(number)}, "
-                    f"вероятность {probability:.0%}",
+                    f"возможный дубликат: {validators.format_registry_number(number)}, вероятность {probability:.0%}",
                 )
             )
     result.duplicates.sort()

@@ -131,16 +131,27 @@ def _map_header(spec: KindSpec, header: list[str], filename: str) -> list[str | 
 class _Cleaner:
     """Turns raw records into stage tuples; remembers natural keys to catch in-file duplicates."""
 
-    def __init__(self, spec: KindSpec, mapped: list[str | None], ctx: Context, *, keep_keys: bool, keep: bool = True,
-                 scope_ogrn: str | None = None):
+    def __init__(
+        self,
+        spec: KindSpec,
+        mapped: list[str | None],
+        ctx: Context,
+        *,
+        keep_keys: bool,
+        keep: bool = True,
+        scope_ogrn: str | None = None,
+    ):
         self.spec, self.ctx = spec, ctx
         # An organization's own upload: a row of another organization is refused (_in_scope).
         self.scope_ogrn = scope_ogrn
         # keep: an empty optional cell leaves the stored value (None in the stage); off only when the
         # rows go straight into an empty register, where nothing is stored to keep.
         self.keep = keep
-        self.slots = [(index, spec.column(name), keep and spec.keeps(spec.column(name)))
-                      for index, name in enumerate(mapped) if name]
+        self.slots = [
+            (index, spec.column(name), keep and spec.keeps(spec.column(name)))
+            for index, name in enumerate(mapped)
+            if name
+        ]
         self.absent = [(c, keep and spec.keeps(c)) for c in spec.columns if c.name not in mapped]
         self.stage_names = [name for name, _type in spec.stage]
         self.stage_row = operator.itemgetter(*self.stage_names)
@@ -335,9 +346,19 @@ def import_file(
         raise ImportFileError(f"Вид данных: организация загружает только {', '.join(SCOPED_KINDS)}, без синхронизации")
     path = Path(path)
     _fmt, header, rows = formats.read_rows(path)
-    run = _ImportRun(spec, header, rows, path=path, dry_run=dry_run, sync=sync, today=today,
-                     batch_size=batch_size or (RECORD_BATCH_SIZE if kind in WORKER_RECORD_KINDS else BATCH_SIZE),
-                     progress=progress, check_duplicates=check_duplicates, scope_ogrn=scope_ogrn)
+    run = _ImportRun(
+        spec,
+        header,
+        rows,
+        path=path,
+        dry_run=dry_run,
+        sync=sync,
+        today=today,
+        batch_size=batch_size or (RECORD_BATCH_SIZE if kind in WORKER_RECORD_KINDS else BATCH_SIZE),
+        progress=progress,
+        check_duplicates=check_duplicates,
+        scope_ogrn=scope_ogrn,
+    )
     result = run.result
     if dry_run:
         with transaction.atomic():
@@ -370,9 +391,21 @@ def import_file(
 class _ImportRun:
     """One file's rows through the cleaner (in a thread) and the loader (in the caller's thread)."""
 
-    def __init__(self, spec, header, rows, *, path: Path, dry_run: bool, sync: bool, today, batch_size: int,
-                 progress: Callable[[int], None] | None, check_duplicates: bool = True,
-                 scope_ogrn: str | None = None):
+    def __init__(
+        self,
+        spec,
+        header,
+        rows,
+        *,
+        path: Path,
+        dry_run: bool,
+        sync: bool,
+        today,
+        batch_size: int,
+        progress: Callable[[int], None] | None,
+        check_duplicates: bool = True,
+        scope_ogrn: str | None = None,
+    ):
         self.spec, self.rows, self.sync, self.dry_run = spec, rows, sync, dry_run
         self.ctx = Context.load(today)
         self.result = ImportResult(kind=spec.kind, dry_run=dry_run)
@@ -386,8 +419,9 @@ class _ImportRun:
         if self.pg and spec.kind in TARGET_TABLES_FRESH:
             self.loader.fresh = _table_empty(TARGET_TABLES[spec.kind])
             self.loader.direct = self.loader.fresh and spec.kind == "workers" and not sync
-        self.cleaner = _Cleaner(spec, mapped, self.ctx, keep_keys=sync, keep=not self.loader.direct,
-                                scope_ogrn=scope_ogrn)
+        self.cleaner = _Cleaner(
+            spec, mapped, self.ctx, keep_keys=sync, keep=not self.loader.direct, scope_ogrn=scope_ogrn
+        )
         self.check_duplicates = check_duplicates
         self.cell_errors: list[RowError] = []
         self.counted = 0
@@ -443,9 +477,7 @@ class _ImportRun:
         started = time.perf_counter()
         # Keyed by SNILS: the row each imported worker came from.
         rows = {key[0]: number for key, number in self.cleaner.seen_key.items()}
-        derived.duplicates_report(
-            self.result, stamps=self.loader.stamps, rows=rows, whole_register=self.loader.fresh
-        )
+        derived.duplicates_report(self.result, stamps=self.loader.stamps, rows=rows, whole_register=self.loader.fresh)
         self.result.duplicate_seconds = time.perf_counter() - started
 
 
@@ -1139,19 +1171,36 @@ class _Loader:
                 for snils, ogrn, name, region, worker_id in cursor.fetchall()
             ]
         )
-        key = [("worker_id", "worker_id"), ("organization_id", "organization_id"), ("position_id", "position"),
-               ("started_on", "started_on")]
+        key = [
+            ("worker_id", "worker_id"),
+            ("organization_id", "organization_id"),
+            ("position_id", "position"),
+            ("started_on", "started_on"),
+        ]
         # Rows an organization uploads for itself are marked as the employer's entries (the worker may dispute them).
         source = Employment.Source.ORGANIZATION if self.scoped else Employment.Source.REGISTER
         touched = self._update_insert(
-            cursor, table=e, key=key, columns=columns, key_join=key_join, sample_select="s.snils, s.ogrn, s.started_on",
+            cursor,
+            table=e,
+            key=key,
+            columns=columns,
+            key_join=key_join,
+            sample_select="s.snils, s.ogrn, s.started_on",
             fixed={"source": source},
         )
         self._refresh(cursor, touched)
 
     def _update_insert(
-        self, cursor, *, table: str, key: list[tuple[str, str]], columns: list[tuple[str, str]], key_join: str,
-        sample_select: str, stamped: bool = True, fixed: dict[str, str] | None = None,
+        self,
+        cursor,
+        *,
+        table: str,
+        key: list[tuple[str, str]],
+        columns: list[tuple[str, str]],
+        key_join: str,
+        sample_select: str,
+        stamped: bool = True,
+        fixed: dict[str, str] | None = None,
     ) -> set[int]:
         """Records with no unique key in the register (a worker may hold the same post twice in different
         years): one UPDATE ... FROM of the changed ones and one INSERT of the missing ones, keyed on the
@@ -1215,8 +1264,9 @@ class _Loader:
             ("specialty_text", "specialty_text"),
             ("qualification", "qualification"),
         ]
-        key_join = "t.worker_id = s.worker_id AND t.diploma_series = s.diploma_series " \
-            "AND t.diploma_number = s.diploma_number"
+        key_join = (
+            "t.worker_id = s.worker_id AND t.diploma_series = s.diploma_series AND t.diploma_number = s.diploma_number"
+        )
         self._fill(cursor, table=ed, key_join=key_join, columns=columns)
         returned = self._upsert(
             cursor,
@@ -1240,8 +1290,13 @@ class _Loader:
         self._fill(cursor, table=c, key_join=key_join, columns=columns)
         key = [("worker_id", "worker_id"), ("specialty_id", "specialty"), ("awarded_on", "awarded_on")]
         touched = self._update_insert(
-            cursor, table=c, key=key, columns=columns, key_join=key_join,
-            sample_select="s.snils, s.specialty, s.awarded_on", stamped=False,
+            cursor,
+            table=c,
+            key=key,
+            columns=columns,
+            key_join=key_join,
+            sample_select="s.snils, s.specialty, s.awarded_on",
+            stamped=False,
         )
         self._refresh(cursor, touched)
 
@@ -1253,8 +1308,13 @@ class _Loader:
         self._fill(cursor, table=m, key_join=key_join, columns=columns)
         key = [("worker_id", "worker_id"), ("completed_on", "completed_on"), ("topic", "topic")]
         touched = self._update_insert(
-            cursor, table=m, key=key, columns=columns, key_join=key_join,
-            sample_select="s.snils, s.completed_on, s.topic", stamped=False,
+            cursor,
+            table=m,
+            key=key,
+            columns=columns,
+            key_join=key_join,
+            sample_select="s.snils, s.completed_on, s.topic",
+            stamped=False,
         )
         self.result.worker_ids |= touched  # НМО changes no derived column of the worker
 

@@ -88,7 +88,14 @@ def upload_store(uploaded) -> str:
 
 
 def import_job_create(
-    *, kind: str, source: str, original_name: str, mode: str, user=None, request=None, preview: ImportJob | None = None,
+    *,
+    kind: str,
+    source: str,
+    original_name: str,
+    mode: str,
+    user=None,
+    request=None,
+    preview: ImportJob | None = None,
     organization=None,
 ) -> ImportJob:
     """Queue an import (or a sync preview/apply) and start its task after commit. With an
@@ -100,7 +107,12 @@ def import_job_create(
         raise ImportFileError("Вид данных: организация загружает только места работы (импорт или проверку)")
     with transaction.atomic():
         job = ImportJob.objects.create(
-            kind=kind, source=source, original_name=original_name[:255], mode=mode, user=user, preview=preview,
+            kind=kind,
+            source=source,
+            original_name=original_name[:255],
+            mode=mode,
+            user=user,
+            preview=preview,
             organization=organization,
         )
         audit_record(
@@ -109,8 +121,12 @@ def import_job_create(
             request=request,
             object_type="import_job",
             object_id=str(job.pk),
-            details={"kind": kind, "mode": mode, "file": original_name[:255],
-                     **({"organization": organization.pk} if organization is not None else {})},
+            details={
+                "kind": kind,
+                "mode": mode,
+                "file": original_name[:255],
+                **({"organization": organization.pk} if organization is not None else {}),
+            },
         )
         # Never raises into the request (a .delay() with Redis down did, after retrying): the job
         # stays queued and the reconciler enqueues it again (registered in registry.apps).
@@ -122,8 +138,14 @@ def import_job_claim(*, job_id) -> bool:
     """Take the job for this run (core.claims.claim_row); a job left running by a lost worker is
     retaken once it is older than STALE_RUNNING."""
     return claim_row(
-        ImportJob, pk=job_id, queued=ImportJob.Status.QUEUED, running=ImportJob.Status.RUNNING,
-        lease=STALE_RUNNING, now=timezone.now(), progress=0, error="",
+        ImportJob,
+        pk=job_id,
+        queued=ImportJob.Status.QUEUED,
+        running=ImportJob.Status.RUNNING,
+        lease=STALE_RUNNING,
+        now=timezone.now(),
+        progress=0,
+        error="",
     )
 
 

@@ -835,7 +835,6 @@ ADMISSION_DOCUMENTS = KindSpec(
 )
 
 
-
 def diploma_part(limit: int, *, required: bool):
     """A diploma series or number: letters, digits, spaces, dashes and slashes, upper-cased."""
 
@@ -985,8 +984,7 @@ CME = KindSpec(
 )
 
 KINDS: dict[str, KindSpec] = {
-    spec.kind: spec
-    for spec in (WORKERS, ORGANIZATIONS, EMPLOYMENTS, ADMISSION_DOCUMENTS, EDUCATIONS, CATEGORIES, CME)
+    spec.kind: spec for spec in (WORKERS, ORGANIZATIONS, EMPLOYMENTS, ADMISSION_DOCUMENTS, EDUCATIONS, CATEGORIES, CME)
 }
 # Kinds whose rows belong to a worker, found by the worker's SNILS (or a SNILS merged into them).
 WORKER_RECORD_KINDS = ("employments", "admission_documents", "educations", "categories", "cme")

@@ -424,8 +424,10 @@ def _surname_branches(
     firsts = rows.filter(word1=surname, search_name__startswith=f"{head}{token}")
     starts = RawSQL("""strpos("registry_medicalworker"."search_name", %s) = 1""", (head,), output_field=BooleanField())
     patronymics = rows.filter(Q(starts), word3__startswith=token).exclude(word2__startswith=token)
-    later = rows.filter(LONG_NAME, search_name__startswith=head).exclude(word2__startswith=token).exclude(
-        word3__startswith=token
+    later = (
+        rows.filter(LONG_NAME, search_name__startswith=head)
+        .exclude(word2__startswith=token)
+        .exclude(word3__startswith=token)
     )
     return [branch.values_list(*columns) for branch in (firsts, patronymics, later)]
 
@@ -443,8 +445,10 @@ def _result_row_sql() -> tuple[str, tuple[str, ...]]:
     fields = [f for f in MedicalWorker._meta.concrete_fields if f.attname in wanted]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
-    return (f"SELECT {columns} FROM {quote(MedicalWorker._meta.db_table)} WHERE {quote('id')} IN (",  # noqa: S608
-            tuple(f.attname for f in fields))
+    return (
+        f"SELECT {columns} FROM {quote(MedicalWorker._meta.db_table)} WHERE {quote('id')} IN (",  # noqa: S608
+        tuple(f.attname for f in fields),
+    )
 
 
 def _result_rows(ids: list[int]) -> list[MedicalWorker]:
@@ -507,9 +511,7 @@ def _filters(params: dict) -> Q:
         # The organization (the public form) or its id (the API: an unknown id is an empty result).
         organization_id = getattr(params["organization"], "pk", params["organization"])
         filters &= Q(
-            pk__in=Employment.objects.filter(organization_id=organization_id, ended_on__isnull=True).values(
-                "worker_id"
-            )
+            pk__in=Employment.objects.filter(organization_id=organization_id, ended_on__isnull=True).values("worker_id")
         )
     return filters
 
@@ -684,10 +686,14 @@ class NameSortedResult(Sequence):
         "registered_on": ("registered_on", None, ("m.registered_on", "m.id")),
         "region": ("region_id", Region, ("d.name", "m.region_id", "m.search_name", "m.id")),
         "primary_specialty": (
-            "primary_specialty_id", Specialty, ("d.name", "m.primary_specialty_id", "m.search_name", "m.id")
+            "primary_specialty_id",
+            Specialty,
+            ("d.name", "m.primary_specialty_id", "m.search_name", "m.id"),
         ),
         "category": (
-            "category_id", QualificationCategory, ("d.sort_order", "d.name", "m.category_id", "m.search_name", "m.id")
+            "category_id",
+            QualificationCategory,
+            ("d.sort_order", "d.name", "m.category_id", "m.search_name", "m.id"),
         ),
     }
 

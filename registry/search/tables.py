@@ -93,8 +93,17 @@ class WorkerTable(tables.Table):
     class Meta:
         model = MedicalWorker
         fields = ()
-        sequence = ("selected", "full_name", "registry_number", "primary_specialty", "region", "admission_status",
-                    "admission_valid_until", "category", "registered_on")
+        sequence = (
+            "selected",
+            "full_name",
+            "registry_number",
+            "primary_specialty",
+            "region",
+            "admission_status",
+            "admission_valid_until",
+            "category",
+            "registered_on",
+        )
         attrs = {"class": "table table--cards", "id": "results-table"}
         order_by_field = "sort"
         page_field = "page"
@@ -149,8 +158,11 @@ class WorkerTable(tables.Table):
             body = self.body_html()
         else:
             body = f'<tr><td colspan="{len(self.columns)}">{escape(str(self.empty_text))}</td></tr>'
-        attrs = "".join(f' {name}="{escape(str(value))}"' for name, value in self.attrs.items()
-                        if name not in ("thead", "tbody", "tfoot"))
+        attrs = "".join(
+            f' {name}="{escape(str(value))}"'
+            for name, value in self.attrs.items()
+            if name not in ("thead", "tbody", "tfoot")
+        )
         return mark_safe(  # noqa: S308 -- built from escaped parts
             f'<div class="table-container"><table{attrs}><thead><tr>{self.head_html()}</tr></thead>\n'
             f"<tbody>\n{body}\n</tbody></table>{self.pagination_html()}</div>"
@@ -161,8 +173,9 @@ class WorkerTable(tables.Table):
         request = getattr(self, "request", None)
         if request is None:
             return ""
-        return urlencode([(key, value) for key, values in request.GET.lists() if key not in drop
-                          for value in values if value != ""])
+        return urlencode(
+            [(key, value) for key, values in request.GET.lists() if key not in drop for value in values if value != ""]
+        )
 
     def _link(self, query: str, **extra) -> str:
         """An escaped `?query` with `extra` parameters appended."""
@@ -176,8 +189,10 @@ class WorkerTable(tables.Table):
         cells = []
         for column in self.columns:
             if isinstance(column.column, tables.CheckBoxColumn):
-                cells.append('<th scope="col"><input type="checkbox" aria-label="Отметить все на странице" '
-                             'data-check-all="ids"></th>')
+                cells.append(
+                    '<th scope="col"><input type="checkbox" aria-label="Отметить все на странице" '
+                    'data-check-all="ids"></th>'
+                )
                 continue
             label = escape(str(column.header))
             if not column.orderable:
@@ -210,24 +225,28 @@ class WorkerTable(tables.Table):
         numbers = range(first_shown, min(last, first_shown + PAGE_LINKS - 1) + 1)
         items = []
         if number > 1:
-            items.append(f'<li class="previous"><a href="{self._link(query, **{field: number - 1})}" rel="prev">'
-                         "предыдущая</a></li>")
+            items.append(
+                f'<li class="previous"><a href="{self._link(query, **{field: number - 1})}" rel="prev">'
+                "предыдущая</a></li>"
+            )
         if first_shown > 1:
             items.append(f'<li><a href="{self._link(query, **{field: 1})}">1</a></li>')
             if first_shown > 2:
                 items.append('<li><span aria-hidden="true">…</span></li>')
         for p in numbers:
             if p == number:
-                items.append(f'<li class="active"><a href="{self._link(query, **{field: p})}" '
-                             f'aria-current="page">{p}</a></li>')
+                items.append(
+                    f'<li class="active"><a href="{self._link(query, **{field: p})}" aria-current="page">{p}</a></li>'
+                )
             else:
                 items.append(f'<li><a href="{self._link(query, **{field: p})}">{p}</a></li>')
         is_last = getattr(self.paginator, "is_last_page", lambda n: n == self.paginator.num_pages)
         if has_next and numbers[-1] < cap and not is_last(numbers[-1]):
             items.append('<li><span aria-hidden="true">…</span></li>')
         if has_next:
-            items.append(f'<li class="next"><a href="{self._link(query, **{field: number + 1})}" rel="next">'
-                         "следующая</a></li>")
+            items.append(
+                f'<li class="next"><a href="{self._link(query, **{field: number + 1})}" rel="next">следующая</a></li>'
+            )
         return f'<nav aria-label="Страницы результатов"><ul class="pagination">{"".join(items)}</ul></nav>'
 
     def render_full_name(self, record):

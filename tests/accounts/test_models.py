@@ -10,8 +10,9 @@ def test_createsuperuser_makes_a_staff_administrator():
 
     from accounts.models import User
 
-    call_command("createsuperuser", "--noinput", username="root-admin", email="admin@example.org",
-                 phone="8 (916) 123-45-67")
+    call_command(
+        "createsuperuser", "--noinput", username="root-admin", email="admin@example.org", phone="8 (916) 123-45-67"
+    )
     admin = User.objects.get(username="root-admin")
     assert (admin.kind, admin.is_staff, admin.is_superuser) == (User.Kind.STAFF, True, True)
     assert admin.phone == "+79161234567"  # on file: the first login confirms it by SMS, then the code goes there

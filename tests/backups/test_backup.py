@@ -64,7 +64,9 @@ def _fill() -> dict:
         audit_record(event=AuditEntry.Event.LOGIN, subject=user, actor=user, request=None)
         for data, name in ((_png(index), "скан паспорта.png"), (_pdf(), "диплом.pdf")):
             document = document_store(
-                uploaded_file=SimpleUploadedFile(name, data), owner=user, kind=StoredDocument.Kind.DIPLOMA,
+                uploaded_file=SimpleUploadedFile(name, data),
+                owner=user,
+                kind=StoredDocument.Kind.DIPLOMA,
                 field_label="Документ",
             )
             plaintexts[document.pk] = data
@@ -138,8 +140,12 @@ def test_restore_refuses_an_installation_that_is_not_empty(tmp_path):
 @pytest.fixture
 def small_backup(transactional_db, tmp_path, settings):
     UserFactory()
-    document_store(uploaded_file=SimpleUploadedFile("a.png", _png(1)), owner=None,
-                   kind=StoredDocument.Kind.OTHER, field_label="Файл")
+    document_store(
+        uploaded_file=SimpleUploadedFile("a.png", _png(1)),
+        owner=None,
+        kind=StoredDocument.Kind.OTHER,
+        field_label="Файл",
+    )
     destination = tmp_path / "b"
     backup.backup_create(destination=destination)
     return destination
@@ -204,8 +210,15 @@ def test_backup_key_can_come_from_a_file(tmp_path):
     env = {**os.environ, "BACKUP_ENCRYPTION_KEY_FILE": str(key_file), "MEDREG_VAR_DIR": str(tmp_path)}
     env.pop("BACKUP_ENCRYPTION_KEY", None)
     script = "import django; django.setup(); from backups.services import backup_key; print(len(backup_key()))"
-    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.stdout.strip() == "32", done.stderr
 
 

@@ -52,7 +52,8 @@ def test_identity_rejected_fixed_confirmed_and_correction_approved(_chromium, li
     page.get_by_label("ИНН", exact=True).fill(DEMO_WRONG_INN)
     page.get_by_label("Паспорт (страница с фотографией)").set_input_files(str(passport))
     page.get_by_label("Документ о квалификации (сертификат или свидетельство об аккредитации)").set_input_files(
-        str(certificate))
+        str(certificate)
+    )
     page.get_by_role("button", name="Отправить на проверку").click()
     page.wait_for_url("**/cabinet/identity/*/")
     assert page.locator("[data-status]").inner_text() == "Отклонено"

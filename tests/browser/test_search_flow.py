@@ -14,8 +14,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def registry_data():
     call_command("load_directories", verbosity=0)
     call_command("seed_demo", verbosity=0)
-    call_command("generate_registry", "--workers", "400", "--organizations", "20", "--seed", "7", "--append",
-                 verbosity=0)
+    call_command(
+        "generate_registry", "--workers", "400", "--organizations", "20", "--seed", "7", "--append", verbosity=0
+    )
 
 
 def test_search_filters_sorts_pages_and_opens_a_profile(browser_page, live_server, registry_data, screenshot_dir):

@@ -1,7 +1,6 @@
 """A worker files a ticket with a screenshot, staff answer it in admin, the worker sees the answer
 and the new status."""
 
-
 import pytest
 from django.test import Client
 from django.utils import timezone

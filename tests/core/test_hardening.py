@@ -174,8 +174,9 @@ def test_configured_logging_scrubs_every_logger_in_a_real_process(tmp_path):
         "except RuntimeError:\n    logging.getLogger('celery.app.trace').exception('task failed')\n"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", "MEDREG_VAR_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
     output = done.stderr
     assert "task failed" in output and "RuntimeError" in output and "Bad request" in output
     for secret in ("482913", "345-67-89", "11223344595", "Secr3tPassw0rd", "anna@example.org"):
@@ -207,8 +208,9 @@ def test_client_address_comes_from_a_trusted_proxy_only(settings):
     # Through the proxy: the client's address, not the proxy's.
     assert _remote_addr(settings, REMOTE_ADDR="172.18.0.1", HTTP_X_FORWARDED_FOR="203.0.113.7") == "203.0.113.7"
     # A client prepending a fake address gets its own real one (the right-most untrusted).
-    assert _remote_addr(settings, REMOTE_ADDR="127.0.0.1",
-                        HTTP_X_FORWARDED_FOR="10.9.9.9, 198.51.100.4") == "198.51.100.4"
+    assert (
+        _remote_addr(settings, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.9.9.9, 198.51.100.4") == "198.51.100.4"
+    )
     # Straight from the internet the header is ignored.
     assert _remote_addr(settings, REMOTE_ADDR="198.51.100.4", HTTP_X_FORWARDED_FOR="1.2.3.4") == "198.51.100.4"
     assert _remote_addr(settings, REMOTE_ADDR="172.18.0.1", HTTP_X_FORWARDED_FOR="not-an-ip") == "172.18.0.1"

@@ -46,16 +46,23 @@ class Bouncer:
         self.port = free_port()
         self.user = database["USER"]
         env = {
-            **os.environ, "PGBOUNCER_DB_HOST": database["HOST"] or "127.0.0.1",
-            "PGBOUNCER_DB_PORT": str(database["PORT"] or 5432), "PGBOUNCER_DB_NAME": database["NAME"],
-            "PGBOUNCER_DB_USER": self.user, "PGBOUNCER_DB_PASSWORD": PASSWORD, "PGBOUNCER_RUN_DIR": str(run_dir),
-            "PGBOUNCER_LISTEN_ADDR": "127.0.0.1", "PGBOUNCER_LISTEN_PORT": str(self.port),
+            **os.environ,
+            "PGBOUNCER_DB_HOST": database["HOST"] or "127.0.0.1",
+            "PGBOUNCER_DB_PORT": str(database["PORT"] or 5432),
+            "PGBOUNCER_DB_NAME": database["NAME"],
+            "PGBOUNCER_DB_USER": self.user,
+            "PGBOUNCER_DB_PASSWORD": PASSWORD,
+            "PGBOUNCER_RUN_DIR": str(run_dir),
+            "PGBOUNCER_LISTEN_ADDR": "127.0.0.1",
+            "PGBOUNCER_LISTEN_PORT": str(self.port),
             "PGBOUNCER_DB_ALIAS": "medreg",
         }
         self.log = open(run_dir / "pgbouncer.out", "wb")
         self.process = subprocess.Popen(
             _as_postgres(["sh", str(ROOT / "deploy" / "pgbouncer" / "start.sh")]),
-            env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         while self.process.poll() is None:  # until it accepts a login (or dies)
             try:
@@ -179,19 +186,42 @@ def test_server_side_cursors_would_break_behind_a_transaction_pool(bouncer, web_
 
 
 def _manage(bouncer, pool: str, mode: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": bouncer.url(pool), "DATABASE_POOL_MODE": mode,
-           "MEDREG_VAR_DIR": str(django_settings.VAR_DIR), "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": bouncer.url(pool),
+        "DATABASE_POOL_MODE": mode,
+        "MEDREG_VAR_DIR": str(django_settings.VAR_DIR),
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+    }
     env.pop("DATABASE_REPLICA_URLS", None)
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
 def test_generate_registry_copies_through_the_session_pool(bouncer):
     done = _manage(bouncer, "medreg_session", "session", "load_directories")
     assert done.returncode == 0, done.stderr
-    done = _manage(bouncer, "medreg_session", "session", "generate_registry", "--workers", "1500",
-                   "--organizations", "20", "--seed", "5", "--no-progress", "--jobs", "0")
+    done = _manage(
+        bouncer,
+        "medreg_session",
+        "session",
+        "generate_registry",
+        "--workers",
+        "1500",
+        "--organizations",
+        "20",
+        "--seed",
+        "5",
+        "--no-progress",
+        "--jobs",
+        "0",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert MedicalWorker.objects.count() == 1500
 
@@ -202,9 +232,16 @@ def test_an_import_copies_through_the_session_pool(bouncer, tmp_path):
         writer = csv.writer(handle, delimiter=";")
         writer.writerow(["snils", "registry_number", "last_name", "first_name", "sex", "birth_date"])
         for n in range(1, 201):
-            writer.writerow([validators.snils_from_number(200_000_000 + n * 7919),
-                             validators.registry_number_from_serial(700_000 + n), f"Импортова{n}", "Анна", "Ж",
-                             "1980-01-01"])
+            writer.writerow(
+                [
+                    validators.snils_from_number(200_000_000 + n * 7919),
+                    validators.registry_number_from_serial(700_000 + n),
+                    f"Импортова{n}",
+                    "Анна",
+                    "Ж",
+                    "1980-01-01",
+                ]
+            )
     done = _manage(bouncer, "medreg_session", "session", "import_registry", str(path), "--kind", "workers")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert MedicalWorker.objects.filter(last_name__startswith="Импортова").count() == 200

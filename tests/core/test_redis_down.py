@@ -98,11 +98,18 @@ def test_requests_that_queue_work_answer_while_redis_is_stopped(
         export_queued_while_redis_is_down(client, caplog)
 
         worker = worker_user.worker
-        response = client.post(reverse("verification:identity"), {
-            "snils": worker.snils, "inn": worker.inn, "last_name": worker.last_name,
-            "first_name": worker.first_name, "middle_name": worker.middle_name,
-            "birth_date": worker.birth_date.isoformat(), **identity_files(),
-        })
+        response = client.post(
+            reverse("verification:identity"),
+            {
+                "snils": worker.snils,
+                "inn": worker.inn,
+                "last_name": worker.last_name,
+                "first_name": worker.first_name,
+                "middle_name": worker.middle_name,
+                "birth_date": worker.birth_date.isoformat(),
+                **identity_files(),
+            },
+        )
         assert response.status_code == 302, response.content.decode()[:2000]
         application = worker.identity_applications.get()
         assert application.status == application.Status.SUBMITTED
@@ -140,7 +147,9 @@ def test_registration_from_one_address_is_limited_while_redis_is_stopped(private
     with site_on(private_redis.url):
         private_redis.stop()
         client = Client()
-        answers = [client.post(reverse("accounts:register"), {"snils": "1"}).content.decode()
-                   for _ in range(REGISTER_LIMIT["limit"] + 1)]
+        answers = [
+            client.post(reverse("accounts:register"), {"snils": "1"}).content.decode()
+            for _ in range(REGISTER_LIMIT["limit"] + 1)
+        ]
     refused = "Слишком много регистраций с вашего адреса"
     assert [refused in answer for answer in answers] == [False] * REGISTER_LIMIT["limit"] + [True]

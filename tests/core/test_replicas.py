@@ -69,8 +69,9 @@ def _stop_replica(mode: str) -> None:
 
 
 def _pair(*args: str) -> None:
-    subprocess.run([sys.executable, str(ROOT / "deploy" / "pgcluster.py"), args[0], "--dir", PAIR, *args[1:]],
-                   check=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "pgcluster.py"), args[0], "--dir", PAIR, *args[1:]], check=True
+    )
 
 
 def _scalar(alias: str, sql: str, params=()):

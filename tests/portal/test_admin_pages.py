@@ -36,8 +36,16 @@ def test_worker_admin_search_finds_by_identifiers_and_name_start_through_indexes
         return {w.pk for w in response.context["cl"].result_list}
 
     target.refresh_from_db()
-    for term in (target.registry_number, target.registry_number_display, target.snils_display, target.snils,
-                 "5001 0073 2259", "елкина", "ЁЛКИНА АН", "  ёлкина  анна петр"):
+    for term in (
+        target.registry_number,
+        target.registry_number_display,
+        target.snils_display,
+        target.snils,
+        "5001 0073 2259",
+        "елкина",
+        "ЁЛКИНА АН",
+        "  ёлкина  анна петр",
+    ):
         assert found(term) == {target.pk}, term
     assert found("елкин") == {target.pk, other.pk}
     assert found("елкин б") == {other.pk}

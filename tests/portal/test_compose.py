@@ -24,8 +24,13 @@ def _smoke():
     return sys.modules["medreg_smoke"]
 
 
-DOTENV = {"SECRET_KEY": "s" * 60, "DOCUMENT_ENCRYPTION_KEYS": "k", "EXTRACT_SIGNING_KEYS": "id:k",
-          "POSTGRES_PASSWORD": "pw", "POSTGRES_DB": "medreg_x"}
+DOTENV = {
+    "SECRET_KEY": "s" * 60,
+    "DOCUMENT_ENCRYPTION_KEYS": "k",
+    "EXTRACT_SIGNING_KEYS": "id:k",
+    "POSTGRES_PASSWORD": "pw",
+    "POSTGRES_DB": "medreg_x",
+}
 
 
 @pytest.fixture(scope="module")

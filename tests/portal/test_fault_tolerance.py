@@ -74,8 +74,13 @@ def test_every_registered_model_names_a_real_task():
 
 def test_register_refuses_a_field_the_model_does_not_have():
     with pytest.raises(ValueError, match="no field"):
-        reconcile.register(ExportJob, status_field="state", queued_value="queued", task="registry.run_export",
-                           age=dt.timedelta(minutes=5))
+        reconcile.register(
+            ExportJob,
+            status_field="state",
+            queued_value="queued",
+            task="registry.run_export",
+            age=dt.timedelta(minutes=5),
+        )
 
 
 # --- The reconciler (inline mode) -------------------------------------------------------------------
@@ -120,8 +125,9 @@ def test_reconciler_retakes_a_job_left_running_by_a_dead_worker():
     _workers(2)
     started = timezone.now() - exports.STALE_RUNNING - dt.timedelta(minutes=1)
     lost = ExportJob.objects.create(format="csv", params={}, status=ExportJob.Status.RUNNING, started_at=started)
-    alive = ExportJob.objects.create(format="csv", params={}, status=ExportJob.Status.RUNNING,
-                                     started_at=timezone.now())
+    alive = ExportJob.objects.create(
+        format="csv", params={}, status=ExportJob.Status.RUNNING, started_at=timezone.now()
+    )
     reconcile.reconcile_queued()
     lost.refresh_from_db()
     alive.refresh_from_db()
@@ -132,8 +138,7 @@ def test_reconciler_retakes_a_job_left_running_by_a_dead_worker():
 @pytest.mark.django_db
 def test_a_redelivered_task_retakes_its_running_job_and_a_duplicate_does_not():
     _workers(2)
-    job = ExportJob.objects.create(format="csv", params={}, status=ExportJob.Status.RUNNING,
-                                   started_at=timezone.now())
+    job = ExportJob.objects.create(format="csv", params={}, status=ExportJob.Status.RUNNING, started_at=timezone.now())
     assert exports.export_job_run(job_id=job.pk) == "skipped"  # a plain duplicate delivery
     assert exports.export_job_run(job_id=job.pk, redelivered=True) == ExportJob.Status.DONE
     assert exports.export_job_run(job_id=job.pk, redelivered=True) == "skipped"  # done stays done
@@ -178,8 +183,12 @@ def test_web_keeps_answering_and_queues_exports_while_redis_is_down(
     monkeypatch.setattr(exports, "ASYNC_THRESHOLD", 1)  # every export becomes a background job
     client = Client()
     client.force_login(worker_user)
-    for url in ("/", reverse("registry:search") + "?q=Иванова", reverse("accounts:security"),
-                reverse("accounts:journal")):
+    for url in (
+        "/",
+        reverse("registry:search") + "?q=Иванова",
+        reverse("accounts:security"),
+        reverse("accounts:journal"),
+    ):
         assert client.get(url).status_code == 200, url
     assert Client().get(reverse("accounts:login")).status_code == 200
     job = export_queued_while_redis_is_down(client, caplog)
@@ -210,8 +219,13 @@ class HeldExport:
         import psycopg
 
         settings = connection.settings_dict
-        params = {"dbname": settings["NAME"], "host": settings["HOST"] or "127.0.0.1",
-                  "port": settings["PORT"] or 5432, "user": settings["USER"], "password": settings["PASSWORD"]}
+        params = {
+            "dbname": settings["NAME"],
+            "host": settings["HOST"] or "127.0.0.1",
+            "port": settings["PORT"] or 5432,
+            "user": settings["USER"],
+            "password": settings["PASSWORD"],
+        }
         self.job_id = job_id
         self.table = psycopg.connect(**params, autocommit=False)
         self.row = psycopg.connect(**params, autocommit=False)
@@ -221,13 +235,15 @@ class HeldExport:
         self.table.execute("LOCK TABLE registry_medicalworker IN ACCESS EXCLUSIVE MODE")
 
     def lock_job_row(self) -> str:
-        return self.row.execute("SELECT status FROM registry_exportjob WHERE id = %s FOR UPDATE",
-                                [self.job_id]).fetchone()[0]
+        return self.row.execute(
+            "SELECT status FROM registry_exportjob WHERE id = %s FOR UPDATE", [self.job_id]
+        ).fetchone()[0]
 
     def waiting(self, statement: str) -> list[int]:
         rows = self.watcher.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
-            "AND query ILIKE %s", [statement + "%"],
+            "AND query ILIKE %s",
+            [statement + "%"],
         ).fetchall()
         return [pid for (pid,) in rows]
 
@@ -260,8 +276,11 @@ def _kill_mid_export(tmp_path, redis_url, *, whole_worker: bool):
         workers.wait(lambda: held.waiting("SELECT COUNT"), timeout=300, what="the worker to claim the job")
         assert held.lock_job_row() == ExportJob.Status.RUNNING
         held.table.commit()
-        workers.wait(lambda: held.waiting('UPDATE "registry_exportjob"'), timeout=300,
-                     what="the worker to report its first progress")
+        workers.wait(
+            lambda: held.waiting('UPDATE "registry_exportjob"'),
+            timeout=300,
+            what="the worker to report its first progress",
+        )
         sessions = held.waiting('UPDATE "registry_exportjob"')  # the first worker's, and only its
         workers.kill_mid_task(first, whole_worker=whole_worker)
         killed_at = _status(job.pk)
@@ -269,8 +288,11 @@ def _kill_mid_export(tmp_path, redis_url, *, whole_worker: bool):
         held.end_backends(sessions)
         held.release()
         workers.start("second")
-        workers.wait(lambda: _status(job.pk).status == ExportJob.Status.DONE, timeout=300,
-                     what="another worker to finish the export")
+        workers.wait(
+            lambda: _status(job.pk).status == ExportJob.Status.DONE,
+            timeout=300,
+            what="another worker to finish the export",
+        )
     finally:
         held.close()
         workers.stop()
@@ -313,12 +335,16 @@ def test_tasks_queued_across_redis_restarts_all_complete_exactly_once(tmp_path, 
         # 1. Restart with every task still queued and no worker yet: the queue survives.
         private_redis.restart()
         workers.start("worker")
-        workers.wait(lambda: ExportJob.objects.filter(status=ExportJob.Status.DONE).exists(), timeout=120,
-                     what="the first job")
+        workers.wait(
+            lambda: ExportJob.objects.filter(status=ExportJob.Status.DONE).exists(), timeout=120, what="the first job"
+        )
         # 2. Restart again while the worker is busy with the rest: it reconnects and carries on.
         private_redis.restart(pause=1)
-        workers.wait(lambda: ExportJob.objects.filter(status=ExportJob.Status.DONE).count() == len(jobs),
-                     timeout=240, what="every job")
+        workers.wait(
+            lambda: ExportJob.objects.filter(status=ExportJob.Status.DONE).count() == len(jobs),
+            timeout=240,
+            what="every job",
+        )
     finally:
         workers.stop()
     output = workers.output()
@@ -334,10 +360,16 @@ def test_support_ticket_is_accepted_while_redis_is_down(redis_down, on_commit_im
     # Its e-mail cannot be queued; the ticket is registered anyway and the visitor sees its number.
     from support.models import Ticket
 
-    response = Client().post(reverse("support:ticket_new"), {
-        "full_name": "Петрова Анна Сергеевна", "inn_or_snils": "112-233-445 95", "topic": "other",
-        "description": "Не открывается страница.", "contact_email": "anna@example.org",
-    })
+    response = Client().post(
+        reverse("support:ticket_new"),
+        {
+            "full_name": "Петрова Анна Сергеевна",
+            "inn_or_snils": "112-233-445 95",
+            "topic": "other",
+            "description": "Не открывается страница.",
+            "contact_email": "anna@example.org",
+        },
+    )
     assert response.status_code == 302
     assert Ticket.objects.count() == 1
     assert "could not enqueue accounts.send_message(" in caplog.text

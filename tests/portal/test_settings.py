@@ -9,17 +9,24 @@ ROOT = Path(__file__).resolve().parents[2]
 VALID_KEY = "bWVkcmVnLWRldi1vbmx5LWtleS1ub3Qtc2VjcmV0ISE="
 VALID_EXTRACT_KEY = "k1:bWVkcmVnLWV4dHJhY3Qta2V5LWZvci10ZXN0cy0xMjM"  # Ed25519: any 32 bytes
 SCRIPT = (
-    "import django; django.setup(); from django.conf import settings; "
-    "print(settings.DATABASES['default']['ENGINE'])"
+    "import django; django.setup(); from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
 )
 
 
 def _run(**env):
-    base = {k: v for k, v in os.environ.items()
-            if k not in {"SECRET_KEY", "DOCUMENT_ENCRYPTION_KEYS", "DATABASE_URL", "EXTRACT_SIGNING_KEYS"}}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "DOCUMENT_ENCRYPTION_KEYS", "DATABASE_URL", "EXTRACT_SIGNING_KEYS"}
+    }
     return subprocess.run(
-        [sys.executable, "-c", SCRIPT], cwd=ROOT, env={**base, "DJANGO_SETTINGS_MODULE": "portal.settings", **env},
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-c", SCRIPT],
+        cwd=ROOT,
+        env={**base, "DJANGO_SETTINGS_MODULE": "portal.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -38,8 +45,13 @@ def test_production_refuses_to_start_without_document_keys():
 def test_secret_key_can_come_from_a_file(tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("s" * 64)
-    done = _run(DJANGO_ENV="production", SECRET_KEY_FILE=str(secret), DOCUMENT_ENCRYPTION_KEYS=VALID_KEY,
-                ALLOWED_HOSTS="example.org", EXTRACT_SIGNING_KEYS=VALID_EXTRACT_KEY)
+    done = _run(
+        DJANGO_ENV="production",
+        SECRET_KEY_FILE=str(secret),
+        DOCUMENT_ENCRYPTION_KEYS=VALID_KEY,
+        ALLOWED_HOSTS="example.org",
+        EXTRACT_SIGNING_KEYS=VALID_EXTRACT_KEY,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -66,6 +78,7 @@ def test_malformed_extract_key_stops_start_up():
     assert done.returncode != 0
     assert "EXTRACT_SIGNING_KEYS" in done.stderr
 
+
 # --- check --deploy -------------------------------------------------------------------------------
 
 # What docker-compose.yml gives the web container (secrets as .env would hold them).
@@ -83,13 +96,21 @@ PRODUCTION_ENV = {
 def _check_deploy(tmp_path, **env):
     # DJANGO_ALLOW_ASYNC_UNSAFE is set process-wide by the browser tests' fixtures; production never has it.
     dropped = {
-        "SECRET_KEY", "DOCUMENT_ENCRYPTION_KEYS", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "EXTRACT_SIGNING_KEYS"
+        "SECRET_KEY",
+        "DOCUMENT_ENCRYPTION_KEYS",
+        "DATABASE_URL",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+        "EXTRACT_SIGNING_KEYS",
     }
     base = {k: v for k, v in os.environ.items() if k not in dropped}
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env={**base, "DJANGO_SETTINGS_MODULE": "portal.settings", "MEDREG_VAR_DIR": str(tmp_path), **env},
-        capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env={**base, "DJANGO_SETTINGS_MODULE": "portal.settings", "MEDREG_VAR_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

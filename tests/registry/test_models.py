@@ -89,8 +89,13 @@ def test_refresh_derived_takes_region_and_specialty_from_main_workplace():
     worker = WorkerFactory(last_name="Ёлкина", first_name="Мария", middle_name="")
     moscow, spb = RegionFactory(code="77", name="Москва"), RegionFactory(code="78", name="Санкт-Петербург")
     therapy, cardio = SpecialtyFactory(), SpecialtyFactory()
-    EmploymentFactory(worker=worker, organization=OrganizationFactory(region=spb), specialty=cardio,
-                      kind=Employment.Kind.EXTERNAL, rate=Decimal("0.5"))
+    EmploymentFactory(
+        worker=worker,
+        organization=OrganizationFactory(region=spb),
+        specialty=cardio,
+        kind=Employment.Kind.EXTERNAL,
+        rate=Decimal("0.5"),
+    )
     EmploymentFactory(worker=worker, organization=OrganizationFactory(region=moscow), specialty=therapy)
     AdmissionDocumentFactory(worker=worker, specialty=therapy, valid_until=TODAY + dt.timedelta(days=30))
     AdmissionDocumentFactory(worker=worker, specialty=cardio, valid_until=TODAY + dt.timedelta(days=900))
@@ -144,12 +149,15 @@ def test_refresh_derived_query_count_does_not_grow_with_workers(django_assert_ma
 
 def test_advancing_admission_statuses_is_idempotent():
     today = timezone.localdate()
-    expiring = WorkerFactory(admission_status=AdmissionStatus.ACTIVE,
-                             admission_valid_until=today + dt.timedelta(days=10))
-    expired = WorkerFactory(admission_status=AdmissionStatus.EXPIRING,
-                            admission_valid_until=today - dt.timedelta(days=1))
-    untouched = WorkerFactory(admission_status=AdmissionStatus.ACTIVE,
-                              admission_valid_until=today + dt.timedelta(days=300))
+    expiring = WorkerFactory(
+        admission_status=AdmissionStatus.ACTIVE, admission_valid_until=today + dt.timedelta(days=10)
+    )
+    expired = WorkerFactory(
+        admission_status=AdmissionStatus.EXPIRING, admission_valid_until=today - dt.timedelta(days=1)
+    )
+    untouched = WorkerFactory(
+        admission_status=AdmissionStatus.ACTIVE, admission_valid_until=today + dt.timedelta(days=300)
+    )
 
     first = services.admission_statuses_advance(today=today)
     second = services.admission_statuses_advance(today=today)
@@ -182,8 +190,15 @@ def test_admin_edit_of_a_document_refreshes_the_workers_status(client):
     services.worker_refresh_derived(worker_ids=[worker.id])
     client.force_login(StaffFactory(is_superuser=True))
     url = f"/admin/registry/admissiondocument/{doc.pk}/change/"
-    data = {"worker": worker.pk, "kind": doc.kind, "specialty": spec.pk, "number": doc.number,
-            "issued_on": doc.issued_on.isoformat(), "valid_until": doc.valid_until.isoformat(), "status": "annulled"}
+    data = {
+        "worker": worker.pk,
+        "kind": doc.kind,
+        "specialty": spec.pk,
+        "number": doc.number,
+        "issued_on": doc.issued_on.isoformat(),
+        "valid_until": doc.valid_until.isoformat(),
+        "status": "annulled",
+    }
     assert client.post(url, data).status_code == 302
     worker.refresh_from_db()
     assert worker.admission_status == AdmissionStatus.ANNULLED
@@ -218,6 +233,8 @@ def test_worker_identifiers_are_unique_without_extra_pattern_indexes():
     WorkerFactory(inn=None)  # many workers without an INN
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'registry_medicalworker' "
-                           "AND indexdef LIKE '%%varchar_pattern_ops%%'")
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'registry_medicalworker' "
+                "AND indexdef LIKE '%%varchar_pattern_ops%%'"
+            )
             assert cursor.fetchall() == []

@@ -207,8 +207,7 @@ def _org_upload(model, organization):
     """An organization's staff file upload with its report on disk (registry.imports.jobs)."""
     from registry.imports import jobs as import_jobs
 
-    job = model.objects.create(kind="employments", source="x.csv", organization=organization,
-                               status=model.Status.DONE)
+    job = model.objects.create(kind="employments", source="x.csv", organization=organization, status=model.Status.DONE)
     import_jobs.imports_dir().mkdir(parents=True, exist_ok=True)
     (import_jobs.imports_dir() / f"{job.pk}-errors.csv").write_text("\ufeffСтрока\r\n", encoding="utf-8")
     model.objects.filter(pk=job.pk).update(report_name=f"{job.pk}-errors.csv")

@@ -30,8 +30,12 @@ def _snils_forms(snils: str) -> list[str]:
 
 def _phone_forms(phone: str) -> list[str]:
     digits = re.sub(r"\D", "", phone)[-10:]
-    return [phone, digits, f"{digits[:3]} {digits[3:6]}-{digits[6:8]}-{digits[8:]}",
-            f"({digits[:3]}) {digits[3:6]}-{digits[6:8]}-{digits[8:]}"]
+    return [
+        phone,
+        digits,
+        f"{digits[:3]} {digits[3:6]}-{digits[6:8]}-{digits[8:]}",
+        f"({digits[:3]}) {digits[3:6]}-{digits[6:8]}-{digits[8:]}",
+    ]
 
 
 def _date_forms(day: dt.date) -> list[str]:
@@ -46,8 +50,13 @@ def dataset(db):
     for n in range(WORKERS):
         user = UserFactory(email=f"private.person{n}@mail.example", phone=f"+7916{5550000 + n * 137:07d}")
         birth = dt.date(1951 + n, 2 + n % 10, 3 + n)
-        worker = WorkerFactory(user=user, snils=user.snils, birth_date=birth, phone=f"+7903{4440000 + n * 91:07d}",
-                               email=f"worker.private{n}@inbox.example")
+        worker = WorkerFactory(
+            user=user,
+            snils=user.snils,
+            birth_date=birth,
+            phone=f"+7903{4440000 + n * 91:07d}",
+            email=f"worker.private{n}@inbox.example",
+        )
         EmploymentFactory(worker=worker)
         AdmissionDocumentFactory(worker=worker, specialty=worker.employments.first().specialty)
         workers.append(worker)
@@ -102,7 +111,6 @@ def _public_urls(workers) -> list[str]:
         "/fhir/PractitionerRole",
     ]
     return urls
-
 
 
 @pytest.mark.django_db

@@ -107,8 +107,10 @@ def test_no_page_may_be_framed(signed_in, worker_user, settings, on_commit_immed
             continue
         checked += 1
         assert response["X-Frame-Options"] == "DENY", url
-        assert "frame-ancestors 'none'" in response["Content-Security-Policy"] or "sandbox" in response[
-            "Content-Security-Policy"], url
+        assert (
+            "frame-ancestors 'none'" in response["Content-Security-Policy"]
+            or "sandbox" in response["Content-Security-Policy"]
+        ), url
     assert checked >= 10
 
 
@@ -144,8 +146,10 @@ def test_next_parameter_never_redirects_off_site(signed_in, worker_user, setting
 @pytest.mark.parametrize("target", EVIL_TARGETS)
 def test_login_does_not_remember_an_offsite_next(target, worker_user, client, settings, on_commit_immediate):
     settings.SMS_BACKEND = "accounts.sms.LocmemBackend"
-    client.post(reverse("accounts:login"), {"kind": "worker", "username": worker_user.snils,
-                                            "password": "correct-horse-battery-staple", "next": target})
+    client.post(
+        reverse("accounts:login"),
+        {"kind": "worker", "username": worker_user.snils, "password": "correct-horse-battery-staple", "next": target},
+    )
     assert "accounts.next" not in client.session
 
 
@@ -153,8 +157,15 @@ def test_login_does_not_remember_an_offsite_next(target, worker_user, client, se
 def test_login_remembers_a_local_next(worker_user, client, settings, on_commit_immediate):
     # The check above would pass vacuously if the login never got as far as remembering anything.
     settings.SMS_BACKEND = "accounts.sms.LocmemBackend"
-    client.post(reverse("accounts:login"), {"kind": "worker", "username": worker_user.snils,
-                                            "password": "correct-horse-battery-staple", "next": "/registry/"})
+    client.post(
+        reverse("accounts:login"),
+        {
+            "kind": "worker",
+            "username": worker_user.snils,
+            "password": "correct-horse-battery-staple",
+            "next": "/registry/",
+        },
+    )
     assert client.session.get("accounts.next") == "/registry/"
 
 
@@ -202,8 +213,13 @@ def _zip(name: str, content: bytes) -> bytes:
 
 
 TICKET_FORM = {
-    "full_name": "Петрова Анна Сергеевна", "inn_or_snils": "112-233-445 95", "account_number": "", "topic": "other",
-    "description": "Не открывается страница.", "contact_email": "anna@example.org", "contact_phone": "",
+    "full_name": "Петрова Анна Сергеевна",
+    "inn_or_snils": "112-233-445 95",
+    "account_number": "",
+    "topic": "other",
+    "description": "Не открывается страница.",
+    "contact_email": "anna@example.org",
+    "contact_phone": "",
     "follows_number": "",
 }
 POLYGLOTS = {

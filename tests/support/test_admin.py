@@ -606,9 +606,11 @@ def test_staff_opening_a_ticket_is_journaled(client):
     from tests.factories import StaffFactory, UserFactory
 
     owner = UserFactory()
-    ticket = ticket_create(data=TicketInput(full_name="А Б", topic="other", description="x",
-                                            inn_or_snils=owner.snils), user=owner)
+    ticket = ticket_create(
+        data=TicketInput(full_name="А Б", topic="other", description="x", inn_or_snils=owner.snils), user=owner
+    )
     client.force_login(StaffFactory(is_superuser=True))
     assert client.get(f"/admin/support/ticket/{ticket.pk}/change/").status_code == 200
-    assert AuditEntry.objects.filter(event=AuditEntry.Event.DATA_VIEWED, subject=owner,
-                                     object_type="ticket", object_id=ticket.number).exists()
+    assert AuditEntry.objects.filter(
+        event=AuditEntry.Event.DATA_VIEWED, subject=owner, object_type="ticket", object_id=ticket.number
+    ).exists()

@@ -40,9 +40,16 @@ def staff(db):
 
 
 def anonymous_form(**overrides):
-    data = {"full_name": "Петрова Анна Сергеевна", "inn_or_snils": SNILS, "account_number": "",
-            "topic": "no_access", "description": "Не могу войти: пишет, что пароль неверный.",
-            "contact_email": "anna@example.org", "contact_phone": "", "follows_number": ""}
+    data = {
+        "full_name": "Петрова Анна Сергеевна",
+        "inn_or_snils": SNILS,
+        "account_number": "",
+        "topic": "no_access",
+        "description": "Не могу войти: пишет, что пароль неверный.",
+        "contact_email": "anna@example.org",
+        "contact_phone": "",
+        "follows_number": "",
+    }
     data.update(overrides)
     return data
 
@@ -54,8 +61,13 @@ def png_bytes(size=(300, 200)) -> bytes:
 
 
 def make_ticket(user=None, **overrides) -> Ticket:
-    data = {"full_name": "Иванова Мария", "topic": "other", "description": "Вопрос", "inn_or_snils": "11223344595",
-            "contact_email": "" if user else "anon@example.org"}
+    data = {
+        "full_name": "Иванова Мария",
+        "topic": "other",
+        "description": "Вопрос",
+        "inn_or_snils": "11223344595",
+        "contact_email": "" if user else "anon@example.org",
+    }
     data.update(overrides)
     return services.ticket_create(data=services.TicketInput(**data), user=user)
 
@@ -262,7 +274,10 @@ def test_user_reply_puts_a_waiting_ticket_back_in_work(client, user, staff):
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.IN_PROGRESS
     assert list(ticket.status_changes.values_list("to_status", flat=True)) == [
-        Ticket.Status.NEW, Ticket.Status.WAITING_USER, Ticket.Status.IN_PROGRESS]
+        Ticket.Status.NEW,
+        Ticket.Status.WAITING_USER,
+        Ticket.Status.IN_PROGRESS,
+    ]
 
 
 @pytest.mark.django_db
@@ -345,8 +360,9 @@ def test_anonymous_lookup_by_phone_in_any_format(client):
 def test_wrong_contact_and_unknown_number_get_the_same_answer(client):
     ticket = make_ticket()
     wrong = client.post(reverse("support:ticket_lookup"), {"number": ticket.number, "contact": "other@example.org"})
-    unknown = Client().post(reverse("support:ticket_lookup"), {"number": "SUP-2026-999999",
-                                                               "contact": "anon@example.org"})
+    unknown = Client().post(
+        reverse("support:ticket_lookup"), {"number": "SUP-2026-999999", "contact": "anon@example.org"}
+    )
     assert wrong.context["form"].errors == unknown.context["form"].errors
     assert client.get(reverse("support:ticket_detail", args=[ticket.number])).status_code == 404
 
@@ -366,8 +382,15 @@ def test_lookup_is_rate_limited():
 @pytest.mark.django_db
 def test_help_page_lists_channels_and_common_problems(client):
     body = client.get(reverse("support:help")).content.decode()
-    for text in ("Онлайн-чат", "8 800", "Не могу войти", "Не приходит код", "заблокирована",
-                 "не отображаются", "неверные данные"):
+    for text in (
+        "Онлайн-чат",
+        "8 800",
+        "Не могу войти",
+        "Не приходит код",
+        "заблокирована",
+        "не отображаются",
+        "неверные данные",
+    ):
         assert text in body
 
 
@@ -464,8 +487,11 @@ def test_failed_ticket_leaves_no_stored_screenshot(client, user, monkeypatch):
     monkeypatch.setattr(services, "ticket_number_next", broken)
     shot = SimpleUploadedFile("screen.png", png_bytes(), content_type="image/png")
     with pytest.raises(RuntimeError):
-        services.ticket_create(data=services.TicketInput(full_name="А Б", topic="other", description="x",
-                                                         contact_email="a@b.ru"), user=None, screenshot=shot)
+        services.ticket_create(
+            data=services.TicketInput(full_name="А Б", topic="other", description="x", contact_email="a@b.ru"),
+            user=None,
+            screenshot=shot,
+        )
     assert not StoredDocument.objects.exists()
 
 

@@ -47,15 +47,25 @@ def pdf_upload(name="doc.pdf"):
 def reference_for(worker, *, inn=None):
     """Stand-in ФНС and СФР records that agree with the worker's registry data."""
     inn = inn or worker.inn
-    common = {"last_name": worker.last_name, "first_name": worker.first_name, "middle_name": worker.middle_name,
-              "birth_date": worker.birth_date}
+    common = {
+        "last_name": worker.last_name,
+        "first_name": worker.first_name,
+        "middle_name": worker.middle_name,
+        "birth_date": worker.birth_date,
+    }
     StateRegistryReference.objects.create(source="social_fund", key=worker.snils, linked_key=inn, **common)
     StateRegistryReference.objects.create(source="tax", key=inn, linked_key=worker.snils, **common)
 
 
 def identity_input(worker, **overrides) -> services.IdentityInput:
-    values = {"snils": worker.snils, "inn": worker.inn, "last_name": worker.last_name,
-              "first_name": worker.first_name, "middle_name": worker.middle_name, "birth_date": worker.birth_date}
+    values = {
+        "snils": worker.snils,
+        "inn": worker.inn,
+        "last_name": worker.last_name,
+        "first_name": worker.first_name,
+        "middle_name": worker.middle_name,
+        "birth_date": worker.birth_date,
+    }
     values.update(overrides)
     return services.IdentityInput(**values)
 
@@ -75,8 +85,9 @@ def worker(worker_user):
     EmploymentFactory(worker=record, organization=OrganizationFactory(), specialty=specialty)
     AdmissionDocumentFactory(worker=record, specialty=specialty, number="0177000000001")
     level, _ = EducationLevel.objects.get_or_create(code="1", defaults={"name": "Высшее"})
-    Education.objects.create(worker=record, level=level, institution="МГМУ", diploma_number="1234567",
-                             issued_on=dt.date(2008, 6, 30))
+    Education.objects.create(
+        worker=record, level=level, institution="МГМУ", diploma_number="1234567", issued_on=dt.date(2008, 6, 30)
+    )
     reference_for(record)
     return record
 

@@ -20,9 +20,14 @@ pytestmark = pytest.mark.django_db
 
 
 def _identity_post(worker, **overrides):
-    data = {"snils": worker.snils_display, "inn": worker.inn, "last_name": worker.last_name,
-            "first_name": worker.first_name, "middle_name": worker.middle_name,
-            "birth_date": worker.birth_date.isoformat()}
+    data = {
+        "snils": worker.snils_display,
+        "inn": worker.inn,
+        "last_name": worker.last_name,
+        "first_name": worker.first_name,
+        "middle_name": worker.middle_name,
+        "birth_date": worker.birth_date.isoformat(),
+    }
     data.update(overrides)
     return data
 
@@ -36,18 +41,21 @@ def test_cabinet_requires_login(client):
 def test_cabinet_shows_record_expiring_document_and_cme_progress(client, worker, settings):
     settings.CME_REQUIRED_HOURS = 100
     today = timezone.localdate()
-    AdmissionDocument.objects.filter(worker=worker).update(valid_until=today + dt.timedelta(days=40),
-                                                           issued_on=today - dt.timedelta(days=1500))
+    AdmissionDocument.objects.filter(worker=worker).update(
+        valid_until=today + dt.timedelta(days=40), issued_on=today - dt.timedelta(days=1500)
+    )
     for hours in (36, 18):
-        ContinuingEducation.objects.create(worker=worker, topic="Тема", completed_on=today - dt.timedelta(days=30),
-                                           hours=hours)
-    ContinuingEducation.objects.create(worker=worker, topic="Старое", completed_on=today - dt.timedelta(days=2000),
-                                       hours=500)
+        ContinuingEducation.objects.create(
+            worker=worker, topic="Тема", completed_on=today - dt.timedelta(days=30), hours=hours
+        )
+    ContinuingEducation.objects.create(
+        worker=worker, topic="Старое", completed_on=today - dt.timedelta(days=2000), hours=500
+    )
     client.force_login(worker.user)
     page = client.get("/cabinet/").content.decode()
     assert worker.snils_display in page and worker.inn in page  # protected data, shown to the owner only
     assert "data-expiring" in page and "осталось 40 дн." in page
-    assert 'data-cme-hours>54<' in page
+    assert "data-cme-hours>54<" in page
     assert "не хватает 46 ч" in page
     assert 'href="/extracts/registry.pdf"' in page and 'href="/extracts/qualification.pdf"' in page
 
@@ -59,8 +67,7 @@ def test_cme_requirement_defaults_to_144_hours(settings):
 def test_cabinet_query_count_does_not_grow_with_records(client, worker, django_assert_max_num_queries):
     client.force_login(worker.user)
     for i in range(15):
-        ContinuingEducation.objects.create(worker=worker, topic=f"Тема {i}", completed_on=timezone.localdate(),
-                                           hours=1)
+        ContinuingEducation.objects.create(worker=worker, topic=f"Тема {i}", completed_on=timezone.localdate(), hours=1)
         Notification.objects.create(user=worker.user, kind="x", title=f"Уведомление {i}", body="…")
     with django_assert_max_num_queries(24):
         assert client.get("/cabinet/").status_code == 200
@@ -91,13 +98,15 @@ def test_identity_form_submits_and_checks(client, worker, on_commit_immediate):
 
 BAD_UPLOADS = [
     ("wrong type", b"GIF89a" + b"\0" * 100, "image/gif", "допустимы только"),
-    ("html", b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>", "text/html",
-     "допустимы только"),
-    ("svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml",
-     "допустимы только"),
+    ("html", b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>", "text/html", "допустимы только"),
+    (
+        "svg",
+        b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        "image/svg+xml",
+        "допустимы только",
+    ),
     ("polyglot pdf/html", None, "application/pdf", "посторонние данные"),
-    ("polyglot png/html", png_bytes() + b"<html><script>alert(1)</script></html>", "image/png",
-     "посторонние данные"),
+    ("polyglot png/html", png_bytes() + b"<html><script>alert(1)</script></html>", "image/png", "посторонние данные"),
     ("corrupt image", png_bytes()[:200], "image/png", "повреждён или не читается"),
     ("empty", b"", "application/pdf", "Паспорт (страница с фотографией): файл пустой."),
     ("oversized", None, "application/pdf", "больше 10 МБ"),
@@ -128,8 +137,9 @@ def test_bad_upload_is_refused_naming_the_field(client, worker, case, data, cont
 
 def test_invalid_identifiers_get_russian_errors_naming_the_field(client, worker):
     client.force_login(worker.user)
-    page = client.post("/cabinet/identity/", {**_identity_post(worker, inn="123456789037", snils="123"),
-                                              **identity_files()}).content.decode()
+    page = client.post(
+        "/cabinet/identity/", {**_identity_post(worker, inn="123456789037", snils="123"), **identity_files()}
+    ).content.decode()
     assert "ИНН" in page and "СНИЛС" in page
     assert not IdentityApplication.objects.exists()
 
@@ -143,13 +153,16 @@ def others(second_worker_user):
 
     worker = second_worker_user.worker
     reference_for(worker)
-    application = services.identity_application_submit(user=second_worker_user, data=identity_input(worker),
-                                                       files=identity_files())
+    application = services.identity_application_submit(
+        user=second_worker_user, data=identity_input(worker), files=identity_files()
+    )
     worker.identity_status = "confirmed"
     worker.save()
     change = services.change_request_submit(
-        user=second_worker_user, new_values={"phone": "+79161112233"},
-        proof=SimpleUploadedFile("proof.png", png_bytes(), content_type="image/png"))
+        user=second_worker_user,
+        new_values={"phone": "+79161112233"},
+        proof=SimpleUploadedFile("proof.png", png_bytes(), content_type="image/png"),
+    )
     entry = AuditEntry.objects.filter(subject=second_worker_user).first()
     return {"application": application, "change": change, "entry": entry}
 
@@ -208,15 +221,18 @@ def test_correction_needs_confirmed_identity(client, worker):
 def test_correction_shows_difference_then_sends_for_review(client, confirmed_worker, support_agent):
     worker = confirmed_worker
     client.force_login(worker.user)
-    preview = client.post("/cabinet/correction/", {**_correction_post(worker, last_name="Новикова"),
-                                                   "step": "preview"})
+    preview = client.post("/cabinet/correction/", {**_correction_post(worker, last_name="Новикова"), "step": "preview"})
     page = preview.content.decode()
     assert "data-diff" in page and "Новикова" in page and worker.last_name in page
     assert not ChangeRequest.objects.exists()
-    response = client.post("/cabinet/correction/", {
-        **_correction_post(worker, last_name="Новикова"), "step": "submit",
-        "proof": SimpleUploadedFile("marriage.pdf", pdf_bytes(), content_type="application/pdf"),
-    })
+    response = client.post(
+        "/cabinet/correction/",
+        {
+            **_correction_post(worker, last_name="Новикова"),
+            "step": "submit",
+            "proof": SimpleUploadedFile("marriage.pdf", pdf_bytes(), content_type="application/pdf"),
+        },
+    )
     change = ChangeRequest.objects.get()
     assert response["Location"] == reverse("verification:correction_detail", args=[change.pk])
     assert list(change.changes) == ["last_name"]
@@ -237,8 +253,10 @@ def test_unchanged_form_is_refused(client, confirmed_worker):
 
 def test_bad_ogrn_and_phone_are_refused_naming_the_field(client, confirmed_worker):
     client.force_login(confirmed_worker.user)
-    page = client.post("/cabinet/correction/", {**_correction_post(confirmed_worker, organization="1027700000000",
-                                                                   phone="12345"), "step": "preview"})
+    page = client.post(
+        "/cabinet/correction/",
+        {**_correction_post(confirmed_worker, organization="1027700000000", phone="12345"), "step": "preview"},
+    )
     text = page.content.decode()
     assert "Место работы" in text and "Телефон" in text
 
@@ -254,7 +272,8 @@ def test_important_notification_goes_to_cabinet_email_and_sms(worker, settings, 
     user.email, user.phone, user.phone_confirmed_at = "w@example.org", "+79161234567", timezone.now()
     user.save()
     application = services.identity_application_submit(
-        user=user, data=identity_input(worker, inn="500100732259"), files=identity_files())
+        user=user, data=identity_input(worker, inn="500100732259"), files=identity_files()
+    )
     application.refresh_from_db()
     assert application.status == "rejected"
     note = Notification.objects.get(user=user, kind="identity_rejected")
@@ -272,8 +291,7 @@ def test_notifications_page_marks_read(client, worker):
     assert "(не прочитано)" not in client.get("/cabinet/notifications/").content.decode()
 
 
-def test_review_queue_query_count_is_bounded(client, support_agent, confirmed_worker,
-                                             django_assert_max_num_queries):
+def test_review_queue_query_count_is_bounded(client, support_agent, confirmed_worker, django_assert_max_num_queries):
     from tests.factories import UserFactory, WorkerFactory
 
     support_agent.is_superuser = True
@@ -281,8 +299,11 @@ def test_review_queue_query_count_is_bounded(client, support_agent, confirmed_wo
     for _ in range(12):
         user = UserFactory()
         other = WorkerFactory(user=user, snils=user.snils, identity_status="confirmed")
-        services.change_request_submit(user=user, new_values={"phone": "+79161112233"},
-                                       proof=SimpleUploadedFile("p.png", png_bytes(), content_type="image/png"))
+        services.change_request_submit(
+            user=user,
+            new_values={"phone": "+79161112233"},
+            proof=SimpleUploadedFile("p.png", png_bytes(), content_type="image/png"),
+        )
         assert other.pk
     client.force_login(support_agent)
     with django_assert_max_num_queries(12):
@@ -290,8 +311,11 @@ def test_review_queue_query_count_is_bounded(client, support_agent, confirmed_wo
 
 
 def test_owner_opens_own_journal_entry_with_changed_fields(client, confirmed_worker):
-    services.change_request_submit(user=confirmed_worker.user, new_values={"phone": "+79161112233"},
-                                   proof=SimpleUploadedFile("p.png", png_bytes(), content_type="image/png"))
+    services.change_request_submit(
+        user=confirmed_worker.user,
+        new_values={"phone": "+79161112233"},
+        proof=SimpleUploadedFile("p.png", png_bytes(), content_type="image/png"),
+    )
     entry = AuditEntry.objects.get(subject=confirmed_worker.user, details__action="change_requested")
     client.force_login(confirmed_worker.user)
     page = client.get(reverse("accounts:journal_entry", args=[entry.pk])).content.decode()
@@ -299,8 +323,9 @@ def test_owner_opens_own_journal_entry_with_changed_fields(client, confirmed_wor
 
 
 def test_open_application_page_polls_for_its_status_and_a_decided_one_does_not(client, worker):
-    application = services.identity_application_submit(user=worker.user, data=identity_input(worker),
-                                                       files=identity_files())
+    application = services.identity_application_submit(
+        user=worker.user, data=identity_input(worker), files=identity_files()
+    )
     client.force_login(worker.user)
     url = reverse("verification:identity_detail", args=[application.pk])
     assert 'hx-trigger="every 5s"' in client.get(url).content.decode()

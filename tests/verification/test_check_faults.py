@@ -28,8 +28,10 @@ from verification.models import ApplicationHistory, IdentityApplication, Qualifi
 
 Identity = IdentityApplication.Status
 Qualification = QualificationApplication.Status
-FINAL = {IdentityApplication: {Identity.CONFIRMED, Identity.REJECTED, Identity.MANUAL_REVIEW},
-         QualificationApplication: {Qualification.CONFIRMED, Qualification.NEEDS_FIX}}
+FINAL = {
+    IdentityApplication: {Identity.CONFIRMED, Identity.REJECTED, Identity.MANUAL_REVIEW},
+    QualificationApplication: {Qualification.CONFIRMED, Qualification.NEEDS_FIX},
+}
 HOLD_SECONDS = 15  # the first request waits this long at most; the test kills its worker long before
 
 
@@ -84,8 +86,12 @@ class StateRegistryServer:
 
     def knows(self, worker: MedicalWorker, **tax_differs) -> None:
         """Both services know the worker as the registry does; ``tax_differs`` changes what ФНС says."""
-        person = {"last_name": worker.last_name, "first_name": worker.first_name,
-                  "middle_name": worker.middle_name, "birth_date": worker.birth_date.isoformat()}
+        person = {
+            "last_name": worker.last_name,
+            "first_name": worker.first_name,
+            "middle_name": worker.middle_name,
+            "birth_date": worker.birth_date.isoformat(),
+        }
         self.people[f"/social-fund/{worker.snils}"] = {**person, "linked_key": worker.inn}
         tax = {**person, **{k: str(v) for k, v in tax_differs.items()}, "linked_key": worker.snils}
         self.people[f"/tax/{worker.inn}"] = tax
@@ -112,10 +118,14 @@ def _check_workers(broker: str, tmp_path, server: StateRegistryServer, **env) ->
     """Workers whose identity checks call `server`, with notifications that leave a trace: SMS in the
     SmsOutbox table, e-mail a file each in tmp_path/mail (the log masks addresses)."""
     return Workers(
-        broker, tmp_path,
+        broker,
+        tmp_path,
         VERIFICATION_GATEWAY="verification.gateways.HttpStateRegistryGateway",
-        STATE_REGISTRY_URL=server.url, STATE_REGISTRY_TIMEOUT="60", STATE_REGISTRY_RETRIES="0",
-        SMS_BACKEND="accounts.sms.DatabaseBackend", EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        STATE_REGISTRY_URL=server.url,
+        STATE_REGISTRY_TIMEOUT="60",
+        STATE_REGISTRY_RETRIES="0",
+        SMS_BACKEND="accounts.sms.DatabaseBackend",
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
         EMAIL_FILE_PATH=str(tmp_path / "mail"),
         **env,
     )
@@ -126,16 +136,16 @@ def _check_workers(broker: str, tmp_path, server: StateRegistryServer, **env) ->
 
 def _applicant(n: int, *, identity_confirmed: bool = False) -> MedicalWorker:
     """A worker with an account that gets e-mail and SMS, a diploma and an admission document."""
-    user = UserFactory(email=f"applicant{n}@example.org", phone=f"+7900100{n:04d}",
-                       phone_confirmed_at=timezone.now())
+    user = UserFactory(email=f"applicant{n}@example.org", phone=f"+7900100{n:04d}", phone_confirmed_at=timezone.now())
     worker = WorkerFactory(user=user, snils=user.snils, last_name=user.last_name, first_name=user.first_name)
     if identity_confirmed:
         worker.identity_status = MedicalWorker.IdentityStatus.CONFIRMED
         worker.save(update_fields=["identity_status"])
     AdmissionDocumentFactory(worker=worker, number=f"0177{n:09d}")
     level, _ = EducationLevel.objects.get_or_create(code="1", defaults={"name": "Высшее"})
-    Education.objects.create(worker=worker, level=level, institution="МГМУ", diploma_number=f"{n:07d}",
-                             issued_on=dt.date(2008, 6, 30))
+    Education.objects.create(
+        worker=worker, level=level, institution="МГМУ", diploma_number=f"{n:07d}", issued_on=dt.date(2008, 6, 30)
+    )
     return worker
 
 
@@ -147,10 +157,15 @@ def _submit_identity(worker: MedicalWorker, **overrides) -> IdentityApplication:
 
 def _submit_qualification(worker: MedicalWorker, *, diploma: str) -> QualificationApplication:
     admission = worker.admission_documents.get().number
-    files = {"diploma_document": pdf_upload("diploma.pdf"), "residency_document": pdf_upload("residency.pdf"),
-             "admission_document": upload("cert.png"), "no_sanctions_document": pdf_upload("statement.pdf")}
+    files = {
+        "diploma_document": pdf_upload("diploma.pdf"),
+        "residency_document": pdf_upload("residency.pdf"),
+        "admission_document": upload("cert.png"),
+        "no_sanctions_document": pdf_upload("statement.pdf"),
+    }
     return services.qualification_application_submit(
-        user=worker.user, data=services.QualificationInput(diploma_number=diploma, admission_number=admission),
+        user=worker.user,
+        data=services.QualificationInput(diploma_number=diploma, admission_number=admission),
         files=files,
     )
 
@@ -162,18 +177,25 @@ def _decided(application) -> bool:
 def _told(worker: MedicalWorker, workers: Workers) -> dict[str, int]:
     """How many times the worker heard anything: cabinet notifications, SMS, e-mails."""
     user = worker.user
-    return {"notifications": Notification.objects.filter(user=user).count(),
-            "sms": SmsOutbox.objects.filter(phone=user.phone).count(),
-            "emails": sum(path.read_text(errors="replace").count(f"\nTo: {user.email}\n")
-                          for path in (workers.tmp_path / "mail").glob("*"))}
+    return {
+        "notifications": Notification.objects.filter(user=user).count(),
+        "sms": SmsOutbox.objects.filter(phone=user.phone).count(),
+        "emails": sum(
+            path.read_text(errors="replace").count(f"\nTo: {user.email}\n")
+            for path in (workers.tmp_path / "mail").glob("*")
+        ),
+    }
 
 
 def _wait_until_settled(workers: Workers, applications: list, *, timeout: float) -> None:
     """Every application decided, each worker told (SMS and e-mail are tasks of their own), and
     nothing left in the queue or unacknowledged that could still run a second time."""
     workers.wait(lambda: all(_decided(a) for a in applications), timeout=timeout, what="every decision")
-    workers.wait(lambda: all(min(_told(a.worker, workers).values()) >= 1 for a in applications),
-                 timeout=30, what="every notification to be delivered")
+    workers.wait(
+        lambda: all(min(_told(a.worker, workers).values()) >= 1 for a in applications),
+        timeout=30,
+        what="every notification to be delivered",
+    )
     workers.wait(workers.drained, timeout=30, what="the queue to drain")
 
 
@@ -192,8 +214,7 @@ def _assert_decided_once(application, expected: str, workers: Workers) -> None:
 # --- A worker killed in the middle of a check ------------------------------------------------------
 
 
-def _kill_mid_identity_check(tmp_path, broker, server, *, whole_worker: bool, tax_differs: dict | None = None,
-                             **env):
+def _kill_mid_identity_check(tmp_path, broker, server, *, whole_worker: bool, tax_differs: dict | None = None, **env):
     """Submit one identity application, kill the worker (its pool process, or all of it) while the
     check waits for the state registry's first answer, start another worker; returns the settled
     application and the workers. ``tax_differs``: what the tax service says otherwise."""
@@ -218,14 +239,15 @@ def _kill_mid_identity_check(tmp_path, broker, server, *, whole_worker: bool, ta
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_pool_process_killed_mid_identity_check_is_checked_again_and_decided_once(
-    tmp_path, redis_url, state_registry
-):
+def test_pool_process_killed_mid_identity_check_is_checked_again_and_decided_once(tmp_path, redis_url, state_registry):
     application, workers = _kill_mid_identity_check(tmp_path, redis_url, state_registry, whole_worker=False)
     worker = application.worker
     # The check that died asked the social fund and got no answer; the one retaken asked both once.
-    assert state_registry.requests == [f"/social-fund/{worker.snils}", f"/social-fund/{worker.snils}",
-                                       f"/tax/{worker.inn}"]
+    assert state_registry.requests == [
+        f"/social-fund/{worker.snils}",
+        f"/social-fund/{worker.snils}",
+        f"/tax/{worker.inn}",
+    ]
     _assert_decided_once(application, Identity.CONFIRMED, workers)
     assert application.check_attempts == 2
     worker.refresh_from_db()
@@ -236,13 +258,15 @@ def test_pool_process_killed_mid_identity_check_is_checked_again_and_decided_onc
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_outright_mid_identity_check_is_redelivered_and_decided_once(
-    tmp_path, redis_url, state_registry
-):
+def test_worker_killed_outright_mid_identity_check_is_redelivered_and_decided_once(tmp_path, redis_url, state_registry):
     # Nothing rejects the task back: Redis redelivers it after the visibility timeout (8 s here, two
     # hours in production), and the redelivered check retakes the claim the dead worker left.
     application, workers = _kill_mid_identity_check(
-        tmp_path, redis_url, state_registry, whole_worker=True, tax_differs={"birth_date": dt.date(1979, 1, 2)},
+        tmp_path,
+        redis_url,
+        state_registry,
+        whole_worker=True,
+        tax_differs={"birth_date": dt.date(1979, 1, 2)},
         CELERY_BROKER_VISIBILITY_TIMEOUT="8",
     )
     worker = application.worker
@@ -315,9 +339,11 @@ def test_checks_submitted_while_redis_is_down_are_enqueued_by_the_reconciler_and
     private_redis.stop()
     with workers.publishing():
         # The submission is accepted; its task cannot be published and is logged as such.
-        expected = [(_submit_identity(confirmed), Identity.CONFIRMED),
-                    (_submit_identity(rejected), Identity.REJECTED),
-                    (_submit_qualification(qualified, diploma="0000023"), Qualification.CONFIRMED)]
+        expected = [
+            (_submit_identity(confirmed), Identity.CONFIRMED),
+            (_submit_identity(rejected), Identity.REJECTED),
+            (_submit_qualification(qualified, diploma="0000023"), Qualification.CONFIRMED),
+        ]
         for application, _ in expected:
             task = "check_identity" if isinstance(application, IdentityApplication) else "check_qualification"
             assert f"could not enqueue verification.{task}_application({application.pk})" in caplog.text

@@ -40,8 +40,16 @@ class Registry(BaseHTTPRequestHandler):
         if self.path == f"/social-fund/{SNILS}":
             if count <= type(self).failures_before_success:
                 return self._send(503, {"error": "busy"})
-            return self._send(200, {"last_name": "Иванова", "first_name": "Мария", "middle_name": "Петровна",
-                                    "birth_date": "1985-04-12", "linked_key": INN})
+            return self._send(
+                200,
+                {
+                    "last_name": "Иванова",
+                    "first_name": "Мария",
+                    "middle_name": "Петровна",
+                    "birth_date": "1985-04-12",
+                    "linked_key": INN,
+                },
+            )
         if self.path == f"/tax/{INN}":
             return self._send(200, {"last_name": "Иванова", "first_name": "Мария", "birth_date": "1985-04-12"})
         if self.path.startswith("/slow/"):
@@ -126,8 +134,9 @@ def test_http_gateway_unreachable_is_unavailable():
 @pytest.mark.django_db
 def test_default_gateway_is_the_reference_table_stand_in(settings):
     assert isinstance(get_gateway(), ReferenceTableGateway)
-    StateRegistryReference.objects.create(source="tax", key=INN, last_name="Иванова", first_name="Мария",
-                                          birth_date=dt.date(1985, 4, 12))
+    StateRegistryReference.objects.create(
+        source="tax", key=INN, last_name="Иванова", first_name="Мария", birth_date=dt.date(1985, 4, 12)
+    )
     assert get_gateway().tax_lookup(inn=INN).first_name == "Мария"
     assert get_gateway().social_fund_lookup(snils=SNILS) is None
 
@@ -150,8 +159,7 @@ def test_import_command_upserts_reference_rows(tmp_path):
 @pytest.mark.django_db
 def test_import_command_reports_the_bad_line(tmp_path):
     path = tmp_path / "ref.csv"
-    path.write_text("source,key,last_name,first_name,birth_date\ntax,123456789037,А,Б,1985-04-12\n",
-                    encoding="utf-8")
+    path.write_text("source,key,last_name,first_name,birth_date\ntax,123456789037,А,Б,1985-04-12\n", encoding="utf-8")
     with pytest.raises(CommandError, match="line 2"):
         call_command("import_state_registry", str(path), verbosity=0)
     assert not StateRegistryReference.objects.exists()

@@ -35,8 +35,11 @@ def _check(application):
 
 
 def _statuses(application):
-    return list(ApplicationHistory.objects.filter(kind="identity", application_id=application.pk)
-                .order_by("id").values_list("from_status", "to_status"))
+    return list(
+        ApplicationHistory.objects.filter(kind="identity", application_id=application.pk)
+        .order_by("id")
+        .values_list("from_status", "to_status")
+    )
 
 
 def test_matching_data_is_confirmed_and_worker_gains_edit_rights(worker):
@@ -106,8 +109,13 @@ def test_inn_of_another_person_is_a_discrepancy(worker):
     # The INN exists, with the same name and birth date (a namesake), but the tax service links it
     # to a different SNILS.
     StateRegistryReference.objects.create(
-        source="tax", key=other_inn(), last_name=worker.last_name, first_name=worker.first_name,
-        middle_name=worker.middle_name, birth_date=worker.birth_date, linked_key="11223344595",
+        source="tax",
+        key=other_inn(),
+        last_name=worker.last_name,
+        first_name=worker.first_name,
+        middle_name=worker.middle_name,
+        birth_date=worker.birth_date,
+        linked_key="11223344595",
     )
     application = _submit(worker, inn=other_inn())
     _check(application)
@@ -157,8 +165,12 @@ def test_fix_within_30_days_then_confirmed(worker):
         assert application.status == IdentityApplication.Status.SUBMITTED
         assert _check(application) == IdentityApplication.Status.CONFIRMED
     assert _statuses(application) == [
-        ("", "submitted"), ("submitted", "checking"), ("checking", "rejected"),
-        ("rejected", "submitted"), ("submitted", "checking"), ("checking", "confirmed"),
+        ("", "submitted"),
+        ("submitted", "checking"),
+        ("checking", "rejected"),
+        ("rejected", "submitted"),
+        ("submitted", "checking"),
+        ("checking", "confirmed"),
     ]
     entry = AuditEntry.objects.get(subject=worker.user, details__action="identity_resubmitted")
     assert entry.details["fields"] == ["inn"]
@@ -204,8 +216,9 @@ class DownGateway:
 def _run_task(application_id, *, retries, redelivered=False):
     """Run the task body as a worker would, with the given retry count (not eager); ``redelivered``
     as the broker marks a message it delivers again after its worker died."""
-    check_identity_application.push_request(retries=retries, is_eager=False, called_directly=False, id="t",
-                                            delivery_info={"redelivered": redelivered})
+    check_identity_application.push_request(
+        retries=retries, is_eager=False, called_directly=False, id="t", delivery_info={"redelivered": redelivered}
+    )
     try:
         return check_identity_application.run(application_id)
     finally:
@@ -251,8 +264,10 @@ def test_crashed_check_is_retried_and_finishes_once(worker):
             raise RuntimeError("worker crashed mid-check")
         return real(app, gateway)
 
-    with mock.patch.object(services.checks, "identity_discrepancies", side_effect=flaky), \
-            mock.patch.object(check_identity_application, "retry", side_effect=Retry()):
+    with (
+        mock.patch.object(services.checks, "identity_discrepancies", side_effect=flaky),
+        mock.patch.object(check_identity_application, "retry", side_effect=Retry()),
+    ):
         with pytest.raises(Retry):
             _run_task(application.pk, retries=0)
         application.refresh_from_db()
@@ -264,8 +279,11 @@ def test_crashed_check_is_retried_and_finishes_once(worker):
     assert application.check_attempts == 2
     assert Notification.objects.filter(user=worker.user, kind="identity_confirmed").count() == 1
     assert _statuses(application) == [
-        ("", "submitted"), ("submitted", "checking"), ("checking", "submitted"),
-        ("submitted", "checking"), ("checking", "confirmed"),
+        ("", "submitted"),
+        ("submitted", "checking"),
+        ("checking", "submitted"),
+        ("submitted", "checking"),
+        ("checking", "confirmed"),
     ]
 
 

@@ -80,7 +80,9 @@ def _png_with_metadata() -> bytes:
 def _store(user, name: str, data: bytes, content_type: str):
     document = document_store(
         uploaded_file=SimpleUploadedFile(name, data, content_type=content_type),
-        owner=user, kind="passport", field_label="Паспорт",
+        owner=user,
+        kind="passport",
+        field_label="Паспорт",
     )
     return document, document_read(document=document)
 

@@ -29,8 +29,15 @@ def test_rotation_skips_a_locked_document_and_finishes_it_on_the_next_run(settin
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.DOCUMENT_ENCRYPTION_KEYS = [old]
     data = _png()
-    docs = [document_store(uploaded_file=SimpleUploadedFile(f"{n}.png", data), owner=None,
-                           kind=StoredDocument.Kind.OTHER, field_label="Файл") for n in range(3)]
+    docs = [
+        document_store(
+            uploaded_file=SimpleUploadedFile(f"{n}.png", data),
+            owner=None,
+            kind=StoredDocument.Kind.OTHER,
+            field_label="Файл",
+        )
+        for n in range(3)
+    ]
     settings.DOCUMENT_ENCRYPTION_KEYS = [new, old]
     held, release = threading.Event(), threading.Event()
 

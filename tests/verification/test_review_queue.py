@@ -54,11 +54,17 @@ def test_queue_is_oldest_first_with_sla_age(client, staff, confirmed_worker, sec
 
 
 def test_every_queue_page_opens(client, staff, worker, on_commit_immediate):
-    services.identity_application_submit(user=worker.user, data=identity_input(worker, inn="500100732259"),
-                                         files=identity_files())
+    services.identity_application_submit(
+        user=worker.user, data=identity_input(worker, inn="500100732259"), files=identity_files()
+    )
     client.force_login(staff)
-    for name in ("identityapplication", "qualificationapplication", "changerequest", "stateregistryreference",
-                 "storeddocument"):
+    for name in (
+        "identityapplication",
+        "qualificationapplication",
+        "changerequest",
+        "stateregistryreference",
+        "storeddocument",
+    ):
         assert client.get(f"/admin/verification/{name}/").status_code == 200, name
     application = IdentityApplication.objects.get()
     page = client.get(f"/admin/verification/identityapplication/{application.pk}/change/").content.decode()
@@ -66,8 +72,9 @@ def test_every_queue_page_opens(client, staff, worker, on_commit_immediate):
     assert reverse("verification:document", args=[application.passport_document_id]) in page
     assert "<img" in page  # the passport scan is shown inline
     # Opening the application is a staff read of protected data, journaled for the owner.
-    assert AuditEntry.objects.filter(subject=worker.user, event=AuditEntry.Event.DATA_VIEWED, actor=staff,
-                                     object_type="identity").exists()
+    assert AuditEntry.objects.filter(
+        subject=worker.user, event=AuditEntry.Event.DATA_VIEWED, actor=staff, object_type="identity"
+    ).exists()
 
 
 def test_staff_approve_correction_in_admin(client, staff, confirmed_worker):
@@ -108,8 +115,7 @@ def test_assign_to_me_and_approve_action(client, staff, confirmed_worker):
     client.post("/admin/verification/changerequest/", {"action": "assign_to_me", "_selected_action": [change.pk]})
     change.refresh_from_db()
     assert change.assignee == staff
-    client.post("/admin/verification/changerequest/",
-                {"action": "approve_selected", "_selected_action": [change.pk]})
+    client.post("/admin/verification/changerequest/", {"action": "approve_selected", "_selected_action": [change.pk]})
     change.refresh_from_db()
     assert change.status == ChangeRequest.Status.APPROVED
     # Deciding twice is refused by the service, not applied twice.
@@ -122,10 +128,15 @@ def test_approval_applies_workplace_specialty_category_and_admission(confirmed_w
     new_org = OrganizationFactory()
     specialty = SpecialtyFactory(name="Кардиология")
     category = CategoryFactory()
-    change = _change(worker, organization=new_org.ogrn, specialty=specialty.pk, category=category.pk,
-                     admission_number="0177999999999",
-                     admission_valid_until=timezone.localdate() + dt.timedelta(days=300),
-                     employment_status="internal")
+    change = _change(
+        worker,
+        organization=new_org.ogrn,
+        specialty=specialty.pk,
+        category=category.pk,
+        admission_number="0177999999999",
+        admission_valid_until=timezone.localdate() + dt.timedelta(days=300),
+        employment_status="internal",
+    )
     services.change_request_approve(change_request=change, actor=staff)
     main = worker_main_employment(worker=worker)
     assert main.organization == new_org and main.specialty == specialty and main.kind == "internal"

@@ -19,7 +19,9 @@ class Command(BaseCommand):
         except BackupError as exc:
             raise CommandError(f"Резервная копия не создана: {exc}") from exc
         rows = sum(table["rows"] for table in manifest["tables"].values())
-        self.stdout.write(self.style.SUCCESS(
-            f"Резервная копия записана в {destination}: таблиц {len(manifest['tables'])}, строк {rows}, "
-            f"документов {manifest['documents']}, файлов {len(manifest['files'])}."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Резервная копия записана в {destination}: таблиц {len(manifest['tables'])}, строк {rows}, "
+                f"документов {manifest['documents']}, файлов {len(manifest['files'])}."
+            )
+        )

@@ -18,7 +18,9 @@ class Command(BaseCommand):
             manifest = backup_restore(source=source, log=self.stdout.write)
         except BackupError as exc:
             raise CommandError(f"Восстановление не выполнено: {exc}") from exc
-        self.stdout.write(self.style.SUCCESS(
-            f"Восстановлено из копии от {manifest['created_at']}: таблиц {len(manifest['tables'])}, "
-            f"документов {manifest['documents']}; контрольные суммы совпадают."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Восстановлено из копии от {manifest['created_at']}: таблиц {len(manifest['tables'])}, "
+                f"документов {manifest['documents']}; контрольные суммы совпадают."
+            )
+        )

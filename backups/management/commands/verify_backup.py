@@ -18,7 +18,9 @@ class Command(BaseCommand):
             manifest = backup_verify(source=source, log=self.stdout.write)
         except BackupError as exc:
             raise CommandError(f"Копия не прошла проверку: {exc}") from exc
-        self.stdout.write(self.style.SUCCESS(
-            f"Копия от {manifest['created_at']} цела: файлов {len(manifest['files'])}, "
-            f"документов {manifest['documents']}."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Копия от {manifest['created_at']} цела: файлов {len(manifest['files'])}, "
+                f"документов {manifest['documents']}."
+            )
+        )

@@ -70,10 +70,14 @@ class Command(BaseCommand):
             "generate_registry",
             [
                 "generate_registry",
-                "--workers", str(options["workers"]),
-                "--organizations", str(options["organizations"]),
-                "--seed", str(options["seed"]),
-                "--big-organization", str(options["org_staff"]),
+                "--workers",
+                str(options["workers"]),
+                "--organizations",
+                str(options["organizations"]),
+                "--seed",
+                str(options["seed"]),
+                "--big-organization",
+                str(options["org_staff"]),
             ],
         )
         elapsed = time.perf_counter() - started

@@ -51,7 +51,11 @@ class Command(BaseCommand):
             count = options[f"{fmt}_rows"]
             done = subprocess.run(  # noqa: S603 -- our own manage.py with fixed arguments
                 [sys.executable, "manage.py", "bench_export", "--child", fmt, f"--{fmt}-rows", str(count)],
-                cwd=settings.BASE_DIR, env={**os.environ, "DEBUG": "0"}, capture_output=True, text=True, check=False,
+                cwd=settings.BASE_DIR,
+                env={**os.environ, "DEBUG": "0"},
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if done.returncode:
                 raise CommandError(f"{fmt} export failed: {done.stderr[-2000:]}")
@@ -63,7 +67,8 @@ class Command(BaseCommand):
                 f"in {figures['seconds']:6.1f} s "
                 f"({figures['rows'] / figures['seconds']:,.0f} rows/s), file {figures['bytes'] / 2**20:.0f} MiB, "
                 f"peak RSS {figures['max_rss_mb']:.0f} MB (target ≤ {target_s:.0f} s"
-                + (f", ≤ {target_mb} MB" if target_mb else "") + ")"
+                + (f", ≤ {target_mb} MB" if target_mb else "")
+                + ")"
             )
 
     def _child(self, fmt: str, count: int) -> None:

@@ -73,22 +73,44 @@ class Command(BaseCommand):
         workers = options["workers"]
         built = self._run(
             env,
-            ["generate_registry", "--workers", str(workers), "--organizations", str(max(workers // 50, 100)),
-             "--seed", str(options["seed"]), "--no-progress"],
+            [
+                "generate_registry",
+                "--workers",
+                str(workers),
+                "--organizations",
+                str(max(workers // 50, 100)),
+                "--seed",
+                str(options["seed"]),
+                "--no-progress",
+            ],
         )
         self.stdout.write(f"-- register built in {built:.0f} s (not timed below)")
         with psycopg.connect(url) as conn:
             sizes = [
                 (table, conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0])
-                for table in ("registry_medicalworker", "registry_medicalorganization", "registry_employment",
-                              "registry_admissiondocument", "registry_education", "registry_categoryassignment",
-                              "registry_continuingeducation")
+                for table in (
+                    "registry_medicalworker",
+                    "registry_medicalorganization",
+                    "registry_employment",
+                    "registry_admissiondocument",
+                    "registry_education",
+                    "registry_categoryassignment",
+                    "registry_continuingeducation",
+                )
             ]
         self.stdout.write("Register: " + ", ".join(f"{table.removeprefix('registry_')} {n:,}" for table, n in sizes))
         self._run(
             env,
-            ["bench_import", "--measure", "--rows", str(options["rows"]), "--seed", str(options["seed"]),
-             "--kinds", ",".join(kinds)],
+            [
+                "bench_import",
+                "--measure",
+                "--rows",
+                str(options["rows"]),
+                "--seed",
+                str(options["seed"]),
+                "--kinds",
+                ",".join(kinds),
+            ],
             show=True,
         )
 

@@ -17,6 +17,7 @@ users are existing active worker accounts; with --create-accounts, missing ones 
 accounts without a password (first name "loadtest-NNN") and deleted afterwards (unless --keep-accounts).
 Without accounts (and without --create-accounts) only the anonymous part runs, and says so.
 """
+
 from __future__ import annotations
 
 import csv
@@ -87,14 +88,22 @@ class Command(BaseCommand):
         parser.add_argument("--gunicorn-workers", type=int, default=max(2, 2 * (os.cpu_count() or 1) + 1))
         parser.add_argument("--gunicorn-threads", type=int, default=2)
         parser.add_argument("--sample", type=int, default=3000, help="Workers sampled for queries and profiles.")
-        parser.add_argument("--create-accounts", action="store_true",
-                            help="Create missing cabinet accounts (loadtest-NNN), deleted afterwards.")
+        parser.add_argument(
+            "--create-accounts",
+            action="store_true",
+            help="Create missing cabinet accounts (loadtest-NNN), deleted afterwards.",
+        )
         parser.add_argument("--keep-accounts", action="store_true")
         parser.add_argument("--p95-target", type=float, default=300.0)
-        parser.add_argument("--replica-url", default="",
-                            help="A streaming replica of this database for the second pass.")
-        parser.add_argument("--own-pair", default="", metavar="DIR",
-                            help="Make (or reuse) a primary + replica under DIR, load --workers into it, run there.")
+        parser.add_argument(
+            "--replica-url", default="", help="A streaming replica of this database for the second pass."
+        )
+        parser.add_argument(
+            "--own-pair",
+            default="",
+            metavar="DIR",
+            help="Make (or reuse) a primary + replica under DIR, load --workers into it, run there.",
+        )
         parser.add_argument("--workers", type=int, default=3_000_000, help="Register size for --own-pair.")
         parser.add_argument("--primary-port", type=int, default=0, help="--own-pair: port of the primary (0: free).")
         parser.add_argument("--replica-port", type=int, default=0, help="--own-pair: port of the replica (0: free).")
@@ -113,8 +122,9 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             cursor.execute("SHOW server_version")
             version = cursor.fetchone()[0]
-        self.stdout.write(f"{machine_description(version)}, database {connection.settings_dict['NAME']}: "
-                          f"~{workers:,} workers")
+        self.stdout.write(
+            f"{machine_description(version)}, database {connection.settings_dict['NAME']}: ~{workers:,} workers"
+        )
 
         created: list[int] = []
         session_keys: list[str] = []
@@ -124,16 +134,19 @@ class Command(BaseCommand):
             data = self._sample(options["sample"])
             data["sessions"] = session_keys
             if not session_keys:
-                self.stdout.write(self.style.WARNING(
-                    "Нет учётных записей работников: кабинет не нагружается (добавьте --create-accounts)."
-                ))
+                self.stdout.write(
+                    self.style.WARNING(
+                        "Нет учётных записей работников: кабинет не нагружается (добавьте --create-accounts)."
+                    )
+                )
             passes = [("primary only", {})]
             if options["replica_url"]:
                 self._replica_ready(options["replica_url"])
                 passes.append(("primary + 1 replica", {"DATABASE_REPLICA_URLS": options["replica_url"]}))
             else:
-                self.stdout.write(self.style.WARNING(
-                    "No replica (--replica-url / --own-pair): the primary-only pass runs alone."))
+                self.stdout.write(
+                    self.style.WARNING("No replica (--replica-url / --own-pair): the primary-only pass runs alone.")
+                )
             results = []
             with tempfile.TemporaryDirectory(prefix="medreg-load-") as scratch:
                 scratch = Path(scratch)
@@ -143,8 +156,14 @@ class Command(BaseCommand):
                     self.stdout.write("")
                     self.stdout.write(self.style.MIGRATE_HEADING(f"Pass {number} of {len(passes)}: {label}"))
                     before = self._replica_transactions(options["replica_url"]) if extra_env else None
-                    stats = self._run(options, duration, data_file, scratch / label.replace(" ", "-"),
-                                      signed_in=bool(session_keys), extra_env=extra_env)
+                    stats = self._run(
+                        options,
+                        duration,
+                        data_file,
+                        scratch / label.replace(" ", "-"),
+                        signed_in=bool(session_keys),
+                        extra_env=extra_env,
+                    )
                     total = self._report(stats, options, duration)
                     if before is not None:
                         served = self._replica_transactions(options["replica_url"]) - before
@@ -177,15 +196,18 @@ class Command(BaseCommand):
                 "TABLESAMPLE SYSTEM (1) REPEATABLE (42) LIMIT %s",
                 [size],
             )
-            people = [{"registry_number": r, "last_name": last, "first_name": first}
-                      for r, last, first in cursor.fetchall()]
+            people = [
+                {"registry_number": r, "last_name": last, "first_name": first} for r, last, first in cursor.fetchall()
+            ]
             if len(people) < 50:
                 cursor.execute(
                     "SELECT registry_number, last_name, first_name FROM registry_medicalworker ORDER BY id LIMIT %s",
                     [size],
                 )
-                people = [{"registry_number": r, "last_name": last, "first_name": first}
-                          for r, last, first in cursor.fetchall()]
+                people = [
+                    {"registry_number": r, "last_name": last, "first_name": first}
+                    for r, last, first in cursor.fetchall()
+                ]
             cursor.execute("SELECT code FROM registry_region ORDER BY code")
             regions = [code for (code,) in cursor.fetchall()]
             cursor.execute("SELECT code FROM registry_specialty ORDER BY code LIMIT 200")
@@ -196,7 +218,6 @@ class Command(BaseCommand):
         wanted = options["sessions"]
         users = list(User.objects.filter(is_active=True, kind=User.Kind.WORKER).order_by("pk")[:wanted])
         if len(users) < wanted and options["create_accounts"]:
-
             serial = 987_000_000
             for index in range(len(users), wanted):
                 # A worker account has a SNILS (a check constraint): valid ones from a far range.
@@ -205,8 +226,13 @@ class Command(BaseCommand):
                     snils = validators.snils_from_number(serial)
                     if not User.objects.filter(snils=snils).exists():
                         break
-                user = User(username=snils, snils=snils, kind=User.Kind.WORKER,
-                            last_name="Нагрузка", first_name=f"{ACCOUNT_PREFIX}{index:03d}")
+                user = User(
+                    username=snils,
+                    snils=snils,
+                    kind=User.Kind.WORKER,
+                    last_name="Нагрузка",
+                    first_name=f"{ACCOUNT_PREFIX}{index:03d}",
+                )
                 user.set_unusable_password()
                 user.save()
                 created.append(user.pk)
@@ -227,14 +253,19 @@ class Command(BaseCommand):
 
     # --- Run ----------------------------------------------------------------------------------------
 
-    def _run(self, options, duration: int, data_file: Path, scratch: Path, *, signed_in: bool,
-             extra_env: dict) -> list[dict]:
+    def _run(
+        self, options, duration: int, data_file: Path, scratch: Path, *, signed_in: bool, extra_env: dict
+    ) -> list[dict]:
         scratch.mkdir(parents=True, exist_ok=True)
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         env = {
-            **os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1", "PUBLIC_SEARCH_RATE_LIMIT": "0",
-            "DATABASE_URL": self._database_url(), "LOG_LEVEL": "WARNING",
+            **os.environ,
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "PUBLIC_SEARCH_RATE_LIMIT": "0",
+            "DATABASE_URL": self._database_url(),
+            "LOG_LEVEL": "WARNING",
         }
         env.pop("REDIS_URL", None)  # sessions in the database, where this command put them
         env.pop("DATABASE_REPLICA_URLS", None)
@@ -242,11 +273,24 @@ class Command(BaseCommand):
         # No collected static files are needed (locust fetches pages only): not one warning per worker.
         env["PYTHONWARNINGS"] = "ignore:No directory at:UserWarning"
         gunicorn = Path(sys.executable).with_name("gunicorn")
-        argv = [str(gunicorn), "portal.wsgi:application", "-w", str(options["gunicorn_workers"]),
-                "--threads", str(options["gunicorn_threads"]), "-b", f"127.0.0.1:{port}",
-                "--log-level", "warning", "--timeout", "60"]
-        self.stdout.write(f"gunicorn: {options['gunicorn_workers']} workers x {options['gunicorn_threads']} threads; "
-                          f"locust: {options['users']} users for {duration} s, think time {options['wait']} s")
+        argv = [
+            str(gunicorn),
+            "portal.wsgi:application",
+            "-w",
+            str(options["gunicorn_workers"]),
+            "--threads",
+            str(options["gunicorn_threads"]),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "60",
+        ]
+        self.stdout.write(
+            f"gunicorn: {options['gunicorn_workers']} workers x {options['gunicorn_threads']} threads; "
+            f"locust: {options['users']} users for {duration} s, think time {options['wait']} s"
+        )
         self.stdout.flush()
         server = subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR)  # noqa: S603 -- fixed arguments
         try:
@@ -256,14 +300,39 @@ class Command(BaseCommand):
             classes = ["PublicVisitor", "SignedInWorker"] if signed_in else ["PublicVisitor"]
             prefix = scratch / "locust"
             locust_env = {
-                **os.environ, "MEDREG_LOAD_DATA": str(data_file), "MEDREG_LOAD_WAIT": options["wait"],
+                **os.environ,
+                "MEDREG_LOAD_DATA": str(data_file),
+                "MEDREG_LOAD_WAIT": options["wait"],
                 "MEDREG_LOAD_CABINET_SHARE": str(options["cabinet_share"]),
             }
             done = subprocess.run(  # noqa: S603 -- our locustfile, fixed arguments
-                [locust, "-f", str(LOCUSTFILE), "--headless", "--host", base, "-u", str(options["users"]),
-                 "-r", str(options["spawn_rate"]), "-t", f"{duration}s", "--csv", str(prefix), "--only-summary",
-                 "--stop-timeout", "10", "--loglevel", "WARNING", *classes],
-                env=locust_env, cwd=settings.BASE_DIR, capture_output=True, text=True, check=False,
+                [
+                    locust,
+                    "-f",
+                    str(LOCUSTFILE),
+                    "--headless",
+                    "--host",
+                    base,
+                    "-u",
+                    str(options["users"]),
+                    "-r",
+                    str(options["spawn_rate"]),
+                    "-t",
+                    f"{duration}s",
+                    "--csv",
+                    str(prefix),
+                    "--only-summary",
+                    "--stop-timeout",
+                    "10",
+                    "--loglevel",
+                    "WARNING",
+                    *classes,
+                ],
+                env=locust_env,
+                cwd=settings.BASE_DIR,
+                capture_output=True,
+                text=True,
+                check=False,
             )
             stats_file = Path(f"{prefix}_stats.csv")
             if not stats_file.exists():
@@ -328,8 +397,10 @@ class Command(BaseCommand):
         self.stdout.write(f"{'request':<32} {'count':>7} {'errors':>6} {'req/s':>7} {'p50':>6} {'p95':>6} {'p99':>6}")
         total = None
         for row in rows:
-            line = (f"{row['Name'][:32]:<32} {int(row['Request Count']):>7} {int(row['Failure Count']):>6} "
-                    f"{float(row['Requests/s']):>7.1f} {row['50%']:>6} {row['95%']:>6} {row['99%']:>6}")
+            line = (
+                f"{row['Name'][:32]:<32} {int(row['Request Count']):>7} {int(row['Failure Count']):>6} "
+                f"{float(row['Requests/s']):>7.1f} {row['50%']:>6} {row['95%']:>6} {row['99%']:>6}"
+            )
             if row["Name"] == "Aggregated":
                 total = row
                 self.stdout.write("-" * 78)
@@ -351,8 +422,11 @@ class Command(BaseCommand):
 
     def _compare(self, results: list[tuple[str, dict]], options, duration: int) -> None:
         self.stdout.write("")
-        self.stdout.write(self.style.MIGRATE_HEADING(
-            f"Both passes ({options['users']} users, {duration} s each, same machine and data):"))
+        self.stdout.write(
+            self.style.MIGRATE_HEADING(
+                f"Both passes ({options['users']} users, {duration} s each, same machine and data):"
+            )
+        )
         self.stdout.write(f"{'pass':<24} {'req/s':>8} {'p50':>6} {'p95':>6} {'p99':>6} {'errors':>8}")
         for label, total in results:
             self.stdout.write(
@@ -403,12 +477,31 @@ class Command(BaseCommand):
         pair = Path(options["own_pair"]).resolve()
         tool = [sys.executable, str(Path(settings.BASE_DIR) / "deploy" / "pgcluster.py")]
         # Sized like docker-compose.yml's servers, halved: both run on this machine.
-        tuning = ["--set", "shared_buffers=1GB", "--set", "effective_cache_size=4GB", "--set", "random_page_cost=1.1",
-                  "--set", "max_connections=300"]
+        tuning = [
+            "--set",
+            "shared_buffers=1GB",
+            "--set",
+            "effective_cache_size=4GB",
+            "--set",
+            "random_page_cost=1.1",
+            "--set",
+            "max_connections=300",
+        ]
         done = subprocess.run(  # noqa: S603 -- our tool, fixed arguments
-            [*tool, "up", "--dir", str(pair), "--primary-port", str(options["primary_port"]),
-             "--replica-port", str(options["replica_port"]), *tuning],
-            check=True, capture_output=True, text=True,
+            [
+                *tool,
+                "up",
+                "--dir",
+                str(pair),
+                "--primary-port",
+                str(options["primary_port"]),
+                "--replica-port",
+                str(options["replica_port"]),
+                *tuning,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         ports = json.loads(done.stdout.strip().splitlines()[-1])
         database = "medreg_load"
@@ -420,12 +513,30 @@ class Command(BaseCommand):
         self.stdout.write(f"Own pair under {pair}: primary :{ports['primary_port']}, replica :{ports['replica_port']}")
         self._ensure_register(ports["primary_port"], database, options["workers"], manage, env)
         subprocess.run([*tool, "wait-replay", "--dir", str(pair)], check=True)  # noqa: S603
-        forwarded = ["--users", str(options["users"]), "--spawn-rate", str(options["spawn_rate"]),
-                     "--duration", options["duration"], "--sessions", str(options["sessions"]),
-                     "--cabinet-share", str(options["cabinet_share"]), "--wait", options["wait"],
-                     "--gunicorn-workers", str(options["gunicorn_workers"]),
-                     "--gunicorn-threads", str(options["gunicorn_threads"]), "--sample", str(options["sample"]),
-                     "--p95-target", str(options["p95_target"]), "--replica-url", replica]
+        forwarded = [
+            "--users",
+            str(options["users"]),
+            "--spawn-rate",
+            str(options["spawn_rate"]),
+            "--duration",
+            options["duration"],
+            "--sessions",
+            str(options["sessions"]),
+            "--cabinet-share",
+            str(options["cabinet_share"]),
+            "--wait",
+            options["wait"],
+            "--gunicorn-workers",
+            str(options["gunicorn_workers"]),
+            "--gunicorn-threads",
+            str(options["gunicorn_threads"]),
+            "--sample",
+            str(options["sample"]),
+            "--p95-target",
+            str(options["p95_target"]),
+            "--replica-url",
+            replica,
+        ]
         if options["create_accounts"]:
             forwarded.append("--create-accounts")
         if options["keep_accounts"]:
@@ -452,11 +563,24 @@ class Command(BaseCommand):
             self.stdout.write(f"Register already loaded: {present:,} workers")
             return
         if present:
-            raise CommandError(f"The pair holds {present:,} workers, fewer than --workers {workers:,}: "
-                               "make bench-load-clean (removes it), then run again.")
+            raise CommandError(
+                f"The pair holds {present:,} workers, fewer than --workers {workers:,}: "
+                "make bench-load-clean (removes it), then run again."
+            )
         self.stdout.write(f"Loading a generated register of {workers:,} workers (once; kept for the next run)")
         subprocess.run([*manage, "load_directories", "-v", "0"], env=env, check=True)  # noqa: S603
         subprocess.run(  # noqa: S603
-            [*manage, "generate_registry", "--workers", str(workers), "--organizations", str(max(100, workers // 50)),
-             "--seed", "16", "--no-progress"], env=env, check=True,
+            [
+                *manage,
+                "generate_registry",
+                "--workers",
+                str(workers),
+                "--organizations",
+                str(max(100, workers // 50)),
+                "--seed",
+                "16",
+                "--no-progress",
+            ],
+            env=env,
+            check=True,
         )

@@ -57,16 +57,18 @@ def baseline_view(request):
         return render(request, "registry/_results.html", context)
     params = form.cleaned_data if form.is_bound else {}
     filters = Q()
-    for field, lookup in (("specialty", "primary_specialty"), ("region", "region"), ("category", "category"),
-                          ("status", "admission_status")):
+    for field, lookup in (
+        ("specialty", "primary_specialty"),
+        ("region", "region"),
+        ("category", "category"),
+        ("status", "admission_status"),
+    ):
         if params.get(field):
             filters &= Q(**{lookup: params[field]})
     if params.get("confirmed"):
         filters &= Q(has_confirmed_documents=True)
     for token in (params.get("q") or "").split():
-        filters &= (
-            Q(last_name__icontains=token) | Q(first_name__icontains=token) | Q(middle_name__icontains=token)
-        )
+        filters &= Q(last_name__icontains=token) | Q(first_name__icontains=token) | Q(middle_name__icontains=token)
     qs = MedicalWorker.objects.filter(filters).select_related("primary_specialty", "region", "category")
     table = WorkerTable(qs)
     # Default paginator: django.core.paginator.Paginator, exact COUNT(*), OFFSET page.
@@ -90,11 +92,15 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--baseline-n", type=int, default=None, help="Baseline requests per kind (default -n).")
         parser.add_argument(
-            "--budget", type=float, default=60.0,
+            "--budget",
+            type=float,
+            default=60.0,
             help="Seconds per kind for our search; it stops early (at least 5 requests) when over budget.",
         )
         parser.add_argument(
-            "--baseline-budget", type=float, default=45.0,
+            "--baseline-budget",
+            type=float,
+            default=45.0,
             help="Seconds per kind for the baseline; it stops early (at least 5 requests) when over budget.",
         )
         parser.add_argument("--duration", type=int, default=20, help="Seconds of load for requests/s.")
@@ -109,8 +115,10 @@ class Command(BaseCommand):
             self.stdout.write("-- DEBUG is on: re-running with DEBUG=0")
             self.stdout.flush()
             done = subprocess.run(  # noqa: S603 -- our own manage.py with the same arguments
-                [sys.executable, "manage.py", *sys.argv[1:]], env={**os.environ, "DEBUG": "0"},
-                cwd=settings.BASE_DIR, check=False,
+                [sys.executable, "manage.py", *sys.argv[1:]],
+                env={**os.environ, "DEBUG": "0"},
+                cwd=settings.BASE_DIR,
+                check=False,
             )
             if done.returncode:
                 raise CommandError(f"bench_search failed with exit code {done.returncode}")
@@ -163,13 +171,11 @@ class Command(BaseCommand):
     def _mix(self, rng: random.Random, n: int) -> dict[str, list[dict]]:
         max_id = MedicalWorker.objects.order_by("-id").values_list("id", flat=True).first()
         ids = rng.sample(range(1, max_id + 1), 6 * n)
-        people = list(
-            MedicalWorker.objects.filter(id__in=ids).order_by("id").values_list("last_name", "first_name")
-        )
+        people = list(MedicalWorker.objects.filter(id__in=ids).order_by("id").values_list("last_name", "first_name"))
         rng.shuffle(people)
         common = [
-            name for name, _ in MedicalWorker.objects.values_list("last_name").annotate(c=Count("id"))
-            .order_by("-c")[:10]
+            name
+            for name, _ in MedicalWorker.objects.values_list("last_name").annotate(c=Count("id")).order_by("-c")[:10]
         ]
         regions = list(Region.objects.order_by("code").values_list("code", flat=True))
         specialties = list(Specialty.objects.order_by("code").values_list("code", flat=True))
@@ -190,7 +196,7 @@ class Command(BaseCommand):
 
         def typo(last: str, first: str) -> str:
             pos = rng.randrange(1, len(last) - 1)
-            return f"{last[:pos]}{last[pos + 1:]} {first}"  # one letter dropped from the surname
+            return f"{last[:pos]}{last[pos + 1 :]} {first}"  # one letter dropped from the surname
 
         mix = {
             SELECTIVE: [{"q": f"{last} {first[:3]}"} for last, first in people[:n]],
@@ -205,7 +211,7 @@ class Command(BaseCommand):
             ]
         deep = [{}, {"q": common[0]}, {"status": "active"}, {"region": "77"}]
         mix["page 100"] = [{**deep[i % len(deep)], "page": search.MAX_PAGE} for i in range(n)]
-        mix["typo"] = [{"q": typo(last, first)} for last, first in people[n: 2 * n]]
+        mix["typo"] = [{"q": typo(last, first)} for last, first in people[n : 2 * n]]
         return mix
 
     # --- measurement --------------------------------------------------------------------------
@@ -238,12 +244,23 @@ class Command(BaseCommand):
         port = _free_port()
         gunicorn = Path(sys.executable).with_name("gunicorn")
         env = {
-            **os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1", "PUBLIC_SEARCH_RATE_LIMIT": "0",
+            **os.environ,
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "PUBLIC_SEARCH_RATE_LIMIT": "0",
             "DATABASE_URL": _database_url(),
         }
         env.pop("REDIS_URL", None)
-        argv = [str(gunicorn), "portal.wsgi:application", "-w", str(options["gunicorn_workers"]),
-                "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
+        argv = [
+            str(gunicorn),
+            "portal.wsgi:application",
+            "-w",
+            str(options["gunicorn_workers"]),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ]
         # Our own gunicorn with fixed arguments, on the loopback interface only.
         server = subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR)  # noqa: S603
         try:
@@ -288,10 +305,25 @@ class Command(BaseCommand):
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
             lua.write(script)
         threads = min(2, options["connections"])
-        argv = ["wrk", "-t", str(threads), "-c", str(options["connections"]), "-d", f"{options['duration']}s",
-                "--timeout", "10s", "--latency", "-s", lua.name, base + "/"]
-        self.stdout.write(f"-- load: {' '.join(argv[:-3])} <rotating {len(urls)} search URLs> "
-                          f"against gunicorn -w {options['gunicorn_workers']}")
+        argv = [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(options["connections"]),
+            "-d",
+            f"{options['duration']}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+            lua.name,
+            base + "/",
+        ]
+        self.stdout.write(
+            f"-- load: {' '.join(argv[:-3])} <rotating {len(urls)} search URLs> "
+            f"against gunicorn -w {options['gunicorn_workers']}"
+        )
         done = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603
         os.unlink(lua.name)
         out = done.stdout
@@ -345,8 +377,10 @@ class Command(BaseCommand):
 
     def _print_table(self, mix, ours, base) -> None:
         self.stdout.write("")
-        self.stdout.write(f"{'kind':<30} {'n':>3} {'ours p50':>9} {'ours p95':>9} {'base n':>6} "
-                          f"{'base p50':>9} {'base p95':>9} {'ratio p95':>9}")
+        self.stdout.write(
+            f"{'kind':<30} {'n':>3} {'ours p50':>9} {'ours p95':>9} {'base n':>6} "
+            f"{'base p50':>9} {'base p95':>9} {'ratio p95':>9}"
+        )
         for kind in mix:
             b = base.get(kind, [])
             ratio = pct(b, 95) / pct(ours[kind], 95) if b else float("nan")
@@ -361,8 +395,10 @@ class Command(BaseCommand):
             f"{len(all_base):>6} {pct(all_base, 50):>9.1f} {pct(all_base, 95):>9.1f} "
             f"{(pct(all_base, 95) / pct(all_ours, 95)) if all_base else float('nan'):>8.1f}x"
         )
-        self.stdout.write("Times in ms, wall time per request in-process (ours: django.test.Client through the "
-                          "middleware; baseline: its view called directly, so no middleware).")
+        self.stdout.write(
+            "Times in ms, wall time per request in-process (ours: django.test.Client through the "
+            "middleware; baseline: its view called directly, so no middleware)."
+        )
 
     def _print_targets(self, ours, base, rps) -> None:
         def mark(ok: bool) -> str:
@@ -372,23 +408,31 @@ class Command(BaseCommand):
         worst_kind = max(ours, key=lambda k: pct(ours[k], 95))
         worst = pct(ours[worst_kind], 95)
         self.stdout.write("\nTargets (issue 5):")
-        self.stdout.write(f"  {mark(selective <= TARGET_SELECTIVE_P95)} selective names p95 {selective:.1f} ms "
-                          f"(<= {TARGET_SELECTIVE_P95:.0f})")
-        self.stdout.write(f"  {mark(worst <= TARGET_ANY_P95)} every kind p95 <= {TARGET_ANY_P95:.0f} ms "
-                          f"(worst: {worst_kind} {worst:.1f} ms)")
+        self.stdout.write(
+            f"  {mark(selective <= TARGET_SELECTIVE_P95)} selective names p95 {selective:.1f} ms "
+            f"(<= {TARGET_SELECTIVE_P95:.0f})"
+        )
+        self.stdout.write(
+            f"  {mark(worst <= TARGET_ANY_P95)} every kind p95 <= {TARGET_ANY_P95:.0f} ms "
+            f"(worst: {worst_kind} {worst:.1f} ms)"
+        )
         if rps is not None:
             errors = getattr(self, "_load_errors", 0)
-            self.stdout.write(f"  {mark(rps >= TARGET_RPS and not errors)} {rps:.1f} requests/s over the whole mix "
-                              f"with {errors} errors (>= {TARGET_RPS:.0f}, 0 errors)")
+            self.stdout.write(
+                f"  {mark(rps >= TARGET_RPS and not errors)} {rps:.1f} requests/s over the whole mix "
+                f"with {errors} errors (>= {TARGET_RPS:.0f}, 0 errors)"
+            )
         if base:
             all_ours = [t for ts in ours.values() for t in ts]
             all_base = [t for ts in base.values() for t in ts]
             overall = pct(all_base, 95) / pct(all_ours, 95)
             ratios = {k: pct(base[k], 95) / pct(ours[k], 95) for k in base}
             low = min(ratios, key=ratios.get)
-            self.stdout.write(f"  {mark(overall >= TARGET_RATIO)} {overall:.1f}x faster than the baseline at p95 "
-                              f"over the whole mix (>= {TARGET_RATIO:.0f}x); per kind from {ratios[low]:.1f}x "
-                              f"({low}), median {statistics.median(ratios.values()):.1f}x")
+            self.stdout.write(
+                f"  {mark(overall >= TARGET_RATIO)} {overall:.1f}x faster than the baseline at p95 "
+                f"over the whole mix (>= {TARGET_RATIO:.0f}x); per kind from {ratios[low]:.1f}x "
+                f"({low}), median {statistics.median(ratios.values()):.1f}x"
+            )
 
 
 def _free_port() -> int:

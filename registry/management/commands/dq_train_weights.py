@@ -39,9 +39,7 @@ class Command(BaseCommand):
         records = []
         for start in range(0, len(ids), 20_000):
             records += matching.worker_records(ids[start : start + 20_000]).values()
-        model = train_weights(
-            records, seed=seed, u_pairs=u_pairs, note=f"manage.py dq_train_weights --sample {sample}"
-        )
+        model = train_weights(records, seed=seed, u_pairs=u_pairs, note=f"manage.py dq_train_weights --sample {sample}")
         model.save(output)
         self.stdout.write(
             f"Веса обучены на {len(records):,} работниках за {time.perf_counter() - started:.0f} с: {output}"

@@ -78,9 +78,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  … и ещё примечаний: {len(result.notes) - SHOWN_ERRORS}")
         if options["report"] and (result.errors or result.notes):
             with open(options["report"], "w", encoding="utf-8", newline="") as handle:
-                write_error_report(
-                    result.errors, handle, labels=KINDS[options["kind"]].labels, notes=result.notes
-                )
+                write_error_report(result.errors, handle, labels=KINDS[options["kind"]].labels, notes=result.notes)
             self.stdout.write(f"Отчёт об ошибках: {options['report']}")
         rate = result.total / elapsed if elapsed else 0
         self.stdout.write(f"Время: {elapsed:.1f} с ({rate:,.0f} строк/с)")

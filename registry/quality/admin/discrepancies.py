@@ -1,6 +1,5 @@
 """Admin for discrepancy alerts."""
 
-
 from __future__ import annotations
 
 from django.contrib import admin
@@ -12,7 +11,6 @@ from ... import models
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HISTORY_POINTS = 60
-
 
 
 @admin.register(models.DiscrepancyAlert)

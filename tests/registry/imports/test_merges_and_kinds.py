@@ -139,7 +139,10 @@ def test_an_empty_cell_keeps_the_stored_value_and_a_dash_clears_it(tmp_path):
     assert (result.updated, result.unchanged) == (0, 1)
     worker = MedicalWorker.objects.get()
     assert (worker.inn, worker.middle_name, worker.phone, worker.email) == (
-        inn(1), "Петровна", "+7 900 000-00-01", "a@example.ru"
+        inn(1),
+        "Петровна",
+        "+7 900 000-00-01",
+        "a@example.ru",
     )
     renamed = {**empty, "last_name": "Смирнова"}  # a new surname with the patronymic kept
     import_file(write_csv(tmp_path / "c.csv", FULL_HEADER, [renamed]), kind="workers")
@@ -162,18 +165,36 @@ def test_an_empty_cell_keeps_the_stored_value_and_a_dash_clears_it(tmp_path):
 
 def test_empty_cells_of_an_employment_keep_and_a_dash_clears_with_the_reason(tmp_path):
     worker, org, position, specialty = WorkerFactory(), OrganizationFactory(), PositionFactory(), SpecialtyFactory()
-    header = ["snils", "ogrn", "position", "specialty", "department", "rate", "kind", "started_on", "ended_on",
-              "dismissal_reason"]
-    base = {"snils": worker.snils, "ogrn": org.ogrn, "position": position.code, "rate": "1",
-            "started_on": "2019-09-01"}
-    full = {**base, "specialty": specialty.code, "department": "Хирургия", "kind": "external",
-            "ended_on": "2020-01-01", "dismissal_reason": "по собственному желанию"}
+    header = [
+        "snils",
+        "ogrn",
+        "position",
+        "specialty",
+        "department",
+        "rate",
+        "kind",
+        "started_on",
+        "ended_on",
+        "dismissal_reason",
+    ]
+    base = {"snils": worker.snils, "ogrn": org.ogrn, "position": position.code, "rate": "1", "started_on": "2019-09-01"}
+    full = {
+        **base,
+        "specialty": specialty.code,
+        "department": "Хирургия",
+        "kind": "external",
+        "ended_on": "2020-01-01",
+        "dismissal_reason": "по собственному желанию",
+    }
     import_file(write_csv(tmp_path / "a.csv", header, [full]), kind="employments")
     result = import_file(write_csv(tmp_path / "b.csv", header, [base]), kind="employments")
     assert (result.updated, result.unchanged) == (0, 1)
     emp = Employment.objects.get()
     assert (emp.specialty_id, emp.department, emp.kind, emp.ended_on) == (
-        specialty.id, "Хирургия", "external", dt.date(2020, 1, 1)
+        specialty.id,
+        "Хирургия",
+        "external",
+        dt.date(2020, 1, 1),
     )
     half = {**base, "ended_on": "-"}  # the stored reason would stay without an end date
     result = import_file(write_csv(tmp_path / "c.csv", header, [half]), kind="employments")
@@ -194,15 +215,31 @@ def directories():
     return level, first
 
 
-EDU_HEADER = ["snils", "level", "institution", "diploma_series", "diploma_number", "issued_on", "specialty",
-              "specialty_text", "qualification"]
+EDU_HEADER = [
+    "snils",
+    "level",
+    "institution",
+    "diploma_series",
+    "diploma_number",
+    "issued_on",
+    "specialty",
+    "specialty_text",
+    "qualification",
+]
 
 
 def test_educations_import_checks_each_column_and_updates_by_diploma(tmp_path, directories):
     worker, specialty = WorkerFactory(), SpecialtyFactory()
-    good = {"snils": worker.snils, "level": "1", "institution": "Первый МГМУ", "diploma_series": "1077",
-            "diploma_number": "12345", "issued_on": "2008-06-30", "specialty": specialty.code,
-            "qualification": "Врач"}
+    good = {
+        "snils": worker.snils,
+        "level": "1",
+        "institution": "Первый МГМУ",
+        "diploma_series": "1077",
+        "diploma_number": "12345",
+        "issued_on": "2008-06-30",
+        "specialty": specialty.code,
+        "qualification": "Врач",
+    }
     rows = [
         good,
         {**good, "diploma_number": "55", "level": "9"},
@@ -224,11 +261,11 @@ def test_educations_import_checks_each_column_and_updates_by_diploma(tmp_path, d
     education = Education.objects.get()
     assert (education.worker_id, education.diploma_series, education.qualification) == (worker.id, "1077", "Врач")
 
-    again = import_file(write_csv(tmp_path / "ed2.csv", EDU_HEADER, [{**good, "qualification": ""}]),
-                        kind="educations")
+    again = import_file(write_csv(tmp_path / "ed2.csv", EDU_HEADER, [{**good, "qualification": ""}]), kind="educations")
     assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
-    changed = import_file(write_csv(tmp_path / "ed3.csv", EDU_HEADER, [{**good, "institution": "Сеченовский"}]),
-                          kind="educations")
+    changed = import_file(
+        write_csv(tmp_path / "ed3.csv", EDU_HEADER, [{**good, "institution": "Сеченовский"}]), kind="educations"
+    )
     assert (changed.created, changed.updated) == (0, 1)
     assert Education.objects.get().institution == "Сеченовский"
 
@@ -241,8 +278,14 @@ def test_categories_import_sets_the_worker_category_and_checks_dates(tmp_path, d
     worker, specialty = WorkerFactory(), SpecialtyFactory()
     today = timezone.localdate()
     awarded = today - dt.timedelta(days=400)
-    good = {"snils": worker.snils, "category": "1", "specialty": specialty.code, "awarded_on": awarded.isoformat(),
-            "valid_until": (awarded + dt.timedelta(days=5 * 365)).isoformat(), "order_number": "123-к"}
+    good = {
+        "snils": worker.snils,
+        "category": "1",
+        "specialty": specialty.code,
+        "awarded_on": awarded.isoformat(),
+        "valid_until": (awarded + dt.timedelta(days=5 * 365)).isoformat(),
+        "order_number": "123-к",
+    }
     rows = [
         good,
         {**good, "awarded_on": "2010-01-01", "valid_until": "2009-01-01"},
@@ -259,8 +302,9 @@ def test_categories_import_sets_the_worker_category_and_checks_dates(tmp_path, d
     assert result.created == 1
     worker.refresh_from_db()
     assert worker.category_id == first.id
-    upgraded = import_file(write_csv(tmp_path / "c2.csv", CAT_HEADER, [{**good, "category": "3", "order_number": ""}]),
-                           kind="categories")
+    upgraded = import_file(
+        write_csv(tmp_path / "c2.csv", CAT_HEADER, [{**good, "category": "3", "order_number": ""}]), kind="categories"
+    )
     assert (upgraded.created, upgraded.updated) == (0, 1)
     assignment = CategoryAssignment.objects.get()
     assert (assignment.category.code, assignment.order_number) == ("3", "123-к")
@@ -273,8 +317,14 @@ CME_HEADER = ["snils", "kind", "topic", "provider", "completed_on", "hours", "sp
 
 def test_cme_import_checks_hours_kind_and_dates(tmp_path):
     worker = WorkerFactory()
-    good = {"snils": worker.snils, "kind": "мероприятие", "topic": "Сепсис", "provider": "РНИМУ",
-            "completed_on": "2023-03-01", "hours": "36"}
+    good = {
+        "snils": worker.snils,
+        "kind": "мероприятие",
+        "topic": "Сепсис",
+        "provider": "РНИМУ",
+        "completed_on": "2023-03-01",
+        "hours": "36",
+    }
     rows = [
         good,
         {**good, "topic": "A", "hours": "0"},
@@ -297,20 +347,33 @@ def test_cme_import_checks_hours_kind_and_dates(tmp_path):
     assert (fixed.created, fixed.updated) == (0, 1)
     record.refresh_from_db()
     assert (record.kind, record.hours) == ("activity", 18)
-    dry = import_file(write_csv(tmp_path / "m3.csv", CME_HEADER, [{**good, "topic": "Новая"}]), kind="cme",
-                      dry_run=True)
+    dry = import_file(
+        write_csv(tmp_path / "m3.csv", CME_HEADER, [{**good, "topic": "Новая"}]), kind="cme", dry_run=True
+    )
     assert dry.created == 1 and ContinuingEducation.objects.count() == 1
 
 
 def test_probable_duplicates_are_reported_by_row(tmp_path):
-    existing = worker_row(1, last_name="Кузнецова", first_name="Мария", middle_name="Игоревна",
-                          birth_date="1979-04-12", phone="+7 900 555-44-33")
+    existing = worker_row(
+        1,
+        last_name="Кузнецова",
+        first_name="Мария",
+        middle_name="Игоревна",
+        birth_date="1979-04-12",
+        phone="+7 900 555-44-33",
+    )
     import_file(write_csv(tmp_path / "a.csv", FULL_HEADER, [existing]), kind="workers", check_duplicates=False)
     rows = [
         worker_row(5, last_name="Оленева", first_name="Ольга", middle_name="Павловна", birth_date="1990-02-02"),
         # One letter off in the surname, the same birth date, patronymic and phone: the same person twice.
-        worker_row(6, last_name="Кузнецава", first_name="Мария", middle_name="Игоревна", birth_date="1979-04-12",
-                   phone="+7 900 555-44-33"),
+        worker_row(
+            6,
+            last_name="Кузнецава",
+            first_name="Мария",
+            middle_name="Игоревна",
+            birth_date="1979-04-12",
+            phone="+7 900 555-44-33",
+        ),
     ]
     result = import_file(write_csv(tmp_path / "b.csv", FULL_HEADER, rows), kind="workers")
     assert [(row, number) for row, number, _p in result.duplicates] == [(3, regnum(1))]
@@ -335,8 +398,17 @@ def test_query_count_of_every_worker_record_kind_does_not_grow_with_rows(tmp_pat
     org, position, specialty = OrganizationFactory(), PositionFactory(), SpecialtyFactory()
 
     def employments(n, year):
-        return [{"snils": w.snils, "ogrn": org.ogrn, "position": position.code, "specialty": specialty.code,
-                 "rate": "1", "started_on": f"{year}-01-01"} for w in workers[:n]]
+        return [
+            {
+                "snils": w.snils,
+                "ogrn": org.ogrn,
+                "position": position.code,
+                "specialty": specialty.code,
+                "rate": "1",
+                "started_on": f"{year}-01-01",
+            }
+            for w in workers[:n]
+        ]
 
     header = ["snils", "ogrn", "position", "specialty", "rate", "started_on"]
     few = _queries(tmp_path, "employments", header, employments(2, 2015), "e1.csv")
@@ -344,8 +416,17 @@ def test_query_count_of_every_worker_record_kind_does_not_grow_with_rows(tmp_pat
     assert many == few
 
     def documents(n, start):
-        return [{"snils": w.snils, "kind": "certificate", "number": f"77{start + i:08d}", "specialty": specialty.code,
-                 "issued_on": "2021-01-01", "valid_until": "2025-12-31"} for i, w in enumerate(workers[:n])]
+        return [
+            {
+                "snils": w.snils,
+                "kind": "certificate",
+                "number": f"77{start + i:08d}",
+                "specialty": specialty.code,
+                "issued_on": "2021-01-01",
+                "valid_until": "2025-12-31",
+            }
+            for i, w in enumerate(workers[:n])
+        ]
 
     header = ["snils", "kind", "number", "specialty", "issued_on", "valid_until"]
     assert _queries(tmp_path, "admission_documents", header, documents(2, 0), "d1.csv") == _queries(
@@ -353,16 +434,32 @@ def test_query_count_of_every_worker_record_kind_does_not_grow_with_rows(tmp_pat
     )
 
     def educations(n, number):
-        return [{"snils": w.snils, "level": "1", "institution": "МГМУ", "diploma_number": f"{number}{i}",
-                 "issued_on": "2001-06-30"} for i, w in enumerate(workers[:n])]
+        return [
+            {
+                "snils": w.snils,
+                "level": "1",
+                "institution": "МГМУ",
+                "diploma_number": f"{number}{i}",
+                "issued_on": "2001-06-30",
+            }
+            for i, w in enumerate(workers[:n])
+        ]
 
     assert _queries(tmp_path, "educations", EDU_HEADER, educations(2, 1), "ed1.csv") == _queries(
         tmp_path, "educations", EDU_HEADER, educations(12, 2), "ed2.csv"
     )
 
     def categories(n, year):
-        return [{"snils": w.snils, "category": "1", "specialty": specialty.code, "awarded_on": f"{year}-01-01",
-                 "valid_until": f"{year + 4}-01-01"} for w in workers[:n]]
+        return [
+            {
+                "snils": w.snils,
+                "category": "1",
+                "specialty": specialty.code,
+                "awarded_on": f"{year}-01-01",
+                "valid_until": f"{year + 4}-01-01",
+            }
+            for w in workers[:n]
+        ]
 
     assert _queries(tmp_path, "categories", CAT_HEADER, categories(2, 2019), "c1.csv") == _queries(
         tmp_path, "categories", CAT_HEADER, categories(12, 2020), "c2.csv"
@@ -402,9 +499,13 @@ def test_set_based_derived_columns_match_worker_refresh_derived():
     AdmissionDocumentFactory(worker=w3, specialty=spec_a, status="suspended")
     AdmissionDocumentFactory(worker=w3, specialty=spec_b)  # another specialty: not the one that counts
     for category, until in ((first, 900), (top, 500), (top, -1)):
-        CategoryAssignment.objects.create(worker=w4, category=category, specialty=spec_a,
-                                          awarded_on=today - dt.timedelta(days=1000),
-                                          valid_until=today + dt.timedelta(days=until))
+        CategoryAssignment.objects.create(
+            worker=w4,
+            category=category,
+            specialty=spec_a,
+            awarded_on=today - dt.timedelta(days=1000),
+            valid_until=today + dt.timedelta(days=until),
+        )
     fields = ("id", "region_id", "primary_specialty_id", "admission_status", "admission_valid_until", "category_id")
     ids = [w.id for w in workers]
     with connection.cursor() as cursor:
@@ -421,8 +522,17 @@ def test_alerts_of_an_import_are_raised_once_in_a_few_queries(tmp_path):
     for i, other in enumerate(others):
         AdmissionDocumentFactory(worker=other, number=f"SH{i}", specialty=specialty)
     header = ["snils", "kind", "number", "specialty", "issued_on", "valid_until"]
-    rows = [{"snils": worker.snils, "kind": "certificate", "number": f"SH{i}", "specialty": specialty.code,
-             "issued_on": "2021-01-01", "valid_until": "2025-12-31"} for i in range(5)]
+    rows = [
+        {
+            "snils": worker.snils,
+            "kind": "certificate",
+            "number": f"SH{i}",
+            "specialty": specialty.code,
+            "issued_on": "2021-01-01",
+            "valid_until": "2025-12-31",
+        }
+        for i in range(5)
+    ]
     result = import_file(write_csv(tmp_path / "d.csv", header, rows), kind="admission_documents")
     assert result.invalid == 5
     assert DiscrepancyAlert.objects.filter(kind=DiscrepancyAlert.Kind.DOCUMENT_SHARED).count() == 5
@@ -444,8 +554,9 @@ def test_admin_upload_of_a_new_kind_reports_merged_rows(admin_client, tmp_path, 
     good = f"{snils(2)};program;Сепсис;РНИМУ;2023-03-01;36;"
     bad = f"{snils(1)};program;Сепсис;РНИМУ;2023-03-01;0;"
     upload = SimpleUploadedFile("cme.csv", f"{header}\n{good}\n{bad}\n".encode())
-    response = admin_client.post(reverse("admin:registry_importjob_upload"), {"kind": "cme", "mode": "import",
-                                                                              "file": upload})
+    response = admin_client.post(
+        reverse("admin:registry_importjob_upload"), {"kind": "cme", "mode": "import", "file": upload}
+    )
     job = ImportJob.objects.get()
     assert (job.status, job.created_count, job.invalid_count) == ("done", 1, 1)
     assert ContinuingEducation.objects.get().worker_id == survivor.id

@@ -127,14 +127,15 @@ def test_paging_stops_at_the_page_cap_whatever_the_page_parameter_says(client, m
 def test_header_sorts_from_the_first_page_and_page_links_keep_the_search(client):
     for i in range(30):
         make(f"Смирнова{i:03d}", "Анна")
-    body = client.get(SEARCH, {"q": "смирнова", "per_page": "10", "page": "2", "sort": "-registered_on",
-                               "region": ""}).content.decode()
+    body = client.get(
+        SEARCH, {"q": "смирнова", "per_page": "10", "page": "2", "sort": "-registered_on", "region": ""}
+    ).content.decode()
     # Sort links keep the search, drop the page (a new order starts at its first page) and empty fields.
     query = "q=%D1%81%D0%BC%D0%B8%D1%80%D0%BD%D0%BE%D0%B2%D0%B0&amp;per_page=10"
     assert f'<a href="?{query}&amp;sort=full_name">ФИО' in body
     sorted_header = 'class="orderable desc" aria-sort="descending">'
     assert f'{sorted_header}<a href="?{query}&amp;sort=registered_on">В регистре с' in body
-    pages = body[body.index('<nav aria-label="Страницы результатов">'):]
+    pages = body[body.index('<nav aria-label="Страницы результатов">') :]
     for page in (1, 3):
         assert f'per_page=10&amp;sort=-registered_on&amp;page={page}"' in pages
     assert 'rel="prev">предыдущая' in pages and 'rel="next">следующая' in pages
@@ -159,11 +160,19 @@ def test_htmx_gets_only_the_results(client):
 @pytest.mark.django_db
 def test_no_protected_data_on_search_or_profile(client):
     worker = make("Иванова", "Мария", email="private@example.org", phone="+79161234567")
-    pages = [client.get(SEARCH, {"q": "иванова"}).content.decode(),
-             client.get(reverse("registry:profile", args=[worker.registry_number])).content.decode()]
+    pages = [
+        client.get(SEARCH, {"q": "иванова"}).content.decode(),
+        client.get(reverse("registry:profile", args=[worker.registry_number])).content.decode(),
+    ]
     for body in pages:
-        for secret in (worker.snils, worker.snils_display, worker.inn, "private@example.org", "+79161234567",
-                       worker.birth_date.strftime("%d.%m.%Y")):
+        for secret in (
+            worker.snils,
+            worker.snils_display,
+            worker.inn,
+            "private@example.org",
+            "+79161234567",
+            worker.birth_date.strftime("%d.%m.%Y"),
+        ):
             assert secret not in body
 
 
@@ -225,13 +234,32 @@ def test_rows_can_be_ticked_for_export(client):
     worker = make("Иванова", "Мария")
     body = client.get(SEARCH, {"q": "иванова"}).content.decode()
     assert f'name="ids" value="{worker.registry_number}"' in body or (
-        'name="ids"' in body and worker.registry_number in body)
+        'name="ids"' in body and worker.registry_number in body
+    )
     assert 'id="export-selected"' in body
 
 
-NAME_ORDER_QUERIES = ["петров", "петров ива", "ива петров", "мар петр", "смирнова мар", "оглы", "мамед", "а", "кардиол",
-                      "петров кардиол", "ива", "иванов иван иванович", "нет-такого", "зз", "петрова ив", "алиев огл",
-                      "иванов пет", "петров пет", "алиев ибр мам"]
+NAME_ORDER_QUERIES = [
+    "петров",
+    "петров ива",
+    "ива петров",
+    "мар петр",
+    "смирнова мар",
+    "оглы",
+    "мамед",
+    "а",
+    "кардиол",
+    "петров кардиол",
+    "ива",
+    "иванов иван иванович",
+    "нет-такого",
+    "зз",
+    "петрова ив",
+    "алиев огл",
+    "иванов пет",
+    "петров пет",
+    "алиев ибр мам",
+]
 
 
 @pytest.mark.django_db
@@ -257,10 +285,18 @@ def test_name_ordered_branches_return_exactly_the_generic_result(client, monkeyp
         monkeypatch.setattr(search, "_surname_branches", lambda *a: splits.append(a[1:3]) or original(*a))
     cardio = SpecialtyFactory(name="Кардиология")
     people = [
-        ("Петров", "Иван", "Петрович"), ("Петрова", "Мария", "Ивановна"), ("Иванов", "Пётр", "Петрович"),
-        ("Петров", "Петр", "Петрович"), ("Смирнова", "Марина", ""), ("Смирнова", "Мария", "Петровна"),
-        ("Алиев", "Мамед", "Ибрагим оглы"), ("Мамедов", "Али", "Петрович"), ("Иванов", "Иван", "Иванович"),
-        ("Абрамова", "Анна", "Ивановна"), ("Маркова", "Петра", ""), ("Ивашкин", "Марк", "Петрович"),
+        ("Петров", "Иван", "Петрович"),
+        ("Петрова", "Мария", "Ивановна"),
+        ("Иванов", "Пётр", "Петрович"),
+        ("Петров", "Петр", "Петрович"),
+        ("Смирнова", "Марина", ""),
+        ("Смирнова", "Мария", "Петровна"),
+        ("Алиев", "Мамед", "Ибрагим оглы"),
+        ("Мамедов", "Али", "Петрович"),
+        ("Иванов", "Иван", "Иванович"),
+        ("Абрамова", "Анна", "Ивановна"),
+        ("Маркова", "Петра", ""),
+        ("Ивашкин", "Марк", "Петрович"),
     ]
     for _copy in range(3):
         for last, first, middle in people:
@@ -306,13 +342,23 @@ def test_a_name_sorted_by_another_column_gives_exactly_the_generic_order(client)
     south, north = RegionFactory(code="10", name="Юг"), RegionFactory(code="20", name="Север")
     top, second = CategoryFactory(code="1", name="Высшая", sort_order=1), CategoryFactory(code="2", name="Вторая")
     therapy, cardiology = SpecialtyFactory(name="Терапия"), SpecialtyFactory(name="Кардиология")
-    for n, (last, first) in enumerate([("Петрова", "Анна"), ("Петров", "Иван"), ("Петрова", "Мария"),
-                                       ("Иванова", "Петра"), ("Петровская", "Анна"), ("Петрова", "Анна")]):
+    for n, (last, first) in enumerate(
+        [
+            ("Петрова", "Анна"),
+            ("Петров", "Иван"),
+            ("Петрова", "Мария"),
+            ("Иванова", "Петра"),
+            ("Петровская", "Анна"),
+            ("Петрова", "Анна"),
+        ]
+    ):
         worker = make(last, first, "Ивановна" if n % 2 else "")
         # The derived columns, set as they would be derived (the factories' records would say otherwise).
         MedicalWorker.objects.filter(pk=worker.pk).update(
-            region=(north, south, None)[n % 3], category=(top, second, None)[n % 3],
-            primary_specialty=(therapy, cardiology, None)[n % 3], registered_on=dt.date(2020, 1, 1 + n % 2),
+            region=(north, south, None)[n % 3],
+            category=(top, second, None)[n % 3],
+            primary_specialty=(therapy, cardiology, None)[n % 3],
+            registered_on=dt.date(2020, 1, 1 + n % 2),
             admission_status=("active", "expired")[n % 2],
         )
     services.search_words_rebuild()
@@ -363,8 +409,9 @@ def test_search_dictionary_follows_new_names_and_rebuilds():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("column", ["primary_specialty", "-primary_specialty", "region", "-region", "category",
-                                    "-category"])
+@pytest.mark.parametrize(
+    "column", ["primary_specialty", "-primary_specialty", "region", "-region", "category", "-category"]
+)
 def test_directory_sorts_walk_the_directory_in_the_same_order_as_the_join(client, column):
     from django.db import connection
 

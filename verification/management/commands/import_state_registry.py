@@ -58,15 +58,20 @@ class Command(BaseCommand):
                 try:
                     key = _key(source, row["key"])
                     linked_raw = (row.get("linked_key") or "").strip()
-                    linked = (_key("social_fund" if source == "tax" else "tax", linked_raw) if linked_raw else "")
+                    linked = _key("social_fund" if source == "tax" else "tax", linked_raw) if linked_raw else ""
                     birth = _date(row["birth_date"])
                 except Exception as exc:
                     raise CommandError(f"line {line}: {exc}") from exc
                 _, was_created = StateRegistryReference.objects.update_or_create(
-                    source=source, key=key,
-                    defaults={"last_name": row["last_name"].strip(), "first_name": row["first_name"].strip(),
-                              "middle_name": (row.get("middle_name") or "").strip(), "birth_date": birth,
-                              "linked_key": linked},
+                    source=source,
+                    key=key,
+                    defaults={
+                        "last_name": row["last_name"].strip(),
+                        "first_name": row["first_name"].strip(),
+                        "middle_name": (row.get("middle_name") or "").strip(),
+                        "birth_date": birth,
+                        "linked_key": linked,
+                    },
                 )
                 created += was_created
                 updated += not was_created

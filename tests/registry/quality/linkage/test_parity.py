@@ -1,6 +1,5 @@
 """The SQL Splink runs and the Python scorer give every pair the same comparison vector."""
 
-
 import duckdb
 
 from registry.quality.linkage import prepare
