@@ -40,6 +40,7 @@ TYPED := $(shell find . -path ./.venv -prune -o \( -name services.py -o -name se
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy $(TYPED)
 	$(BIN)/python manage.py check
