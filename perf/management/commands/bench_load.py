@@ -580,6 +580,9 @@ class Command(BaseCommand):
                 "--seed",
                 "16",
                 "--no-progress",
+                # One organization of 20,000 current staff, so bench_org and bench_desk can run on the
+                # same register afterwards (the load mix does not touch it).
+                *(["--big-organization", "20000"] if workers > 100_000 else []),
             ],
             env=env,
             check=True,
