@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import enum
 import json
 import multiprocessing
 import os
@@ -357,7 +358,10 @@ class Command(BaseCommand):
                 continue
             if not f.has_default():
                 raise CommandError(f"{model.__name__}.{name} обязательно и не генерируется; обновите perf/synthetic.py")
-            extras.append((f.column, f.get_default()))
+            default = f.get_default()
+            # A choices member (Employment.Source.REGISTER) would make the spawned workers import the
+            # models to unpickle it, before Django is set up: hand them its plain value.
+            extras.append((f.column, default.value if isinstance(default, enum.Enum) else default))
         return [fields[name].column for name in generated] + [c for c, _ in extras], tuple(v for _, v in extras)
 
     # --- Writing ---------------------------------------------------------------------------------
