@@ -20,6 +20,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 
 from ..models import (
@@ -112,21 +113,31 @@ def diploma_number(series: str, number: str) -> str:
     return f"{series or ''}{number or ''}"
 
 
+def _among(column: str, ids: list[int]) -> dict[str, Any]:
+    """A filter on ``column`` being one of ``ids``. On PostgreSQL one array parameter: the scan reads
+    40,000 workers a round, and building and parsing an IN list of 40,000 placeholders cost more
+    than the four queries themselves."""
+    if connection.vendor == "postgresql":
+        return {f"{column}__in": RawSQL("SELECT unnest(%s::bigint[])", (ids,))}
+    return {f"{column}__in": ids}
+
+
 def worker_records(ids: Iterable[int]) -> dict[int, Record]:
     """The workers with these ids as linkage records, with their document and diploma numbers and
     employers: four queries, whatever the number of ids."""
     ids = list(set(ids))
     if not ids:
         return {}
-    rows = {row["id"]: dict(row) for row in MedicalWorker.objects.filter(id__in=ids).values(*WORKER_FIELDS)}
+    rows = {row["id"]: dict(row) for row in MedicalWorker.objects.filter(**_among("id", ids)).values(*WORKER_FIELDS)}
+    among = _among("worker_id", ids)
     extras: dict[int, dict[str, set]] = defaultdict(lambda: {"documents": set(), "diplomas": set(), "employers": set()})
-    for worker_id, number in AdmissionDocument.objects.filter(worker_id__in=ids).values_list("worker_id", "number"):
+    for worker_id, number in AdmissionDocument.objects.filter(**among).values_list("worker_id", "number"):
         extras[worker_id]["documents"].add(number)
-    for worker_id, series, number in Education.objects.filter(worker_id__in=ids).values_list(
+    for worker_id, series, number in Education.objects.filter(**among).values_list(
         "worker_id", "diploma_series", "diploma_number"
     ):
         extras[worker_id]["diplomas"].add(diploma_number(series, number))
-    for worker_id, org in Employment.objects.filter(worker_id__in=ids).values_list("worker_id", "organization_id"):
+    for worker_id, org in Employment.objects.filter(**among).values_list("worker_id", "organization_id"):
         extras[worker_id]["employers"].add(org)
     return {pk: record_of({**row, **extras.get(pk, {})}) for pk, row in rows.items()}
 
