@@ -80,7 +80,7 @@ def test_identity_rejected_fixed_confirmed_and_correction_approved(_chromium, li
     page.get_by_role("button", name="Отправить на проверку").click()
     page.wait_for_url("**/cabinet/correction/*/")
     assert page.locator("[data-status]").inner_text() == "На проверке"
-    change = ChangeRequest.objects.get()
+    change = ChangeRequest.objects.get(worker__user=demo)  # the demo seeds other workers' corrections too
 
     staff = StaffFactory(is_superuser=True)
     admin = _page_for(_chromium, live_server, staff)

@@ -9,6 +9,7 @@ from django.core.management import call_command
 
 from accounts.models import SmsOutbox
 from demo.orgs import DEMO_PASSWORD_HR, hr_snils
+from demo.people import WORKERS
 from registry.models import DismissalReason, Employment, MedicalWorker, Position
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -37,14 +38,19 @@ def _log_in(page, live_server, snils: str, password: str) -> None:
     page.get_by_role("button", name="Войти").click()
 
 
+def _demo_snils(last_name: str) -> str:
+    return next(spec.snils for spec in WORKERS if spec.last == last_name)
+
+
 def _fits(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 @pytest.mark.parametrize("device", VIEWPORTS)
 def test_hr_officer_hires_and_dismisses_and_the_worker_sees_it(_chromium, live_server, demo, device, screenshot_dir):
-    ivanova = MedicalWorker.objects.get(last_name="Иванова")
-    fedorov = MedicalWorker.objects.get(last_name="Фёдоров")
+    # The named demo workers, by SNILS: the demo register holds synthetic namesakes too.
+    ivanova = MedicalWorker.objects.get(snils=_demo_snils("Иванова"))
+    fedorov = MedicalWorker.objects.get(snils=_demo_snils("Фёдоров"))
     held = set(Employment.objects.filter(worker=ivanova).values_list("position_id", flat=True))
     position = Position.objects.filter(is_active=True).exclude(id__in=held).order_by("sort_order", "id").first()
     reason = DismissalReason.objects.get(code="77-1-3")
