@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from core import validators
+from core.widgets import QuickSelect
 from registry.models import AdmissionStatus, DismissalReason, Employment, MedicalWorker, Position, Specialty
 
 from . import services
@@ -165,15 +166,21 @@ class StaffFilterForm(forms.Form):
     ]
 
     q = forms.CharField(label="ФИО, СНИЛС или регистровый номер", max_length=200, required=False)
-    state = forms.ChoiceField(label="Сотрудники", choices=STATE_CHOICES, required=False)
+    state = forms.ChoiceField(label="Сотрудники", choices=STATE_CHOICES, required=False, widget=QuickSelect)
     department = forms.CharField(label="Подразделение", max_length=300, required=False)
-    position = forms.TypedChoiceField(label="Должность", coerce=int, required=False, empty_value=None)
-    specialty = forms.TypedChoiceField(label="Специальность", coerce=int, required=False, empty_value=None)
-    admission_status = forms.ChoiceField(
-        label="Допуск", choices=[("", "Любой"), *AdmissionStatus.choices], required=False
+    position = forms.TypedChoiceField(
+        label="Должность", coerce=int, required=False, empty_value=None, widget=QuickSelect
     )
-    expiring = forms.ChoiceField(label="Допуск истекает в течение", choices=EXPIRING_CHOICES, required=False)
-    sort = forms.ChoiceField(label="Сортировка", choices=SORT_CHOICES, required=False)
+    specialty = forms.TypedChoiceField(
+        label="Специальность", coerce=int, required=False, empty_value=None, widget=QuickSelect
+    )
+    admission_status = forms.ChoiceField(
+        label="Допуск", choices=[("", "Любой"), *AdmissionStatus.choices], required=False, widget=QuickSelect
+    )
+    expiring = forms.ChoiceField(
+        label="Допуск истекает в течение", choices=EXPIRING_CHOICES, required=False, widget=QuickSelect
+    )
+    sort = forms.ChoiceField(label="Сортировка", choices=SORT_CHOICES, required=False, widget=QuickSelect)
 
     def __init__(self, *args, choices: dict | None = None, **kwargs):
         """``choices``: the organization's own departments, positions and specialties
