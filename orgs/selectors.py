@@ -66,7 +66,7 @@ def membership_for(*, user, organization_id: int | None) -> OrgMembership | None
 
 
 def org_can_see_worker(*, organization: MedicalOrganization, worker: MedicalWorker | int) -> bool:
-    """True while the worker is or was employed at the organization (employment_org_worker_idx)."""
+    """True while the worker is or was employed at the organization (employment_org_list_idx)."""
     worker_id = worker if isinstance(worker, int) else worker.pk
     return Employment.objects.filter(organization=organization, worker_id=worker_id).exists()
 
@@ -131,7 +131,7 @@ def org_staff(
     *, organization: MedicalOrganization, filters: StaffFilters | None = None, today: dt.date | None = None
 ) -> QuerySet[Employment]:
     """The organization's employment rows (current, past or both) with the worker columns the list shows,
-    filtered and sorted; one query whatever the page. Walks employment_org_worker_idx for the
+    filtered and sorted; one query whatever the page. Walks employment_org_list_idx for the
     organization's rows (20,000 for a large hospital) and joins the workers by primary key."""
     filters = filters or StaffFilters()
     today = today or timezone.localdate()
@@ -162,7 +162,7 @@ def org_staff_page(*, organization: MedicalOrganization, filters: StaffFilters, 
     """One page of the staff list in three queries: the count, the page's ids, then those rows with their
     workers and directories. The ids come from the employment rows alone whenever the sort and the
     filters need no worker column (a sort by a date of the post): an index-only read of
-    employment_org_worker_idx, instead of joining all 20,000 posts of a large hospital to their workers
+    employment_org_list_idx, instead of joining all 20,000 posts of a large hospital to their workers
     to sort them."""
     rows = org_staff(organization=organization, filters=filters)
     paginator = Paginator(rows.select_related(None).values_list("id", flat=True), per_page)

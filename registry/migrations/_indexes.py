@@ -25,3 +25,10 @@ def add_index_concurrently(apps, schema_editor, app_label: str, model_name: str,
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {index_name}")
     schema_editor.add_index(model, index, concurrently=True)
+
+
+def drop_index_concurrently(schema_editor, index_name: str) -> None:
+    """Drop an index if it is there, CONCURRENTLY on PostgreSQL (the migration must not be atomic)."""
+    concurrently = " CONCURRENTLY" if schema_editor.connection.vendor == "postgresql" else ""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX{concurrently} IF EXISTS {schema_editor.quote_name(index_name)}")

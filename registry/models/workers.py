@@ -295,7 +295,7 @@ class Employment(models.Model):
     )  # covered by employment_worker_idx
     organization = models.ForeignKey(
         MedicalOrganization, models.PROTECT, verbose_name="организация", related_name="employments", db_index=False
-    )  # covered by employment_org_worker_idx
+    )  # covered by employment_org_list_idx
     department = models.CharField("подразделение", max_length=300, blank=True)
     position = models.ForeignKey(Position, models.PROTECT, verbose_name="должность", related_name="+")
     specialty = models.ForeignKey(
@@ -326,12 +326,20 @@ class Employment(models.Model):
             models.Index(fields=["worker", "ended_on"], name="employment_worker_idx"),
             # The organization cabinet: its staff list (current and past, 20,000 rows for a large
             # hospital) and the check that a worker is or was employed there (organization, worker).
-            # Carrying the dates and the directory columns (PostgreSQL INCLUDE), the list's count and its
-            # filters on them are index-only scans; the workers are then joined by primary key.
+            # Carrying the row's id, dates and filter columns (PostgreSQL INCLUDE), the list's count,
+            # its filters and the ids of a page are index-only scans; the workers are then joined by
+            # primary key.
             models.Index(
                 fields=["organization", "worker"],
-                name="employment_org_worker_idx",
-                include=["ended_on", "started_on", "position", "specialty"],
+                name="employment_org_list_idx",
+                include=["id", "ended_on", "started_on", "position", "specialty", "department"],
+            ),
+            # The staff list sorted by start date (either way): the first page is read in order with
+            # the filters tested on the index entry, instead of sorting all of the organization's rows.
+            models.Index(
+                fields=["organization", "started_on", "id"],
+                name="employment_org_started_idx",
+                include=["ended_on", "position", "specialty", "department"],
             ),
         ]
         constraints = [
