@@ -26,6 +26,7 @@ from registry.exports import services as exports
 
 from . import selectors, services
 from .forms import DismissForm, HireForm, HireNewForm, RateForm, StaffFilterForm, TransferForm
+from .staff_table import staff_rows_html
 
 PER_PAGE = 25
 # Hiring by SNILS tells whether a SNILS is in the register: a few dozen hires an hour are real work,
@@ -107,6 +108,7 @@ def staff(request):
         {
             "form": form,
             "page": page,
+            "rows": staff_rows_html(page.object_list),
             "query": query.urlencode(),
             "today": timezone.localdate(),
             "multiple": len(selectors.memberships_of(user=request.user)) > 1,
