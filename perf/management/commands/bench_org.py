@@ -119,6 +119,8 @@ class Command(BaseCommand):
         return [
             ("first page", "/org/"),
             ("filter: most common position", f"/org/?position={position[0] if position else ''}"),
+            ("filter: admission expired", "/org/?admission_status=expired"),
+            ("filter: expiring within 90 days", "/org/?expiring=90"),
             ("sort: newest start date", "/org/?sort=-started"),
             (f"search: «{prefix}»", f"/org/?q={quote(prefix)}"),
         ]
