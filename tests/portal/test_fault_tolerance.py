@@ -293,6 +293,8 @@ def _kill_mid_export(tmp_path, redis_url, *, whole_worker: bool):
             timeout=300,
             what="another worker to finish the export",
         )
+        # The row turns DONE just before the worker logs it: wait for the line before stopping.
+        workers.wait(lambda: f"export job {job.pk} done" in workers.output(), timeout=60, what="its log line")
     finally:
         held.close()
         workers.stop()
@@ -344,6 +346,13 @@ def test_tasks_queued_across_redis_restarts_all_complete_exactly_once(tmp_path, 
             lambda: ExportJob.objects.filter(status=ExportJob.Status.DONE).count() == len(jobs),
             timeout=240,
             what="every job",
+        )
+        # The row turns DONE just before the worker logs it: wait for every log line too, or stopping
+        # the worker at once can cut the last one off (a race of the test, not of the task).
+        workers.wait(
+            lambda: all(f"export job {job.pk} done" in workers.output() for job in jobs),
+            timeout=60,
+            what="every job's log line",
         )
     finally:
         workers.stop()
