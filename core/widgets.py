@@ -28,8 +28,9 @@ class QuickSelect(forms.Select):
             f'<option value="{escape(option)}"{mark}>{escape(label)}</option>'
             for option, mark, label in self._options(value)
         )
-        # Every value and label is escaped above; flatatt escapes the attributes.
-        return mark_safe(f"<select{flatatt(_boolean_attrs(final))}>{options}</select>")  # noqa: S308
+        # Every value and label is escaped above; flatatt escapes the attributes, writes True as a bare
+        # attribute and drops False and None, as Django's widget template does.
+        return mark_safe(f"<select{flatatt(final)}>{options}</select>")  # noqa: S308
 
     def _options(self, value):
         """(value, " selected" or "", label) per choice; as in Django, only the first option that
@@ -41,8 +42,3 @@ class QuickSelect(forms.Select):
             mark = option in wanted and not chosen
             chosen = chosen or mark
             yield option, " selected" if mark else "", label
-
-
-def _boolean_attrs(attrs: dict) -> dict:
-    """flatatt writes True as a bare attribute and drops False; Django's widget template does the same."""
-    return {key: value for key, value in attrs.items() if value is not False and value is not None}

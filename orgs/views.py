@@ -110,7 +110,6 @@ def staff(request):
             "page": page,
             "rows": staff_rows_html(page.object_list),
             "query": query.urlencode(),
-            "today": timezone.localdate(),
             "multiple": len(selectors.memberships_of(user=request.user)) > 1,
         },
     )
