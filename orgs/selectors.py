@@ -32,8 +32,9 @@ SORTS = {
     "-started": ("-started_on", "-id"),
     "ended": ("ended_on", "id"),
     "-ended": ("-ended_on", "-id"),
-    "admission": ("worker__admission_valid_until", "id"),
-    "-admission": ("-worker__admission_valid_until", "-id"),
+    # The worker's admission as copied onto the post (Employment.worker_admission_*): no join to sort.
+    "admission": ("worker_admission_valid_until", "id"),
+    "-admission": ("-worker_admission_valid_until", "-id"),
 }
 DEFAULT_SORT = "name"
 
@@ -147,12 +148,14 @@ def org_staff(
         qs = qs.filter(position_id=filters.position)
     if filters.specialty:
         qs = qs.filter(specialty_id=filters.specialty)
+    # The worker's admission is read from its copy on the post (kept by database triggers), so these
+    # filters are tested on the employment_org_list_idx entry, without joining the workers.
     if filters.admission_status in AdmissionStatus.values:
-        qs = qs.filter(worker__admission_status=filters.admission_status)
+        qs = qs.filter(worker_admission_status=filters.admission_status)
     if filters.expiring_within:
         qs = qs.filter(
-            worker__admission_valid_until__gte=today,
-            worker__admission_valid_until__lte=today + dt.timedelta(days=filters.expiring_within),
+            worker_admission_valid_until__gte=today,
+            worker_admission_valid_until__lte=today + dt.timedelta(days=filters.expiring_within),
         )
     order = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
     return qs.select_related("worker", "position", "specialty").order_by(*order)
@@ -161,9 +164,9 @@ def org_staff(
 def org_staff_page(*, organization: MedicalOrganization, filters: StaffFilters, number, per_page: int = 25) -> Page:
     """One page of the staff list in three queries: the count, the page's ids, then those rows with their
     workers and directories. The ids come from the employment rows alone whenever the sort and the
-    filters need no worker column (a sort by a date of the post): an index-only read of
-    employment_org_list_idx, instead of joining all 20,000 posts of a large hospital to their workers
-    to sort them."""
+    search need no worker column (a sort by a date of the post or by admission; the admission filters
+    read the worker's admission copied onto the post): an index-only read of employment_org_list_idx,
+    instead of joining all 20,000 posts of a large hospital to their workers."""
     rows = org_staff(organization=organization, filters=filters)
     paginator = Paginator(rows.select_related(None).values_list("id", flat=True), per_page)
     page = paginator.get_page(number)

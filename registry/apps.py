@@ -8,7 +8,7 @@ class RegistryConfig(AppConfig):
     def ready(self):
         import datetime as dt
 
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_delete, post_migrate, post_save
 
         from core import reconcile
 
@@ -16,6 +16,9 @@ class RegistryConfig(AppConfig):
         from .exports.services import STALE_RUNNING
         from .models import DuplicateScanRun, ExportJob, QualificationCategory, Region, Specialty
         from .quality import scan
+
+        # SQLite drops a table's triggers when a migration rebuilds the table: put them back after migrate.
+        post_migrate.connect(admission_copy_ensure, sender=self)
 
         # The search caches directory names and orders (registry.selectors): a change empties them.
         for model in (Specialty, Region, QualificationCategory):
@@ -59,3 +62,19 @@ class RegistryConfig(AppConfig):
             running_timestamp_field="started_at",
             running_age=IMPORT_STALE_RUNNING,
         )
+
+
+def admission_copy_ensure(sender, using, **kwargs) -> None:
+    """After `migrate`: the admission-copy triggers exist (models/admission_copy.py). On SQLite a later
+    migration that rebuilds registry_employment or registry_medicalworker drops them with the table."""
+    from django.db import connections
+
+    from .models.admission_copy import admission_copy_install
+
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        if "registry_employment" not in connection.introspection.table_names(cursor):
+            return
+        columns = {c.name for c in connection.introspection.get_table_description(cursor, "registry_employment")}
+    if "worker_admission_valid_until" in columns:  # migration 0021 applied
+        admission_copy_install(connection)

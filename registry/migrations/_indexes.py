@@ -32,3 +32,22 @@ def drop_index_concurrently(schema_editor, index_name: str) -> None:
     concurrently = " CONCURRENTLY" if schema_editor.connection.vendor == "postgresql" else ""
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(f"DROP INDEX{concurrently} IF EXISTS {schema_editor.quote_name(index_name)}")
+
+
+def replace_index_concurrently(apps, schema_editor, app_label: str, model_name: str, index) -> None:
+    """Rebuild the index named `index.name` with this definition (other columns or INCLUDE) without
+    locking writes on PostgreSQL: built CONCURRENTLY under a temporary name, the old one dropped, the
+    new one renamed (the migration must not be atomic). Plain drop and create elsewhere."""
+    model = apps.get_model(app_label, model_name)
+    if schema_editor.connection.vendor != "postgresql":
+        drop_index_concurrently(schema_editor, index.name)
+        schema_editor.add_index(model, index)
+        return
+    temporary = index.clone()
+    temporary.name = f"{index.name}_new"[:63]
+    drop_index_concurrently(schema_editor, temporary.name)
+    schema_editor.add_index(model, temporary, concurrently=True)
+    drop_index_concurrently(schema_editor, index.name)
+    quote = schema_editor.quote_name
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(f"ALTER INDEX {quote(temporary.name)} RENAME TO {quote(index.name)}")

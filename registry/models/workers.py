@@ -313,6 +313,17 @@ class Employment(models.Model):
         "источник", max_length=16, choices=Source.choices, default=Source.REGISTER, db_default=Source.REGISTER
     )
     updated_at = models.DateTimeField("изменено", auto_now=True)
+    # The worker's admission, copied onto each post by database triggers (models/admission_copy.py) so
+    # that the staff list filters by it from employment_org_list_idx alone. Never written by code.
+    worker_admission_status = models.CharField(
+        "статус допуска работника",
+        max_length=16,
+        choices=AdmissionStatus,
+        default=AdmissionStatus.NONE,
+        db_default=AdmissionStatus.NONE,  # SQL inserts that name their columns (the trigger then sets it)
+        editable=False,
+    )
+    worker_admission_valid_until = models.DateField("допуск работника действует до", null=True, editable=False)
 
     class Meta:
         verbose_name = "место работы"
@@ -332,7 +343,16 @@ class Employment(models.Model):
             models.Index(
                 fields=["organization", "worker"],
                 name="employment_org_list_idx",
-                include=["id", "ended_on", "started_on", "position", "specialty", "department"],
+                include=[
+                    "id",
+                    "ended_on",
+                    "started_on",
+                    "position",
+                    "specialty",
+                    "department",
+                    "worker_admission_status",
+                    "worker_admission_valid_until",
+                ],
             ),
             # The staff list sorted by start date (either way): the first page is read in order with
             # the filters tested on the index entry, instead of sorting all of the organization's rows.
