@@ -146,11 +146,19 @@ class Workers:
         """Nothing waits in the queue and nothing delivered from it is unacknowledged: no task is left
         to run. (kombu keeps each delivered message in the `unacked` hash, shared by every queue of
         the database, as [message, exchange, routing key] until the ack.)"""
+        if not self.queue_empty():
+            return False
         client = redis.Redis.from_url(self.broker, socket_connect_timeout=2)
         try:
-            if any(client.llen(key) for key in client.scan_iter(match=f"{self.queue}*")):
-                return False
             return not any(json.loads(value)[2] == self.queue for value in client.hvals("unacked"))
+        finally:
+            client.close()
+
+    def queue_empty(self) -> bool:
+        """No message of these workers' queue waits in Redis (delivered ones may still be unacknowledged)."""
+        client = redis.Redis.from_url(self.broker, socket_connect_timeout=2)
+        try:
+            return not any(client.llen(key) for key in client.scan_iter(match=f"{self.queue}*"))
         finally:
             client.close()
 

@@ -342,11 +342,25 @@ def test_tasks_queued_across_redis_restarts_all_complete_exactly_once(tmp_path, 
         )
         # 2. Restart again while the worker is busy with the rest: it reconnects and carries on.
         private_redis.restart(pause=1)
+
+        def done() -> int:
+            return ExportJob.objects.filter(status=ExportJob.Status.DONE).count()
+
+        # A message Redis handed to the worker just as the connection dropped is lost with it: kombu
+        # keeps it in its unacked hash until the visibility timeout (two hours), and its job stays
+        # queued. The reconciler, which beat runs every few minutes, publishes such a job again. Once
+        # the worker has nothing left to take (the queue is empty and no job runs), run it as beat
+        # would; a job whose message was not lost after all is claimed once and the copy does nothing.
         workers.wait(
-            lambda: ExportJob.objects.filter(status=ExportJob.Status.DONE).count() == len(jobs),
+            lambda: done() == len(jobs)
+            or (workers.queue_empty() and not ExportJob.objects.filter(status=ExportJob.Status.RUNNING).exists()),
             timeout=240,
-            what="every job",
+            what="the worker to take every job it was given",
         )
+        if done() < len(jobs):
+            with workers.publishing():
+                reconcile.reconcile_queued(now=timezone.now() + dt.timedelta(minutes=10))
+        workers.wait(lambda: done() == len(jobs), timeout=240, what="every job")
         # The row turns DONE just before the worker logs it: wait for every log line too, or stopping
         # the worker at once can cut the last one off (a race of the test, not of the task).
         workers.wait(
