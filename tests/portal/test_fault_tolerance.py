@@ -352,8 +352,10 @@ def test_tasks_queued_across_redis_restarts_all_complete_exactly_once(tmp_path, 
         # the worker has nothing left to take (the queue is empty and no job runs), run it as beat
         # would; a job whose message was not lost after all is claimed once and the copy does nothing.
         workers.wait(
-            lambda: done() == len(jobs)
-            or (workers.queue_empty() and not ExportJob.objects.filter(status=ExportJob.Status.RUNNING).exists()),
+            lambda: (
+                done() == len(jobs)
+                or (workers.queue_empty() and not ExportJob.objects.filter(status=ExportJob.Status.RUNNING).exists())
+            ),
             timeout=240,
             what="the worker to take every job it was given",
         )
