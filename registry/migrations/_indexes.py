@@ -3,12 +3,14 @@
 from collections.abc import Sequence
 
 
-def swap_index(cursor, name: str, key: str, include: Sequence[str] = ()) -> None:
-    """Build the index `name` on registry_medicalworker (`key`) INCLUDE (`include`) anew without locking
-    writes: CONCURRENTLY under a temporary name, then swapped in (the migration must not be atomic)."""
+def swap_index(
+    cursor, name: str, key: str, include: Sequence[str] = (), *, table: str = "registry_medicalworker"
+) -> None:
+    """Build the index `name` on `table` (`key`) INCLUDE (`include`) anew without locking writes:
+    CONCURRENTLY under a temporary name, then swapped in (the migration must not be atomic)."""
     suffix = f" INCLUDE ({', '.join(include)})" if include else ""
     cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}_new")
-    cursor.execute(f"CREATE INDEX CONCURRENTLY {name}_new ON registry_medicalworker ({key}){suffix}")
+    cursor.execute(f"CREATE INDEX CONCURRENTLY {name}_new ON {table} ({key}){suffix}")
     cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
     cursor.execute(f"ALTER INDEX {name}_new RENAME TO {name}")
 
@@ -35,19 +37,14 @@ def drop_index_concurrently(schema_editor, index_name: str) -> None:
 
 
 def replace_index_concurrently(apps, schema_editor, app_label: str, model_name: str, index) -> None:
-    """Rebuild the index named `index.name` with this definition (other columns or INCLUDE) without
-    locking writes on PostgreSQL: built CONCURRENTLY under a temporary name, the old one dropped, the
-    new one renamed (the migration must not be atomic). Plain drop and create elsewhere."""
+    """Rebuild the index named `index.name` with this definition (other columns or INCLUDE): on
+    PostgreSQL without locking writes (swap_index), elsewhere a plain drop and create."""
     model = apps.get_model(app_label, model_name)
     if schema_editor.connection.vendor != "postgresql":
         drop_index_concurrently(schema_editor, index.name)
         schema_editor.add_index(model, index)
         return
-    temporary = index.clone()
-    temporary.name = f"{index.name}_new"[:63]
-    drop_index_concurrently(schema_editor, temporary.name)
-    schema_editor.add_index(model, temporary, concurrently=True)
-    drop_index_concurrently(schema_editor, index.name)
-    quote = schema_editor.quote_name
+    columns = [model._meta.get_field(name).column for name in index.fields]
+    include = [model._meta.get_field(name).column for name in index.include]
     with schema_editor.connection.cursor() as cursor:
-        cursor.execute(f"ALTER INDEX {quote(temporary.name)} RENAME TO {quote(index.name)}")
+        swap_index(cursor, index.name, ", ".join(columns), include, table=model._meta.db_table)
